@@ -1,0 +1,36 @@
+"""The one narrow interface through which the engine reaches a tenant.
+
+A provider reads every object of an Exchange type in one call and runs cmdlet calls; it raises
+only `exoform.engine.errors.ProviderError` subclasses. The engine builds the calls itself
+(`exoform.engine.cmdlets`), so every provider and the PowerShell script send the same thing.
+"""
+from __future__ import annotations
+
+from typing import Any, Protocol, Sequence
+
+from exoform.engine.cmdlets import CmdletCall
+
+# The Exchange types exoform reads, each with one Get- call.
+READ_TYPES = ("InboundConnector", "OutboundConnector", "TransportRule", "HostedConnectionFilterPolicy")
+
+
+class Provider(Protocol):
+    """What a tenant backend must offer the engine."""
+
+    #: Short name shown to users ("sandbox", "exchange_online").
+    name: str
+
+    def read(self, exchange_types: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+        """Every object of each type (`Get-<Type>` once per type, never per object).
+
+        Objects are the Get- output with PascalCase keys; keys containing `@` are dropped.
+        """
+        ...
+
+    def invoke(self, call: CmdletCall) -> list[dict[str, Any]]:
+        """Run one cmdlet; returns its output objects (New-* returns the created object)."""
+        ...
+
+    def close(self) -> None:
+        """Release sessions and files; called once at the end of a command."""
+        ...

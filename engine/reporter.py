@@ -1,0 +1,58 @@
+"""Progress hooks: the engine reports what it does through a `Reporter` whose hooks do nothing
+by default. The CLI subclasses it to print; tests subclass it to record."""
+from __future__ import annotations
+
+from typing import Any
+
+
+class Reporter:
+    """No-op progress hooks. Every hook must be cheap and must never raise."""
+
+    def refresh_started(self, exchange_type: str) -> None:
+        pass
+
+    def refresh_done(self, exchange_type: str, count: int) -> None:
+        pass
+
+    def step_started(self, step: Any, total: int) -> None:
+        pass
+
+    def step_done(self, step: Any, total: int) -> None:
+        pass
+
+    def step_failed(self, step: Any, error: Exception) -> None:
+        pass
+
+    def rollback_started(self, count: int) -> None:
+        pass
+
+    def rollback_step(self, description: str, ok: bool, error: Exception | None = None) -> None:
+        pass
+
+    def retry(self, cmdlet: str, attempt: int, wait: float, reason: str) -> None:
+        pass
+
+    def warning(self, message: str) -> None:
+        pass
+
+    def info(self, message: str) -> None:
+        pass
+
+
+class RecordingReporter(Reporter):
+    """Keeps every event as (hook, args) for tests and for the JSON output of apply."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, tuple[Any, ...]]] = []
+
+    def __getattribute__(self, name: str) -> Any:
+        attr = object.__getattribute__(self, name)
+        if name.startswith("_") or name == "events" or not callable(attr):
+            return attr
+        if name not in Reporter.__dict__:
+            return attr
+
+        def record(*args: Any) -> None:
+            object.__getattribute__(self, "events").append((name, args))
+
+        return record
