@@ -1,0 +1,125 @@
+"""The blueprint: an `IntegrationSpec` becomes the desired resources, exactly as DESIGN.md
+section 3 maps the seed's tables (connectors, SPF / Inbound emails / Outbound emails rules,
+connection filter allowlist). Pure: no I/O.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from exoform.engine.model import Address, Kind, Resource, freeze_attrs
+from exoform.engine.ownership import marker
+from exoform.engine.spec import INBOUND, OUTBOUND, IntegrationSpec
+
+INBOUND_CONNECTOR = Address(Kind.INBOUND_CONNECTOR, "inbound")
+OUTBOUND_CONNECTOR = Address(Kind.OUTBOUND_CONNECTOR, "outbound")
+SPF_RULE = Address(Kind.TRANSPORT_RULE, "spf")
+INBOUND_RULE = Address(Kind.TRANSPORT_RULE, "inbound_emails")
+OUTBOUND_RULE = Address(Kind.TRANSPORT_RULE, "outbound_emails")
+ALLOWLIST = Address(Kind.CONNECTION_FILTER_ALLOWLIST, "default")
+
+# Our rules' relative order in the tenant (DESIGN.md: contiguous, SPF first).
+RULE_ORDER = (SPF_RULE, INBOUND_RULE, OUTBOUND_RULE)
+
+RECALL_HEADER = "x-ms-exchange-recallreportgenerated"
+
+
+def object_names(prefix: str) -> dict[Address, str]:
+    """Exchange names of every object, from the name prefix."""
+    return {
+        INBOUND_CONNECTOR: f"{prefix} - Inbound",
+        OUTBOUND_CONNECTOR: f"{prefix} - Outbound",
+        SPF_RULE: f"{prefix} - SPF",
+        INBOUND_RULE: f"{prefix} - Inbound emails",
+        OUTBOUND_RULE: f"{prefix} - Outbound emails",
+    }
+
+
+def blueprint(spec: IntegrationSpec) -> tuple[Resource, ...]:
+    """Desired resources, sorted by address."""
+    names = object_names(spec.gateway.name_prefix)
+    resources = [_inbound_connector(spec, names), _outbound_connector(spec, names)]
+    resources.append(_spf_rule(spec, names))
+    for direction in spec.directions:
+        resources.append(_mail_rule(spec, names, direction))
+    if spec.allowlist_connection_filter:
+        attrs = {"Name": "Default", "IPAllowList": spec.gateway.ip_ranges}
+        resources.append(Resource(ALLOWLIST, freeze_attrs(attrs)))
+    return tuple(sorted(resources, key=lambda r: r.address))
+
+
+def _inbound_connector(spec: IntegrationSpec, names: dict[Address, str]) -> Resource:
+    # Mail returning from the gateway must be relayed to the internet when outbound mail is
+    # protected in-line; only an OnPremises connector lets Exchange Online do that.
+    relays = spec.inline and OUTBOUND in spec.directions
+    attrs: dict[str, Any] = {
+        "Name": names[INBOUND_CONNECTOR],
+        "Comment": marker(spec.integration),
+        "ConnectorType": "OnPremises" if relays else "Partner",
+        "EFSkipIPs": spec.gateway.ip_ranges if spec.enhanced_filtering else None,
+        "Enabled": True,
+        "RequireTls": True,
+        "RestrictDomainsToCertificate": False,
+        "RestrictDomainsToIPAddresses": False,
+        "SenderDomains": ("*",),
+        "SenderIPAddresses": spec.gateway.ip_ranges,
+    }
+    return Resource(INBOUND_CONNECTOR, freeze_attrs(attrs))
+
+
+def _outbound_connector(spec: IntegrationSpec, names: dict[Address, str]) -> Resource:
+    attrs: dict[str, Any] = {
+        "Name": names[OUTBOUND_CONNECTOR],
+        "Comment": marker(spec.integration),
+        "ConnectorType": "Partner",
+        "Enabled": True,
+        # In-line: used only when a rule routes to it. Monitoring: carries the BCC copies.
+        "IsTransportRuleScoped": spec.inline,
+        "RecipientDomains": None if spec.inline else (spec.gateway.monitoring_domain,),
+        "SmartHosts": (spec.gateway.smart_host,),
+        "TlsSettings": "EncryptionOnly",
+        "UseMXRecord": False,
+    }
+    return Resource(OUTBOUND_CONNECTOR, freeze_attrs(attrs))
+
+
+def _rule_base(spec: IntegrationSpec, name: str) -> dict[str, Any]:
+    """Every managed rule attribute, unset; each rule fills in what it uses."""
+    return {
+        "Name": name,
+        "Comments": marker(spec.integration),
+        "Mode": spec.rules_mode,
+        "State": "Enabled" if spec.rules_enabled else "Disabled",
+        "StopRuleProcessing": False,
+    }
+
+
+def _spf_rule(spec: IntegrationSpec, names: dict[Address, str]) -> Resource:
+    attrs = _rule_base(spec, names[SPF_RULE])
+    attrs["SenderIpRanges"] = spec.gateway.ip_ranges
+    attrs["RemoveHeader"] = spec.gateway.header_name
+    return Resource(SPF_RULE, freeze_attrs(attrs), dependencies=(INBOUND_CONNECTOR,))
+
+
+def _mail_rule(spec: IntegrationSpec, names: dict[Address, str], direction: str) -> Resource:
+    address = INBOUND_RULE if direction == INBOUND else OUTBOUND_RULE
+    attrs = _rule_base(spec, names[address])
+    inbound = direction == INBOUND
+    attrs["SentToScope"] = "InOrganization" if inbound else "NotInOrganization"
+    attrs["FromScope"] = "NotInOrganization" if inbound else "InOrganization"
+    attrs["SetHeaderName"] = spec.gateway.header_name
+    attrs["SetHeaderValue"] = spec.gateway.tenant_info
+    if spec.inline:
+        attrs["RouteMessageOutboundConnector"] = names[OUTBOUND_CONNECTOR]
+        # Loop prevention: mail coming back from the gateway, and recall reports, bypass.
+        attrs["ExceptIfSenderIpRanges"] = spec.gateway.ip_ranges
+        attrs["ExceptIfHeaderContainsMessageHeader"] = RECALL_HEADER
+        attrs["ExceptIfHeaderContainsWords"] = ("true", "false")
+        attrs["StopRuleProcessing"] = True
+    else:
+        attrs["BlindCopyTo"] = (spec.gateway.bcc_address,)
+        attrs["StopRuleProcessing"] = not inbound
+    if spec.scope.users == "selected":
+        people, groups = ("SentTo", "SentToMemberOf") if inbound else ("From", "FromMemberOf")
+        attrs[people] = spec.scope.recipients or None
+        attrs[groups] = spec.scope.groups or None
+    return Resource(address, freeze_attrs(attrs), dependencies=(OUTBOUND_CONNECTOR,))

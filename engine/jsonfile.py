@@ -1,0 +1,90 @@
+"""JSON files done safely: read with a clear error naming the file, validate against one of
+`schemas/*.json` with errors naming the JSON path, and write atomically (temp file, fsync,
+rename, fsync of the folder) so a crash leaves either the old or the new file, never half.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+
+from exoform.engine.errors import InputError, Issue
+
+
+def read_json(path: Path, what: str) -> Any:
+    """Parse a JSON file; any failure is an InputError naming the file (and line/column)."""
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise InputError(str(path), [Issue("", f"{what} file not found")]) from None
+    except (OSError, UnicodeDecodeError) as error:
+        reason = getattr(error, "strerror", None) or "not UTF-8 text"
+        raise InputError(str(path), [Issue("", f"cannot read {what} file: {reason}")]) from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        where = f"line {error.lineno} column {error.colno}"
+        message = f"not valid JSON ({error.msg} at {where}); fix or restore the {what} file"
+        raise InputError(str(path), [Issue("", message)]) from None
+
+
+@lru_cache(maxsize=None)
+def schema(name: str) -> dict[str, Any]:
+    text = resources.files("exoform.schemas").joinpath(name).read_text(encoding="utf-8")
+    return json.loads(text)  # type: ignore[no-any-return]
+
+
+def json_path(parts: Any) -> str:
+    """`['gateway', 'ip_ranges', 0]` -> `gateway.ip_ranges[0]`."""
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def schema_issues(data: Any, schema_name: str) -> list[Issue]:
+    """Every schema violation, sorted by path, with short messages (values truncated)."""
+    validator = Draft202012Validator(schema(schema_name))
+    issues = []
+    for error in validator.iter_errors(data):
+        message = error.message
+        if len(message) > 200:
+            message = message[:200] + "…"
+        issues.append(Issue(json_path(error.absolute_path) or "(top level)", message))
+    return sorted(issues, key=lambda i: (i.path, i.message))
+
+
+def atomic_write_json(path: Path, data: Any, *, mode: int = 0o600) -> None:
+    """Write `data` as pretty, key-sorted JSON atomically, file mode `mode`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,113 @@
+"""Ordering a plan's work as a dependency graph (graphlib): connectors before the rules that
+route through them on create/update, rules before their connectors on delete, a replacement's
+delete before its create, and a rule that stops referencing a connector before that connector
+changes. Ties break deterministically: deletes first, then by kind and rule order.
+"""
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass
+from graphlib import CycleError, TopologicalSorter
+from typing import Iterable, Mapping
+
+from exoform.engine.errors import PlanError
+from exoform.engine.kinds import references
+from exoform.engine.model import KIND_ORDER, Action, Address
+from exoform.engine.plan import ResourceChange
+
+DESTROY = "destroy"
+APPLY = "apply"
+
+
+@dataclass(frozen=True, order=True)
+class Node:
+    """One phase of one resource: its delete (`destroy`) or its create/update (`apply`)."""
+
+    phase: str
+    address: Address
+
+
+def nodes_for(change: ResourceChange) -> list[Node]:
+    if change.action is Action.DELETE:
+        return [Node(DESTROY, change.address)]
+    if change.action is Action.REPLACE:
+        return [Node(DESTROY, change.address), Node(APPLY, change.address)]
+    if change.action in (Action.CREATE, Action.UPDATE):
+        return [Node(APPLY, change.address)]
+    return []
+
+
+def _ref_names(change: ResourceChange, side: str) -> set[tuple[object, str]]:
+    attrs = change.before_dict if side == "before" else change.after_dict
+    return references(change.address.kind, attrs)
+
+
+def detaches(change: ResourceChange, target: ResourceChange) -> bool:
+    """`change` drops a hard reference (e.g. RouteMessageOutboundConnector) to `target`."""
+    if target.before is None:
+        return False
+    key = (target.address.kind, str(target.before_dict.get("Name", "")).casefold())
+    return key in _ref_names(change, "before") and key not in _ref_names(change, "after")
+
+
+def edges(
+    changes: Mapping[Address, ResourceChange], prior_deps: Mapping[Address, tuple[Address, ...]]
+) -> dict[Node, set[Node]]:
+    """node -> the nodes that must run before it."""
+    nodes = {n for c in changes.values() for n in nodes_for(c)}
+    preds: dict[Node, set[Node]] = {n: set() for n in nodes}
+
+    def before(first: Node, then: Node) -> None:
+        if first in nodes and then in nodes and first != then:
+            preds[then].add(first)
+
+    for address, change in changes.items():
+        before(Node(DESTROY, address), Node(APPLY, address))
+        for dep in change.dependencies:
+            target = changes.get(dep)
+            if target is not None and detaches(change, target):
+                before(Node(APPLY, address), Node(APPLY, dep))
+                before(Node(APPLY, address), Node(DESTROY, dep))
+            else:
+                before(Node(APPLY, dep), Node(APPLY, address))
+        for dep in prior_deps.get(address, ()):
+            before(Node(DESTROY, address), Node(DESTROY, dep))
+    return preds
+
+
+def schedule(preds: Mapping[Node, set[Node]], rank: Mapping[Address, int]) -> list[Node]:
+    """A topological order; among ready nodes the smallest (phase, rank, address) runs first."""
+    sorter: TopologicalSorter[Node] = TopologicalSorter(preds)
+    try:
+        sorter.prepare()
+    except CycleError as error:
+        cycle = " -> ".join(f"{n.phase} {n.address}" for n in error.args[1])
+        raise PlanError(f"the plan has a dependency cycle: {cycle}") from None
+
+    def key(node: Node) -> tuple[int, int, str]:
+        position = rank.get(node.address, 0)
+        if node.phase == DESTROY:
+            return (0, -position, str(node.address))
+        return (1, position, str(node.address))
+
+    ready: list[tuple[tuple[int, int, str], Node]] = []
+    order: list[Node] = []
+    while sorter.is_active():
+        for node in sorter.get_ready():
+            heapq.heappush(ready, (key(node), node))
+        _, node = heapq.heappop(ready)
+        order.append(node)
+        sorter.done(node)
+    return order
+
+
+def kind_rank(addresses: Iterable[Address], rule_order: tuple[Address, ...]) -> dict[Address, int]:
+    """Create order: allowlist, inbound connector, outbound connector, rules in rule order."""
+    ranks = {}
+    for address in addresses:
+        base = KIND_ORDER.index(address.kind) * 100
+        extra = rule_order.index(address) if address in rule_order else 50
+        ranks[address] = base + extra
+    return ranks
+
+

@@ -1,0 +1,154 @@
+"""The state: what exoform owns in the tenant, as last applied or read. Pure data and its JSON
+form (format_version, lineage, serial, resources, the pending operation of an interrupted
+apply). Reading the file, locking and atomic writes live in `statefile`.
+"""
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+from exoform.engine.errors import Issue
+from exoform.engine.model import Address, Attrs, freeze_attrs, json_attrs
+
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class StateResource:
+    address: Address
+    exchange_name: str
+    guid: str | None
+    attributes: Attrs
+    dependencies: tuple[Address, ...] = ()
+    owned_entries: tuple[str, ...] = ()  # allowlist entries exoform added (never the admin's)
+
+
+@dataclass(frozen=True)
+class Pending:
+    """Written before each tenant call, cleared after its result is saved: a crash between the
+    two leaves this record, so the next run knows the call's outcome is unknown."""
+
+    step: int
+    address: str
+    operation: str
+    cmdlet: str
+    identity: str
+    started: str
+    add: tuple[str, ...] = ()
+    remove: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class State:
+    integration: str
+    lineage: str
+    serial: int = 0
+    resources: tuple[StateResource, ...] = ()
+    pending: Pending | None = None
+
+    @classmethod
+    def new(cls, integration: str) -> "State":
+        return cls(integration=integration, lineage=str(uuid.uuid4()))
+
+    def get(self, address: Address) -> StateResource | None:
+        for resource in self.resources:
+            if resource.address == address:
+                return resource
+        return None
+
+    def put(self, resource: StateResource) -> "State":
+        rest = [r for r in self.resources if r.address != resource.address]
+        merged = tuple(sorted(rest + [resource], key=lambda r: r.address))
+        return dataclasses.replace(self, resources=merged)
+
+    def drop(self, address: Address) -> "State":
+        rest = tuple(r for r in self.resources if r.address != address)
+        return dataclasses.replace(self, resources=rest)
+
+    def with_pending(self, pending: Pending | None) -> "State":
+        return dataclasses.replace(self, pending=pending)
+
+    def same_content(self, other: "State") -> bool:
+        """Equal apart from the serial (Terraform bumps the serial only on a content change)."""
+        return dataclasses.replace(self, serial=0) == dataclasses.replace(other, serial=0)
+
+
+def to_json(state: State) -> dict[str, Any]:
+    return {
+        "format_version": FORMAT_VERSION,
+        "lineage": state.lineage,
+        "serial": state.serial,
+        "integration": state.integration,
+        "pending": dataclasses.asdict(state.pending) if state.pending else None,
+        "resources": [_resource_json(r) for r in state.resources],
+    }
+
+
+def _resource_json(resource: StateResource) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "address": str(resource.address),
+        "exchange_name": resource.exchange_name,
+        "guid": resource.guid,
+        "attributes": json_attrs(resource.attributes),
+        "dependencies": [str(d) for d in resource.dependencies],
+    }
+    if resource.owned_entries:
+        data["owned_entries"] = list(resource.owned_entries)
+    return data
+
+
+def from_json(data: Mapping[str, Any]) -> State:
+    """Build a State from schema-valid JSON of the current format (migrate first)."""
+    pending = data.get("pending")
+    return State(
+        integration=data["integration"],
+        lineage=data["lineage"],
+        serial=int(data["serial"]),
+        resources=tuple(
+            sorted((_resource_from(r) for r in data["resources"]), key=lambda r: r.address)
+        ),
+        pending=_pending_from(pending) if pending else None,
+    )
+
+
+def _pending_from(data: Mapping[str, Any]) -> Pending:
+    fields = dict(data)
+    fields["add"] = tuple(fields.get("add") or ())
+    fields["remove"] = tuple(fields.get("remove") or ())
+    return Pending(**fields)
+
+
+def _resource_from(data: Mapping[str, Any]) -> StateResource:
+    return StateResource(
+        address=Address.parse(data["address"]),
+        exchange_name=data["exchange_name"],
+        guid=data.get("guid"),
+        attributes=freeze_attrs(data.get("attributes") or {}),
+        dependencies=tuple(Address.parse(d) for d in data.get("dependencies") or ()),
+        owned_entries=tuple(data.get("owned_entries") or ()),
+    )
+
+
+# Upgrades from older format versions: MIGRATIONS[n] turns format n into n + 1.
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+
+
+def migrate(data: dict[str, Any]) -> tuple[dict[str, Any], list[Issue]]:
+    """Bring a state document to FORMAT_VERSION; issues say why it cannot be read."""
+    version = data.get("format_version")
+    if not isinstance(version, int) or version < 1:
+        return data, [Issue("format_version", "missing or not a positive integer")]
+    if version > FORMAT_VERSION:
+        return data, [
+            Issue(
+                "format_version",
+                f"is {version}, newer than this exoform understands ({FORMAT_VERSION}); "
+                "upgrade exoform — the file was left untouched",
+            )
+        ]
+    while version < FORMAT_VERSION:
+        data = MIGRATIONS[version](data)
+        version = data["format_version"]
+    return data, []
