@@ -80,3 +80,32 @@ def allowlist_call(add: tuple[str, ...], remove: tuple[str, ...]) -> CmdletCall:
         "Set-HostedConnectionFilterPolicy",
         {"Identity": DEFAULT_POLICY, "IPAllowList": ListEdit(add=add, remove=remove)},
     )
+
+
+def inverse_call(
+    kind: Kind,
+    call: CmdletCall,
+    before: Mapping[str, Any],
+    before_priority: int | None,
+    result: list[dict[str, Any]],
+) -> CmdletCall:
+    """The call that undoes `call` (which succeeded with `result`), restoring `before`."""
+    args = call.args
+    verb = call.verb
+    if kind is Kind.CONNECTION_FILTER_ALLOWLIST:
+        edit = args["IPAllowList"]
+        return allowlist_call(edit.remove, edit.add)
+    if verb == "New":
+        created = result[0] if result else {}
+        return remove_call(kind, str(created.get("Guid") or args["Name"]))
+    if verb == "Remove":
+        return new_call(kind, before, before_priority)
+    if verb == "Enable":
+        return state_call(str(args["Identity"]), False)
+    if verb == "Disable":
+        return state_call(str(args["Identity"]), True)
+    changed = tuple(k for k in args if k not in ("Identity", "Priority"))
+    priority = before_priority if "Priority" in args else None
+    restored = set_call(kind, str(args["Identity"]), before, changed, priority)
+    assert restored is not None  # a Set always carries at least one parameter
+    return restored

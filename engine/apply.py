@@ -1,0 +1,170 @@
+"""The apply executor: runs a plan's steps in order through the provider, saving the state
+before each call (a pending record, so a crash is detectable) and after it (the result). On a
+failure it undoes the completed steps in reverse, re-reads the tenant and checks it matches
+the pre-apply snapshot, and reports exactly what, if anything, is left.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+from exoform.engine.calls import inverse_call
+from exoform.engine.errors import ExoformError, ProviderError
+from exoform.engine.model import Action, Address
+from exoform.engine.plan import Plan, ResourceChange, Step
+from exoform.engine.provider import READ_TYPES, Provider
+from exoform.engine.record import record_call, sync_record
+from exoform.engine.reporter import Reporter
+from exoform.engine.snapshot import compare_snapshots, snapshot
+from exoform.engine.state import Pending, State
+from exoform.engine.statefile import StateStore
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    ok: bool
+    state: State
+    completed: tuple[int, ...] = ()
+    failed_step: int | None = None
+    error: ExoformError | None = None
+    rolled_back: bool = False
+    rollback_complete: bool = True
+    leftovers: tuple[str, ...] = field(default=())
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class Executor:
+    """Runs one plan. `clock` is injectable so pending records are deterministic in tests."""
+
+    def __init__(
+        self,
+        provider: Provider,
+        store: StateStore,
+        reporter: Reporter | None = None,
+        clock: Callable[[], str] = _now,
+    ) -> None:
+        self.provider = provider
+        self.store = store
+        self.reporter = reporter or Reporter()
+        self.clock = clock
+
+    def apply(self, plan: Plan, state: State, *, rollback: bool = True) -> ApplyResult:
+        before_snapshot = snapshot(self.provider.read(READ_TYPES))
+        original = state
+        state = self.store.save(_sync(plan, state))
+        done: list[tuple[Step, list[dict[str, Any]]]] = []
+        for step in plan.steps:
+            change = plan.change(step.address)
+            try:
+                state, result = self._run(step, change, state, len(plan.steps))
+            except ProviderError as error:
+                self.reporter.step_failed(step, error)
+                state = self.store.save(state.with_pending(None))
+                return self._failed(plan, step, error, done, state, original, before_snapshot, rollback)
+            done.append((step, result))
+        return ApplyResult(ok=True, state=state, completed=tuple(s.index for s, _ in done))
+
+    def _run(
+        self, step: Step, change: ResourceChange, state: State, total: int
+    ) -> tuple[State, list[dict[str, Any]]]:
+        self.reporter.step_started(step, total)
+        state = self.store.save(state.with_pending(self._pending(step)))
+        result = self.provider.invoke(step.call)
+        state = record_call(state, change, step.call, result).with_pending(None)
+        state = self.store.save(state)
+        self.reporter.step_done(step, total)
+        return state, result
+
+    def _pending(self, step: Step) -> Pending:
+        edit = step.call.args.get("IPAllowList")
+        return Pending(
+            step=step.index,
+            address=str(step.address),
+            operation=step.op.value,
+            cmdlet=step.call.name,
+            identity=step.call.identity,
+            started=self.clock(),
+            add=tuple(getattr(edit, "add", ())),
+            remove=tuple(getattr(edit, "remove", ())),
+        )
+
+    def _failed(
+        self,
+        plan: Plan,
+        step: Step,
+        error: ProviderError,
+        done: list[tuple[Step, list[dict[str, Any]]]],
+        state: State,
+        original: State,
+        before_snapshot: dict[str, Any],
+        rollback: bool,
+    ) -> ApplyResult:
+        completed = tuple(s.index for s, _ in done)
+        if not rollback:
+            return ApplyResult(False, state, completed, step.index, error, rolled_back=False)
+        state, problems = self._rollback(plan, done, state, original)
+        after = snapshot(self.provider.read(READ_TYPES))
+        leftovers = tuple(problems) + tuple(compare_snapshots(before_snapshot, after))
+        return ApplyResult(
+            ok=False, state=state, completed=completed, failed_step=step.index, error=error,
+            rolled_back=True, rollback_complete=not leftovers, leftovers=leftovers,
+        )
+
+    def _rollback(
+        self,
+        plan: Plan,
+        done: list[tuple[Step, list[dict[str, Any]]]],
+        state: State,
+        original: State,
+    ) -> tuple[State, list[str]]:
+        """Undo completed steps in reverse; the state returns to its pre-apply records."""
+        self.reporter.rollback_started(len(done))
+        problems: list[str] = []
+        for step, result in reversed(done):
+            change = plan.change(step.address)
+            undo = inverse_call(step.address.kind, step.call, change.before_dict, change.before_priority, result)
+            description = f"undo step {step.index + 1}: {undo.name} '{undo.identity}'"
+            try:
+                state = self.store.save(state.with_pending(self._pending(dataclasses.replace(step, call=undo))))
+                undone = self.provider.invoke(undo)
+            except ProviderError as error:
+                self.reporter.rollback_step(description, False, error)
+                problems.append(f"{description} failed: {error}")
+                state = self.store.save(state.with_pending(None))
+                continue
+            state = self.store.save(_restore(state, original, step.address, undone).with_pending(None))
+            self.reporter.rollback_step(description, True)
+        return state, problems
+
+
+def _sync(plan: Plan, state: State) -> State:
+    """Bring state in line with what the plan found without a call: adopted objects are
+    recorded, objects gone from the tenant and no longer wanted are forgotten."""
+    for address in plan.forget:
+        state = state.drop(address)
+    for change in plan.changes:
+        has_steps = any(s.address == change.address for s in plan.steps)
+        if change.adopted or (not has_steps and change.action in (Action.NOOP, Action.CREATE, Action.UPDATE)):
+            if change.action is not Action.DELETE and change.after is not None:
+                state = state.put(sync_record(_as_applied(change)))
+    return state
+
+
+def _as_applied(change: ResourceChange) -> ResourceChange:
+    """A no-call change: the tenant already matches `after` (normalized), keep `after`."""
+    if change.action is Action.NOOP:
+        return dataclasses.replace(change, before=change.after)
+    return change
+
+
+def _restore(state: State, original: State, address: Address, result: list[dict[str, Any]]) -> State:
+    record = original.get(address)
+    if record is None:
+        return state.drop(address)
+    guid = str(result[0]["Guid"]) if result and result[0].get("Guid") else record.guid
+    return state.put(dataclasses.replace(record, guid=guid))

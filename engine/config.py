@@ -1,0 +1,825 @@
+"""Config loading: read a JSON config, validate it against `schemas/config.schema.json`, run the
+semantic checks a schema cannot express, and resolve it into an `IntegrationSpec`.
+
+Every problem is reported at once as an `InputError` whose issues name the JSON path and the fix.
+"""
+from __future__ import annotations
+
+import difflib
+import hashlib
+import ipaddress
+import json
+import re
+from dataclasses import dataclass, fields
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, Union, cast
+from urllib.parse import urlsplit
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+
+from exoform.engine.errors import InputError, Issue
+from exoform.engine.spec import (
+    INBOUND,
+    MONITORING,
+    OUTBOUND,
+    GatewaySpec,
+    IntegrationSpec,
+    ScopeSpec,
+    TenantSpec,
+)
+
+__all__ = [
+    "DEFAULT_PROFILE",
+    "DEVICE_CODE_CLIENT_ID",
+    "GatewayProfile",
+    "MAX_NAME_LENGTH",
+    "NAME_SUFFIXES",
+    "PROFILES",
+    "config_schema",
+    "format_path",
+    "load_config",
+    "normalize_ranges",
+    "parse_config",
+]
+
+PathPart = Union[str, int]
+JsonPath = tuple[PathPart, ...]
+Problem = tuple[JsonPath, str]
+
+
+@dataclass(frozen=True)
+class GatewayProfile:
+    """Defaults of one gateway product; every field may be overridden under `gateway`."""
+
+    name_prefix: str
+    smart_host: str
+    header_name: str
+    bcc_address: str
+    monitoring_domain: str
+
+
+# Another gateway product is one more row here plus its name in the schema's `profile` enum.
+PROFILES: Mapping[str, GatewayProfile] = MappingProxyType({
+    "opswat-mdces": GatewayProfile(
+        name_prefix="OPSWAT MDCES",
+        smart_host="ces.metadefender.opswat.com",
+        header_name="X-MDCES-Data",
+        bcc_address="bcc-email@metadefender.email",
+        monitoring_domain="metadefender.email",
+    ),
+})
+DEFAULT_PROFILE = "opswat-mdces"
+OVERRIDABLE = tuple(f.name for f in fields(GatewayProfile))
+
+# Microsoft's public client of the Exchange Online PowerShell module (device code sign-in).
+DEVICE_CODE_CLIENT_ID = "fb78d390-0c51-40cd-8e17-fdbfab77341b"
+
+# The Exchange object names the blueprint derives from the prefix; Exchange caps names at 64.
+NAME_SUFFIXES = (" - Inbound", " - Outbound", " - SPF", " - Inbound emails", " - Outbound emails")
+MAX_NAME_LENGTH = 64
+
+# The connection filter's IP Allow list holds at most 1273 entries.
+MAX_ALLOWLIST_ENTRIES = 1273
+MAX_CONFIG_BYTES = 1 << 20
+SCHEMA_FILE = "config.schema.json"
+
+# Exchange rejects IPv4 ranges in these blocks. They are listed explicitly instead of using
+# `ipaddress`'s is_private/is_reserved because Python counts the TEST-NET documentation blocks
+# (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24) as private, and examples must use those.
+REJECTED_NETWORKS: tuple[tuple[ipaddress.IPv4Network, str], ...] = tuple(
+    (ipaddress.IPv4Network(net), kind) for net, kind in (
+        ("0.0.0.0/8", "in 0.0.0.0/8 ('this network', unspecified)"),
+        ("10.0.0.0/8", "private (RFC 1918, 10.0.0.0/8)"),
+        ("100.64.0.0/10", "carrier-grade NAT space (RFC 6598, 100.64.0.0/10)"),
+        ("127.0.0.0/8", "loopback (127.0.0.0/8)"),
+        ("169.254.0.0/16", "link-local (169.254.0.0/16)"),
+        ("172.16.0.0/12", "private (RFC 1918, 172.16.0.0/12)"),
+        ("192.168.0.0/16", "private (RFC 1918, 192.168.0.0/16)"),
+        ("224.0.0.0/4", "multicast (224.0.0.0/4)"),
+        ("240.0.0.0/4", "reserved (240.0.0.0/4, including the broadcast address)"),
+    )
+)
+RESERVED_HEADER_PREFIXES = ("X-MS-Exchange-Organization-", "X-MS-Exchange-Forest-")
+# Paths whose values must never be echoed: the tenant information is a credential of sorts, and
+# a user may paste a secret where an environment variable's name belongs.
+SENSITIVE_PATHS: tuple[JsonPath, ...] = (("gateway", "tenant_info"), ("tenant", "auth"))
+
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_IPV4_TEXT = re.compile(r"(\d{1,3}(?:\.\d{1,3}){3})(?:/(\d{1,2}))?\Z")
+_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\Z")
+_LOCAL_PART_FORBIDDEN = re.compile(r'[\s"(),:;<>@\[\\\]]')
+_PLAIN_KEY = re.compile(r"[A-Za-z_$][A-Za-z0-9_$-]*\Z")
+_SECRETISH_KEY = re.compile(r"secret|password|passwd|token|key$", re.IGNORECASE)
+
+
+# --- public API ------------------------------------------------------------------------------
+
+
+def load_config(path: str | Path) -> IntegrationSpec:
+    """Read, validate and resolve the config file at `path`; InputError lists every problem."""
+    source = str(path)
+    data = _read_json(Path(path), source)
+    return parse_config(data, source=source, base_dir=Path(path).parent)
+
+
+def parse_config(data: object, *, source: str, base_dir: Path) -> IntegrationSpec:
+    """Validate already-parsed JSON `data` and resolve it; relative paths join `base_dir`."""
+    found = _schema_problems(data)
+    if found:
+        raise InputError(source, _issues(found, first_per_path=False))
+    config = cast(dict[str, Any], data)  # the schema guarantees an object of the right shape
+    found = list(_control_characters(config, ()))
+    spec = _build_spec(config, base_dir, source, found)
+    found.extend(_cross_checks(spec))
+    if found:
+        raise InputError(source, _issues(found, first_per_path=True))
+    return spec
+
+
+def format_path(parts: Iterable[PathPart]) -> str:
+    """`('gateway', 'ip_ranges', 1)` -> `gateway.ip_ranges[1]`; odd keys are quoted."""
+    out = ""
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif _PLAIN_KEY.match(part):
+            out += f".{part}" if out else part
+        else:
+            out += f"[{json.dumps(_truncate(part, 40))}]"
+    return out
+
+
+# --- reading the file ------------------------------------------------------------------------
+
+
+class _Repeated(dict):  # type: ignore[type-arg]
+    """A JSON object that repeated a key (json keeps the last value silently)."""
+
+    repeated: tuple[str, ...] = ()
+
+
+class _NonStandardJson(ValueError):
+    """NaN or Infinity: Python's json accepts them, JSON does not."""
+
+
+def _read_json(path: Path, source: str) -> object:
+    raw = _read_bytes(path, source)
+    try:
+        # utf-8-sig: Windows editors like to start UTF-8 files with a byte order mark.
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise _file_error(source, f"is not UTF-8 text (invalid byte at offset {exc.start}); "
+                                  "save the file as UTF-8") from None
+    if not text.strip():
+        raise _file_error(source, "is empty; a config is a JSON object (see examples/inline.json)")
+    data = _decode_json(text, source)
+    repeats = list(_repeated_keys(data, ()))
+    if repeats:
+        raise InputError(source, _issues(repeats, first_per_path=False))
+    return data
+
+
+def _read_bytes(path: Path, source: str) -> bytes:
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_CONFIG_BYTES + 1)
+    except FileNotFoundError:
+        raise _file_error(source, "file not found; check the path given with -c/--config "
+                                  "(examples/ holds sample configs)") from None
+    except IsADirectoryError:
+        raise _file_error(source, "is a folder; pass the path of a JSON config file") from None
+    except PermissionError:
+        raise _file_error(source, "cannot be read: permission denied; check the file's "
+                                  "permissions") from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise _file_error(source, f"cannot be read: {_truncate(reason, 120)}") from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise _file_error(source, "is larger than 1 MiB; an exoform config is a small JSON object")
+    return raw
+
+
+def _decode_json(text: str, source: str) -> object:
+    try:
+        return json.loads(text, object_pairs_hook=_object_pairs, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        message = (f"is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}; "
+                   "fix the syntax there (a trailing comma or a missing quote is typical)")
+    except _NonStandardJson as exc:
+        message = f"is not valid JSON: {exc}; write a string or a number instead"
+    except RecursionError:
+        message = "is not valid: its JSON nests too deeply"
+    except ValueError as exc:  # e.g. an integer beyond Python's digit limit
+        message = f"is not valid JSON: {_truncate(str(exc), 120)}"
+    raise _file_error(source, message)
+
+
+def _object_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) == len(pairs):
+        return result
+    seen: set[str] = set()
+    repeated: list[str] = []
+    for key, _ in pairs:
+        if key in seen and key not in repeated:
+            repeated.append(key)
+        seen.add(key)
+    marked = _Repeated(result)
+    marked.repeated = tuple(repeated)
+    return marked
+
+
+def _reject_constant(name: str) -> object:
+    raise _NonStandardJson(f"{name} is not a JSON value")
+
+
+def _repeated_keys(value: object, path: JsonPath) -> Iterator[Problem]:
+    if isinstance(value, dict):
+        for key in getattr(value, "repeated", ()):
+            yield path + (key,), "appears more than once in this object; keep one (JSON readers " \
+                                 "silently use the last)"
+        for key, item in value.items():
+            yield from _repeated_keys(item, path + (key,))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _repeated_keys(item, path + (index,))
+
+
+def _file_error(source: str, message: str) -> InputError:
+    return InputError(source, [Issue("", message)])
+
+
+# --- schema validation -----------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def _validator() -> Draft202012Validator:
+    text = resources.files("exoform.schemas").joinpath(SCHEMA_FILE).read_text(encoding="utf-8")
+    schema = json.loads(text)
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema)
+
+
+def config_schema() -> Mapping[str, Any]:
+    """The config JSON Schema (for `exoform validate --json` and documentation tools)."""
+    return cast(Mapping[str, Any], _validator().schema)
+
+
+def _schema_problems(data: object) -> list[Problem]:
+    found: list[Problem] = []
+    for error in _validator().iter_errors(data):
+        found.extend(_describe(error))
+    return found
+
+
+def _describe(error: ValidationError) -> list[Problem]:
+    path: JsonPath = tuple(error.absolute_path)
+    describer = _DESCRIBERS.get(str(error.validator))
+    if describer is not None:
+        return describer(error, path)
+    if _is_sensitive(path):
+        return [(path, "is not valid (the value is not shown because it is sensitive)")]
+    return [(path, f"is not valid: {_truncate(error.message, 160)}")]
+
+
+def _describe_required(error: ValidationError, path: JsonPath) -> list[Problem]:
+    instance = cast(Mapping[str, Any], error.instance)
+    properties = error.schema.get("properties", {}) if isinstance(error.schema, dict) else {}
+    problems = []
+    for key in cast(Sequence[str], error.validator_value):
+        if key not in instance:
+            hint = _first_sentence(properties.get(key, {}).get("description", ""))
+            problems.append((path + (key,), f"is required but missing; add it. {hint}".strip()))
+    return problems
+
+
+def _describe_unknown(error: ValidationError, path: JsonPath) -> list[Problem]:
+    instance = cast(Mapping[Any, Any], error.instance)
+    allowed = sorted(error.schema.get("properties", {}) if isinstance(error.schema, dict) else {})
+    problems = []
+    for key in instance:
+        if key in allowed:
+            continue
+        name = key if isinstance(key, str) else repr(key)
+        message = (f"unknown key {_quote(name)}{_suggest(name, allowed)} "
+                   f"(allowed: {', '.join(allowed)})")
+        hint = _unknown_key_hint(path, name)
+        problems.append((path + (name,), f"{message}{'; ' + hint if hint else ''}"))
+    return problems
+
+
+def _unknown_key_hint(path: JsonPath, key: str) -> str:
+    if path[:2] == ("tenant", "auth") and _SECRETISH_KEY.search(key):
+        return ("never write a secret in the config: put it in an environment variable and name "
+                "that variable in client_secret_env (or certificate_password_env)")
+    if path[-1:] == ("scope",) and key in ("recipients", "groups"):
+        return 'recipients and groups apply only with "users": "selected"'
+    return ""
+
+
+def _describe_type(error: ValidationError, path: JsonPath) -> list[Problem]:
+    value = error.validator_value
+    wanted = value if isinstance(value, list) else [value]
+    names = " or ".join(_TYPE_NAMES.get(str(name), str(name)) for name in wanted)
+    if not path:
+        return [(path, f"the config must be {names} (got {_json_type(error.instance)})")]
+    return [(path, f"must be {names} (got {_json_type(error.instance)})")]
+
+
+def _describe_enum(error: ValidationError, path: JsonPath) -> list[Problem]:
+    options = [str(option) for option in cast(Sequence[Any], error.validator_value)]
+    message = f"must be one of {', '.join(options)}"
+    if _is_sensitive(path):
+        return [(path, message)]
+    got = error.instance
+    suggestion = _suggest(got, options) if isinstance(got, str) else ""
+    return [(path, f"{message} (got {_preview(got)}{suggestion})")]
+
+
+def _describe_length(error: ValidationError, path: JsonPath) -> list[Problem]:
+    limit = int(cast(int, error.validator_value))
+    if error.validator == "minLength":
+        message = "must not be empty" if limit == 1 else f"must be at least {limit} characters long"
+        return [(path, message)]
+    length = len(cast(str, error.instance))
+    return [(path, f"is {length} characters long; shorten it to at most {limit}")]
+
+
+def _describe_items(error: ValidationError, path: JsonPath) -> list[Problem]:
+    limit = int(cast(int, error.validator_value))
+    if error.validator == "minItems":
+        return [(path, "must not be empty; list at least one item" if limit == 1
+                 else f"must list at least {limit} items")]
+    return [(path, f"lists {len(cast(list[Any], error.instance))} items; at most {limit} allowed")]
+
+
+def _describe_unique(error: ValidationError, path: JsonPath) -> list[Problem]:
+    items = cast(list[Any], error.instance)
+    seen: list[Any] = []
+    repeated: Any = None
+    for item in items:
+        if item in seen:
+            repeated = item
+            break
+        seen.append(item)
+    return [(path, f"lists {_preview(repeated)} more than once; list each item once")]
+
+
+def _describe_pattern(error: ValidationError, path: JsonPath) -> list[Problem]:
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    what = schema.get("description", "")
+    if _is_sensitive(path):
+        return [(path, f"is not valid (the value is not shown). {what}".strip())]
+    return [(path, f"{_preview(error.instance)} is not valid. {what}".strip())]
+
+
+_DESCRIBERS: Mapping[str, Callable[[ValidationError, JsonPath], list[Problem]]] = {
+    "required": _describe_required,
+    "additionalProperties": _describe_unknown,
+    "type": _describe_type,
+    "enum": _describe_enum,
+    "minLength": _describe_length,
+    "maxLength": _describe_length,
+    "minItems": _describe_items,
+    "maxItems": _describe_items,
+    "uniqueItems": _describe_unique,
+    "pattern": _describe_pattern,
+}
+_TYPE_NAMES = {
+    "object": "an object", "array": "an array", "string": "a string", "boolean": "true or false",
+    "integer": "a whole number", "number": "a number", "null": "null",
+}
+
+
+# --- building the spec (semantic checks) -----------------------------------------------------
+
+
+def _build_spec(config: dict[str, Any], base_dir: Path, source: str,
+                found: list[Problem]) -> IntegrationSpec:
+    protection = config["protection"]
+    rules = config.get("rules", {})
+    allowlist = config.get("allowlist", {})
+    return IntegrationSpec(
+        integration=config["integration"],
+        tenant=_tenant_spec(config.get("tenant", {}), config["integration"], base_dir, found),
+        gateway=_gateway_spec(config["gateway"], found),
+        mode=protection["mode"],
+        directions=tuple(d for d in (INBOUND, OUTBOUND) if d in protection["directions"]),
+        scope=_scope_spec(protection.get("scope", {"users": "all"}), found),
+        rules_enabled=rules.get("enabled", False),
+        rules_enabled_explicit="enabled" in rules,
+        rules_mode="Audit" if rules.get("mode", "enforce") == "audit" else "Enforce",
+        placement=rules.get("placement", "top"),
+        allowlist_connection_filter=allowlist.get("connection_filter", True),
+        enhanced_filtering=allowlist.get("enhanced_filtering", False),
+        source=source,
+        digest=_digest(config),
+    )
+
+
+def _digest(config: object) -> str:
+    canonical = json.dumps(config, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _control_characters(value: object, path: JsonPath) -> Iterator[Problem]:
+    """Every string holding a control character; the value itself is never echoed."""
+    if isinstance(value, str):
+        match = _CONTROL.search(value)
+        if match:
+            yield path, (f"contains a control character (U+{ord(match.group()):04X} at position "
+                         f"{match.start()}); remove it: config values cannot hold line breaks, "
+                         "tabs or other control characters")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _control_characters(item, path + (key,))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _control_characters(item, path + (index,))
+
+
+def _tenant_spec(raw: Mapping[str, Any], integration: str, base_dir: Path,
+                 found: list[Problem]) -> TenantSpec:
+    if raw.get("provider", "sandbox") == "sandbox":
+        given = raw.get("sandbox_file")
+        # The default follows the state file's (state/<integration>.json, current folder).
+        sandbox_file = _resolve(given, base_dir) if given else f"state/{integration}.tenant.json"
+        return TenantSpec("sandbox", MappingProxyType({"sandbox_file": sandbox_file}))
+    return TenantSpec("exchange_online", _exchange_options(raw, base_dir, found))
+
+
+def _exchange_options(raw: Mapping[str, Any], base_dir: Path,
+                      found: list[Problem]) -> Mapping[str, Any]:
+    auth = dict(raw["auth"])
+    if "certificate_path" in auth:
+        auth["certificate_path"] = _resolve(auth["certificate_path"], base_dir)
+    default_client = DEVICE_CODE_CLIENT_ID if auth["method"] == "device_code" else ""
+    options: dict[str, Any] = {
+        "tenant_id": raw["tenant_id"],
+        "client_id": raw.get("client_id", default_client),
+        "cloud": raw.get("cloud", "global"),
+        "auth": MappingProxyType(auth),
+    }
+    for key in ("endpoint", "authority"):
+        if key in raw:
+            _check(found, ("tenant", key), raw[key], _https_url_problem)
+            options[key] = raw[key]
+    if "ca_bundle" in raw:
+        options["ca_bundle"] = _resolve(raw["ca_bundle"], base_dir)
+    return MappingProxyType(options)
+
+
+def _resolve(path_text: str, base_dir: Path) -> str:
+    """A relative path in a config means relative to the config file, not to the shell."""
+    path = Path(path_text)
+    return str(path if path.is_absolute() else base_dir / path)
+
+
+def _gateway_spec(raw: Mapping[str, Any], found: list[Problem]) -> GatewaySpec:
+    profile_name = raw.get("profile", DEFAULT_PROFILE)
+    profile = PROFILES[profile_name]
+    values = {name: raw.get(name, getattr(profile, name)) for name in OVERRIDABLE}
+    for name, value in values.items():
+        _check(found, ("gateway", name), value, _FIELD_CHECKS[name])
+    tenant_info = raw["tenant_info"]
+    _check(found, ("gateway", "tenant_info"), tenant_info, _tenant_info_problem)
+    return GatewaySpec(
+        profile=profile_name,
+        ip_ranges=_ip_ranges(raw["ip_ranges"], found),
+        tenant_info=tenant_info,
+        **values,
+    )
+
+
+def _scope_spec(raw: Mapping[str, Any], found: list[Problem]) -> ScopeSpec:
+    if raw["users"] == "all":
+        return ScopeSpec()
+    base: JsonPath = ("protection", "scope")
+    recipients = raw.get("recipients", [])
+    groups = raw.get("groups", [])
+    for index, address in enumerate(recipients):
+        _check(found, base + ("recipients", index), address, _address_problem)
+    for index, group in enumerate(groups):
+        check = _address_problem if "@" in group else _group_name_problem
+        _check(found, base + ("groups", index), group, check)
+    if not recipients and not groups:
+        found.append((base, 'a "selected" scope needs at least one entry in recipients or '
+                            "groups; add the users' SMTP addresses or group names, or use "
+                            '{"users": "all"}'))
+    return ScopeSpec("selected", _unique_casefold(recipients), _unique_casefold(groups))
+
+
+def _unique_casefold(items: Sequence[str]) -> tuple[str, ...]:
+    """First spelling wins: Exchange compares addresses and names case-insensitively."""
+    seen: set[str] = set()
+    kept = []
+    for item in items:
+        if item.casefold() not in seen:
+            seen.add(item.casefold())
+            kept.append(item)
+    return tuple(kept)
+
+
+def _check(found: list[Problem], path: JsonPath, value: str,
+           problem_of: Callable[[str], str | None]) -> None:
+    problem = problem_of(value)
+    if problem:
+        found.append((path, problem))
+
+
+def _cross_checks(spec: IntegrationSpec) -> Iterator[Problem]:
+    gateway = spec.gateway
+    if spec.allowlist_connection_filter and len(gateway.ip_ranges) > MAX_ALLOWLIST_ENTRIES:
+        yield ("gateway", "ip_ranges"), (
+            f"gives {len(gateway.ip_ranges)} entries after splitting into /24s, but the connection "
+            f"filter's IP Allow list holds at most {MAX_ALLOWLIST_ENTRIES}; list narrower ranges "
+            'or set "allowlist": {"connection_filter": false}')
+    if spec.mode == MONITORING and _address_problem(gateway.bcc_address) is None:
+        bcc_domain = gateway.bcc_address.rpartition("@")[2]
+        if bcc_domain.lower() != gateway.monitoring_domain.lower():
+            # The monitoring-mode outbound connector only carries mail for monitoring_domain, so
+            # copies to any other domain would leave by MX, unencrypted and unrouted.
+            yield ("gateway", "bcc_address"), (
+                f"must be an address in the monitoring domain {gateway.monitoring_domain}: the "
+                "outbound connector carries only mail for that domain; change bcc_address or set "
+                f"monitoring_domain to {bcc_domain}")
+
+
+# --- IPv4 ranges -----------------------------------------------------------------------------
+
+
+def _ip_ranges(raw: Sequence[str], found: list[Problem]) -> tuple[str, ...]:
+    networks: list[ipaddress.IPv4Network] = []
+    for index, text in enumerate(raw):
+        parsed = _parse_range(text)
+        if isinstance(parsed, str):
+            found.append((("gateway", "ip_ranges", index), parsed))
+        else:
+            networks.append(parsed)
+    return normalize_ranges(networks)
+
+
+def _parse_range(text: str) -> ipaddress.IPv4Network | str:
+    """The network, or what is wrong with `text` and how to fix it."""
+    shown = _preview(text)
+    if ":" in text and _is_ipv6(text):
+        return (f"{shown} is IPv6; Exchange Online connectors and the connection filter take "
+                "IPv4 only: list the gateway's IPv4 ranges")
+    if not _IPV4_TEXT.match(text):
+        return (f"{shown} is not an IPv4 address or CIDR range; write one like 203.0.113.10 or "
+                "203.0.113.0/24")
+    try:
+        network = ipaddress.IPv4Network(text, strict=True)
+    except ValueError as exc:
+        if "host bits set" not in str(exc):
+            return f"{shown} is not a valid IPv4 address or range ({_truncate(str(exc), 80)})"
+        loose = ipaddress.IPv4Network(text, strict=False)
+        return (f"{shown} has host bits set; write the network address {loose} "
+                f"(or the single address {text.partition('/')[0]})")
+    if network.prefixlen < 16:
+        return (f"{shown} is wider than /16; Exchange takes /24../32 ranges and exoform splits at "
+                "most a /16 (into 256 /24s): list the narrower ranges the gateway really uses")
+    kind = _rejected_kind(network)
+    if kind:
+        return (f"{shown} is {kind}; Exchange Online rejects it: list the gateway's public "
+                "IPv4 ranges")
+    return network
+
+
+def _is_ipv6(text: str) -> bool:
+    try:
+        ipaddress.IPv6Network(text, strict=False)
+    except ValueError:
+        return False
+    return True
+
+
+def _rejected_kind(network: ipaddress.IPv4Network) -> str | None:
+    for block, kind in REJECTED_NETWORKS:
+        if network.overlaps(block):
+            return kind
+    return None
+
+
+def normalize_ranges(networks: Iterable[ipaddress.IPv4Network]) -> tuple[str, ...]:
+    """Split wider-than-/24 ranges into /24s, sort numerically, drop duplicates and ranges a
+    listed range covers, and write /32 as the bare address."""
+    pieces: set[ipaddress.IPv4Network] = set()
+    for network in networks:
+        pieces.update(network.subnets(new_prefix=24) if network.prefixlen < 24 else (network,))
+    kept: list[ipaddress.IPv4Network] = []
+    # CIDR blocks nest or are disjoint; sorted by (start, width) a covering block comes first,
+    # and comparing with the last kept block suffices.
+    for network in sorted(pieces, key=lambda n: (int(n.network_address), n.prefixlen)):
+        if not (kept and network.subnet_of(kept[-1])):
+            kept.append(network)
+    return tuple(str(n.network_address) if n.prefixlen == 32 else str(n) for n in kept)
+
+
+# --- field checks: each returns what is wrong and how to fix it, or None ---------------------
+
+
+def _fqdn_problem(name: str) -> str | None:
+    if len(name) > 253:
+        return f"is {len(name)} characters long; a domain name has at most 253"
+    labels = name.split(".")
+    if len(labels) < 2:
+        return ("must be a fully qualified domain name with at least two labels, like "
+                "mail.example.com")
+    bad = next((label for label in labels if not _LABEL.match(label)), None)
+    if bad is not None:
+        return (f"has an invalid label {_preview(bad)}: labels are 1-63 letters, digits and "
+                "hyphens, not starting or ending with a hyphen (write an international domain "
+                "in its xn-- form)")
+    if labels[-1].isdigit():
+        return "ends in a numeric label; write a domain name like mail.example.com"
+    return None
+
+
+def _domain_problem(value: str) -> str | None:
+    problem = _fqdn_problem(value)
+    return f"{_preview(value)} {problem}" if problem else None
+
+
+def _smart_host_problem(value: str) -> str | None:
+    if _IPV4_TEXT.match(value) and "/" not in value:
+        try:
+            network = ipaddress.IPv4Network(value)
+        except ValueError:
+            return f"{_preview(value)} is not a valid IPv4 address; write a host name or an address"
+        kind = _rejected_kind(network)
+        if kind:
+            return f"{value} is {kind}; the smart host must be the gateway's public address"
+        return None
+    problem = _fqdn_problem(value)
+    if problem:
+        return (f"{_preview(value)} {problem}; the smart host is the gateway's host name "
+                "(like ces.metadefender.opswat.com) or public IPv4 address")
+    return None
+
+
+def _address_problem(value: str) -> str | None:
+    shown = _preview(value)
+    if len(value) > 320:
+        return f"is {len(value)} characters long; an SMTP address has at most 320"
+    local, at, domain = value.rpartition("@")
+    if not at or not local:
+        return f"{shown} is not an SMTP address; write it like name@example.com"
+    if (len(local) > 64 or _LOCAL_PART_FORBIDDEN.search(local) or local.startswith(".")
+            or local.endswith(".") or ".." in local):
+        return (f"{shown} has an invalid part before the @: at most 64 characters, no spaces, "
+                'quotes, @, brackets or ",:;<>\\" and no leading, trailing or double dots')
+    problem = _fqdn_problem(domain)
+    return f"{shown} has an invalid domain after the @: it {problem}" if problem else None
+
+
+def _group_name_problem(value: str) -> str | None:
+    if value != value.strip():
+        return f"{_preview(value)} has leading or trailing spaces; remove them"
+    if len(value) > 256:
+        return f"is {len(value)} characters long; a group name has at most 256"
+    return None
+
+
+def _header_problem(value: str) -> str | None:
+    if len(value) > 128:
+        return f"is {len(value)} characters long; shorten the header name to at most 128"
+    bad = next((ch for ch in value if not 33 <= ord(ch) <= 126 or ch == ":"), None)
+    if bad is not None:
+        return (f"contains {_char_name(bad)}; a header name is printable ASCII without spaces "
+                "or ':', like X-MDCES-Data")
+    for prefix in RESERVED_HEADER_PREFIXES:
+        if value.lower().startswith(prefix.lower()):
+            return (f"must not start with {prefix}: Exchange Online reserves that prefix and "
+                    "rejects the rule; choose another name, like X-MDCES-Data")
+    return None
+
+
+def _name_prefix_problem(value: str) -> str | None:
+    if value != value.strip():
+        return "has leading or trailing spaces; remove them"
+    longest = max((value + suffix for suffix in NAME_SUFFIXES), key=_utf16_length)
+    excess = _utf16_length(longest) - MAX_NAME_LENGTH
+    if excess > 0:
+        return (f"is too long: the generated name {_preview(longest, 90)} has "
+                f"{_utf16_length(longest)} characters but Exchange allows {MAX_NAME_LENGTH}; "
+                f"shorten name_prefix by {excess} characters")
+    return None
+
+
+def _utf16_length(text: str) -> int:
+    """Exchange (.NET) counts UTF-16 code units, so an emoji counts twice."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _tenant_info_problem(value: str) -> str | None:
+    # Never echo the value: it is sensitive.
+    if value != value.strip():
+        return ("has leading or trailing whitespace; copy the value from the gateway's console "
+                "again without it (the value is not shown because it is sensitive)")
+    return None
+
+
+def _https_url_problem(value: str) -> str | None:
+    try:
+        parts = urlsplit(value)
+        _ = parts.port  # raises ValueError for a malformed port
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme != "https" or not parts.hostname or " " in value:
+        return (f"{_preview(value)} is not an https:// URL; write one like "
+                "https://outlook.office365.com")
+    if parts.username or parts.password:
+        return "must not contain a user name or password; remove the part before the @"
+    if parts.query or parts.fragment:
+        return f"{_preview(value)} must not have a query or fragment; remove the part from ? or #"
+    return None
+
+
+_FIELD_CHECKS: Mapping[str, Callable[[str], str | None]] = {
+    "name_prefix": _name_prefix_problem,
+    "smart_host": _smart_host_problem,
+    "header_name": _header_problem,
+    "bcc_address": _address_problem,
+    "monitoring_domain": _domain_problem,
+}
+
+
+# --- message helpers -------------------------------------------------------------------------
+
+
+def _issues(found: Iterable[Problem], *, first_per_path: bool) -> list[Issue]:
+    """Sorted by path; with `first_per_path`, only the most basic problem of each value."""
+    ordered = sorted(dict.fromkeys(found), key=lambda item: _path_key(item[0]))
+    issues: list[Issue] = []
+    seen: set[JsonPath] = set()
+    for path, message in ordered:
+        if first_per_path and path in seen:
+            continue
+        seen.add(path)
+        issues.append(Issue(format_path(path), message))
+    return issues
+
+
+def _path_key(path: JsonPath) -> tuple[tuple[int, int, str], ...]:
+    return tuple((0, part, "") if isinstance(part, int) else (1, 0, part) for part in path)
+
+
+def _is_sensitive(path: JsonPath) -> bool:
+    return any(path[:len(prefix)] == prefix for prefix in SENSITIVE_PATHS)
+
+
+def _truncate(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def _quote(text: str) -> str:
+    return "'" + _truncate(text, 40).replace("'", "\\'") + "'"
+
+
+def _preview(value: object, limit: int = 60) -> str:
+    """A short rendering of a user's value: never a huge or deeply nested dump."""
+    if isinstance(value, str):
+        return json.dumps(_truncate(value, limit), ensure_ascii=False)
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    if isinstance(value, float):
+        return _truncate(repr(value), limit)
+    if isinstance(value, int):
+        # str() of a huge int raises ValueError in Python >= 3.11 (digit limit).
+        return repr(value) if value.bit_length() < 64 else "a very large number"
+    if isinstance(value, list):
+        return f"an array of {len(value)} items"
+    if isinstance(value, dict):
+        return f"an object with {len(value)} keys"
+    return f"a {type(value).__name__}"
+
+
+def _json_type(value: object) -> str:
+    if isinstance(value, bool):
+        return "true or false"
+    for kind, name in ((str, "a string"), (int, "a whole number"), (float, "a number"),
+                       (list, "an array"), (dict, "an object")):
+        if isinstance(value, kind):
+            return name
+    return "null" if value is None else f"a {type(value).__name__}"
+
+
+def _suggest(word: str, options: Sequence[str]) -> str:
+    close = difflib.get_close_matches(word, options, n=1, cutoff=0.75)
+    return f"; did you mean '{close[0]}'?" if close and close[0] != word else ""
+
+
+def _first_sentence(text: str) -> str:
+    head, dot, _ = text.partition(". ")
+    return head + "." if dot else text
+
+
+def _char_name(ch: str) -> str:
+    if ch == " ":
+        return "a space"
+    return f"'{ch}' (U+{ord(ch):04X})" if ch.isprintable() else f"U+{ord(ch):04X}"

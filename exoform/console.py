@@ -1,0 +1,57 @@
+"""The CLI's side of progress reporting and questions: a `Reporter` that prints each step,
+retry and rollback as it happens, and the Terraform-style confirmation prompt."""
+from __future__ import annotations
+
+import sys
+from typing import Any, TextIO
+
+from exoform.engine.reporter import Reporter
+from exoform.text import safe
+
+
+class ConsoleReporter(Reporter):
+    """Prints progress to `stream` (stderr when stdout carries JSON)."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stdout
+
+    def _say(self, text: str) -> None:
+        print(text, file=self.stream, flush=True)
+
+    def step_started(self, step: Any, total: int) -> None:
+        self._say(f"[{step.index + 1}/{total}] {step.address}: {safe(step.description)} ({step.call.name})...")
+
+    def step_done(self, step: Any, total: int) -> None:
+        self._say(f"[{step.index + 1}/{total}] {step.address}: done")
+
+    def step_failed(self, step: Any, error: Exception) -> None:
+        self._say(f"[{step.index + 1}] {step.address}: FAILED: {safe(error)}")
+
+    def rollback_started(self, count: int) -> None:
+        if count:
+            self._say(f"Rolling back {count} completed step(s)...")
+
+    def rollback_step(self, description: str, ok: bool, error: Exception | None = None) -> None:
+        status = "done" if ok else f"FAILED: {safe(error)}"
+        self._say(f"  {safe(description)}: {status}")
+
+    def retry(self, cmdlet: str, attempt: int, wait: float, reason: str) -> None:
+        self._say(f"  {cmdlet}: {reason}, retry {attempt} in {wait:.2f}s")
+
+    def warning(self, message: str) -> None:
+        self._say(f"Warning: {safe(message)}")
+
+    def info(self, message: str) -> None:
+        self._say(safe(message))
+
+
+def confirm(question: str, stream: TextIO | None = None) -> bool:
+    """Ask like Terraform: only the exact answer `yes` proceeds; no input means no."""
+    out = stream or sys.stdout
+    print(f"\n{question}\n  Only 'yes' will be accepted to approve.\n", file=out)
+    print("  Enter a value: ", end="", file=out, flush=True)
+    try:
+        answer = sys.stdin.readline()
+    except (OSError, ValueError):
+        return False
+    return answer.strip() == "yes"
