@@ -1,0 +1,192 @@
+"""The sandbox provider: a simulated Exchange Online tenant kept in a JSON file.
+
+Every call re-reads the file under an exclusive lock on `<file>.lock`, runs the cmdlet in a
+`TenantModel` and, when the tenant changed, writes the file back atomically, so several exoform
+processes can share one tenant. Faults from EXOFORM_FAULTS and retries act as against the service.
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import functools
+import json
+import os
+import tempfile
+from importlib import resources
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
+
+import jsonschema
+
+from exoform.engine.cmdlets import CmdletCall
+from exoform.engine.errors import InputError, Issue, ServerError, Throttled
+from exoform.engine.reporter import Reporter
+from exoform.providers.faults import FaultPlan
+from exoform.providers.retry import RetryPolicy, call_with_retry
+from exoform.providers.tenant_model import TenantModel, document_issues, dump_tenant, empty_tenant
+
+#: Retries against the sandbox wait milliseconds, not the seconds the real service needs.
+SANDBOX_RETRY_POLICY = RetryPolicy(
+    max_attempts=6, base_delay=0.01, max_delay=0.05, max_total_wait=1.0
+)
+THROTTLE_RETRY_AFTER = 0.01
+CRASH_EXIT_CODE = 137  # what a shell reports for a process killed by SIGKILL
+
+
+def _die() -> None:
+    os._exit(CRASH_EXIT_CODE)
+
+
+class SandboxProvider:
+    """A `Provider` over a tenant file; `calls` lists every cmdlet attempt, retries included."""
+
+    name = "sandbox"
+
+    def __init__(
+        self,
+        path: str | Path,
+        reporter: Reporter | None = None,
+        faults: FaultPlan | None = None,
+        retry_policy: RetryPolicy | None = None,
+        crash: Callable[[], None] = _die,
+    ) -> None:
+        self.path = Path(path)
+        self.reporter = reporter or Reporter()
+        self.faults = faults if faults is not None else FaultPlan.from_env()
+        self.retry_policy = retry_policy or SANDBOX_RETRY_POLICY
+        self.calls: list[str] = []
+        self._crash = crash
+
+    def read(self, exchange_types: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+        """One Get- per type, never one per object."""
+        return {t: self.invoke(CmdletCall.of(f"Get-{t}")) for t in exchange_types}
+
+    def invoke(self, call: CmdletCall) -> list[dict[str, Any]]:
+        return call_with_retry(
+            lambda: self._attempt(call),
+            cmdlet=call.name,
+            policy=self.retry_policy,
+            reporter=self.reporter,
+        )
+
+    def close(self) -> None:
+        """Nothing stays open between calls: each call takes and releases the lock itself."""
+
+    def _attempt(self, call: CmdletCall) -> list[dict[str, Any]]:
+        """One try at a call, as the service would see it (each retry is another call)."""
+        self.calls.append(call.name)
+        fault = self.faults.next(call.name)
+        where = f"{call.name}#{self.faults.count(call.name)}:{fault}"
+        if fault == "throttle":
+            raise Throttled(
+                f"Too many requests; retry after {THROTTLE_RETRY_AFTER} s (fault {where}"
+                " injected by EXOFORM_FAULTS).",
+                retry_after=THROTTLE_RETRY_AFTER, cmdlet=call.name, identity=call.identity,
+                status=429,
+            )
+        if fault == "error":
+            raise ServerError(
+                f"The server failed the call and changed nothing (fault {where} injected by"
+                " EXOFORM_FAULTS).",
+                cmdlet=call.name, identity=call.identity, status=500,
+            )
+        result = self._run(call)
+        if fault == "crash":
+            # The call has taken effect and is on disk; now die as if killed.
+            self._crash()
+        return result
+
+    def _run(self, call: CmdletCall) -> list[dict[str, Any]]:
+        mutating = call.verb != "Get"
+        with self._locked(create_dir=mutating):
+            model = TenantModel(self._load())
+            before = model.document()
+            result = model.invoke(call)
+            after = model.document()
+            if mutating and after != before:
+                self._write(after)
+        return result
+
+    @contextlib.contextmanager
+    def _locked(self, *, create_dir: bool) -> Iterator[None]:
+        """Hold the exclusive lock on the sidecar `<file>.lock` (released when its fd closes)."""
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        if not lock_path.parent.is_dir():
+            if not create_dir:
+                # Nothing to read and nothing will be written: no lock, no directory made.
+                yield
+                return
+            lock_path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    def _load(self) -> dict[str, Any]:
+        """The tenant in the file (a missing file is the empty tenant); never repairs a bad file."""
+        source = str(self.path)
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return empty_tenant()
+        except (OSError, UnicodeDecodeError) as error:
+            raise InputError(source, [Issue("", f"cannot be read: {error}")]) from None
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as error:
+            where = f"line {error.lineno} column {error.colno}"
+            raise InputError(source, [Issue(where, f"not valid JSON: {error.msg}")]) from None
+        issues = tenant_issues(data)
+        if issues:
+            raise InputError(source, issues)
+        loaded: dict[str, Any] = data
+        return loaded
+
+    def _write(self, document: dict[str, Any]) -> None:
+        """Temp file in the same directory, fsync, rename over the file, fsync the directory."""
+        directory = self.path.parent
+        fd, temp = tempfile.mkstemp(dir=directory, prefix=f".{self.path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(dump_tenant(document))
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(temp, 0o644)
+            os.replace(temp, self.path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temp)
+            raise
+        dir_fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+
+@functools.lru_cache(maxsize=1)
+def _tenant_validator() -> jsonschema.Draft202012Validator:
+    text = resources.files("exoform.schemas").joinpath("tenant.schema.json").read_text("utf-8")
+    return jsonschema.Draft202012Validator(json.loads(text))
+
+
+def tenant_issues(data: Any) -> list[Issue]:
+    """Every problem of a parsed tenant file: schema violations, then duplicate names."""
+    errors = sorted(
+        _tenant_validator().iter_errors(data),
+        key=lambda e: ([str(part) for part in e.absolute_path], e.message),
+    )
+    issues = [Issue(_json_path(error.absolute_path), error.message) for error in errors]
+    if not issues:
+        issues = document_issues(data)
+    return issues
+
+
+def _json_path(parts: Sequence[Any]) -> str:
+    """`TransportRule[0].Name` style, as config errors are shown."""
+    path = ""
+    for part in parts:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path or "(top level)"
