@@ -46,6 +46,8 @@ def make_plan(request: PlanRequest) -> Plan:
     for address, seen in sorted(observed.items()):
         change = diff_resource(address, wanted.get(address), seen, request.state.get(address), options)
         if change is not None:
+            if request.operation == "destroy" and change.action is Action.DELETE:
+                change = dataclasses.replace(change, reason="exoform destroy")
             changes[address] = change
     diagnostics += _checks(request, observed, changes)
     changes = _cascade_replacements(changes)

@@ -84,6 +84,8 @@ def _attribute_lines(change: ResourceChange) -> list[str]:
     before, after = change.before_dict, change.after_dict
     hidden = sensitive_attrs(kind)
     keys = [k for k in sorted(set(before) | set(after)) if _present(before.get(k)) or _present(after.get(k))]
+    if kind is Kind.CONNECTION_FILTER_ALLOWLIST:
+        keys = [k for k in keys if k == "Name"]  # entries are listed one by one below
     width = max((len(k) for k in keys), default=0)
     lines, unchanged = [], 0
     forced = {a.name for a in KIND_SPECS[kind].attrs if a.force_new}
@@ -126,7 +128,8 @@ def _show(key: str, value: Any, hidden: frozenset[str]) -> str:
 
 def step_table(plan: Plan) -> str:
     rows = [
-        (s.index + 1, s.op.value, str(s.address), safe(s.call.name), safe(s.call.identity)[:48],
+        (s.index + 1, s.op.value, str(s.address), safe(s.call.name),
+         safe(plan.change(s.address).exchange_name)[:48],
          ",".join(str(d + 1) for d in s.depends_on) or "-")
         for s in plan.steps
     ]
