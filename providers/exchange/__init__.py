@@ -1,0 +1,54 @@
+"""The `exchange_online` provider: Exchange Online's REST Admin API (InvokeCommand) reached with
+msal tokens. `make_provider` builds it from the config's tenant options; nothing here imports
+the engine's internals beyond its public errors, cmdlets, provider and reporter modules.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import requests
+
+from exoform.engine.reporter import Reporter
+from exoform.providers.exchange.auth import DevicePrompt, TokenSource, prompt_on_stderr
+from exoform.providers.exchange.client import AdminApiClient
+from exoform.providers.exchange.provider import ExchangeOnlineProvider, FaultSource
+from exoform.providers.exchange.settings import ExchangeSettings
+from exoform.providers.retry import RetryPolicy
+
+__all__ = ["ExchangeOnlineProvider", "ExchangeSettings", "make_provider", "make_session"]
+
+
+def make_session(settings: ExchangeSettings) -> requests.Session:
+    """The run's one HTTP session, shared by msal and the Admin API client."""
+    session = requests.Session()
+    if settings.ca_bundle:
+        # REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE would silently override `verify` (and msal's own
+        # requests) when trust_env is on, so a configured CA bundle switches environment lookup off.
+        session.trust_env = False
+        session.verify = settings.ca_bundle
+    return session
+
+
+def make_provider(
+    options: Mapping[str, Any],
+    reporter: Reporter,
+    *,
+    token_cache: bool = True,
+    device_code_prompt: DevicePrompt = prompt_on_stderr,
+    retry_policy: RetryPolicy | None = None,
+    faults: FaultSource | None = None,
+) -> ExchangeOnlineProvider:
+    """An ExchangeOnlineProvider for the config's `tenant` options (InputError if invalid).
+
+    `faults` defaults to `FaultPlan.from_env()` (EXOFORM_FAULTS; only `crash` acts client-side).
+    """
+    settings = ExchangeSettings.from_options(options)
+    session = make_session(settings)
+    tokens = TokenSource.for_settings(settings, session, reporter, persistent=token_cache,
+                                      device_prompt=device_code_prompt)
+    client = AdminApiClient(settings, session, tokens, reporter, policy=retry_policy)
+    if faults is None:
+        from exoform.providers.faults import FaultPlan
+
+        faults = FaultPlan.from_env()
+    return ExchangeOnlineProvider(client, tokens, session, faults=faults)

@@ -1,0 +1,105 @@
+"""`ExchangeOnlineProvider`: the engine's Provider over the Exchange Online Admin API.
+
+Reads issue one Get- per type, concurrently; writes go through the client one at a time. Objects
+this process created or removed are overlaid on reads to ride out replication lag.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Protocol, Sequence
+
+import requests
+
+from exoform.engine.cmdlets import CmdletCall
+from exoform.providers.exchange.auth import TokenSource
+from exoform.providers.exchange.client import AdminApiClient
+from exoform.providers.exchange.recent_writes import RecentWrites
+
+# Get- cmdlets that take -ResultSize (Get-HostedConnectionFilterPolicy does not).
+RESULT_SIZE_GETS = frozenset({"Get-InboundConnector", "Get-OutboundConnector", "Get-TransportRule"})
+CRASH_EXIT_CODE = 137
+
+
+class FaultSource(Protocol):
+    """What the provider needs of `exoform.providers.faults.FaultPlan`."""
+
+    def next(self, cmdlet: str) -> str | None: ...
+
+
+def read_call(exchange_type: str) -> CmdletCall:
+    """The one Get- call that reads every object of a type (never `Identity: null`)."""
+    name = f"Get-{exchange_type}"
+    params = {"ResultSize": "Unlimited"} if name in RESULT_SIZE_GETS else {}
+    return CmdletCall.of(name, params)
+
+
+class ExchangeOnlineProvider:
+    """Provider for a real (or emulated) Exchange Online tenant."""
+
+    name = "exchange_online"
+
+    def __init__(
+        self,
+        client: AdminApiClient,
+        tokens: TokenSource,
+        session: requests.Session,
+        *,
+        faults: FaultSource | None = None,
+    ) -> None:
+        self._client = client
+        self._tokens = tokens
+        self._session = session
+        self._faults = faults
+        self._recent = RecentWrites()
+        self._lock = threading.Lock()
+        self.calls = 0  # cmdlets run (a paged or retried cmdlet counts once)
+
+    @property
+    def token_requests(self) -> int:
+        """Token requests that reached the identity platform (0 with a warm cache)."""
+        return self._tokens.token_requests
+
+    @property
+    def http_requests(self) -> int:
+        return self._client.requests
+
+    def read(self, exchange_types: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+        """Every object of each type, one Get- per type, all in flight at once."""
+        types = list(dict.fromkeys(exchange_types))
+        if not types:
+            return {}
+        # Sign in before fanning out so the threads share one token request.
+        self._tokens.token()
+        with ThreadPoolExecutor(max_workers=len(types), thread_name_prefix="exo-read") as pool:
+            futures = {t: pool.submit(self._run, read_call(t)) for t in types}
+        results: dict[str, list[dict[str, Any]]] = {}
+        for exchange_type in types:
+            error = futures[exchange_type].exception()
+            if error is not None:
+                raise error
+            objects = futures[exchange_type].result()
+            results[exchange_type] = self._recent.overlay(exchange_type, objects)
+        return results
+
+    def invoke(self, call: CmdletCall) -> list[dict[str, Any]]:
+        """Run one cmdlet; a mutating call's effect is remembered for later reads."""
+        output = self._run(call)
+        if call.verb != "Get":
+            self._recent.record(call, output)
+        return output
+
+    def _run(self, call: CmdletCall) -> list[dict[str, Any]]:
+        fault = self._faults.next(call.name) if self._faults else None
+        output = self._client.invoke(call)
+        with self._lock:
+            self.calls += 1
+        if fault == "crash":
+            # Injected crash: the call took effect, then the process dies as if killed.
+            os._exit(CRASH_EXIT_CODE)
+        return output
+
+    def close(self) -> None:
+        self._session.close()
+

@@ -1,0 +1,75 @@
+"""The persistent msal token cache: one 0600 JSON file per authority and client id under the
+user's cache directory, so a second command within a token's life asks the identity platform
+for nothing. A damaged file is ignored (the next sign-in rewrites it), never fatal.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import threading
+from pathlib import Path
+
+import msal
+
+
+def cache_dir() -> Path:
+    """`$EXOFORM_CACHE_DIR`, else `$XDG_CACHE_HOME/exoform`, else `~/.cache/exoform`."""
+    override = os.environ.get("EXOFORM_CACHE_DIR")
+    if override:
+        return Path(override)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "exoform"
+
+
+def cache_path(authority: str, client_id: str) -> Path:
+    """The cache file of one authority (tenant) and client."""
+    key = hashlib.sha256(f"{authority.lower()}|{client_id.lower()}".encode()).hexdigest()[:20]
+    return cache_dir() / f"msal-token-cache-{key}.json"
+
+
+class TokenCacheFile:
+    """An msal SerializableTokenCache loaded from and saved to one file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.cache = msal.SerializableTokenCache()
+        self._lock = threading.Lock()
+        self._load()
+
+    def _load(self) -> None:
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except OSError:
+            return
+        try:
+            self.cache.deserialize(text)
+        except ValueError:
+            # A truncated or foreign file only costs one token request.
+            self.cache = msal.SerializableTokenCache()
+
+    def save(self) -> None:
+        """Write the cache if msal changed it: atomic replace, owner-only permissions."""
+        with self._lock:
+            if not self.cache.has_state_changed:
+                return
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            fd, temp = tempfile.mkstemp(dir=self.path.parent, prefix=".tmp-", suffix=".json")
+            try:
+                os.fchmod(fd, 0o600)
+                with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                    handle.write(self.cache.serialize())
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                os.replace(temp, self.path)
+            except BaseException:
+                _unlink_quietly(temp)
+                raise
+            self.cache.has_state_changed = False
+
+
+def _unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
