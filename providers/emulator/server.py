@@ -1,0 +1,282 @@
+"""The Exchange Online emulator: HTTPS on 127.0.0.1 with a throw-away CA, serving the identity
+platform and the Admin API from one listener (plus a second "regional" listener on `localhost`
+when redirects are on). `Emulator` runs in-process as a context manager; `serve` runs it for the CLI.
+"""
+from __future__ import annotations
+
+import shutil
+import ssl
+import tempfile
+import threading
+import uuid
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Callable
+from urllib.parse import parse_qs, urlsplit
+
+from exoform.providers.emulator.admin_api import AdminApi, FaultSource, InvokeRecord
+from exoform.providers.emulator.certs import ClientCertificate, TestCertificateAuthority, make_client_certificate
+from exoform.providers.emulator.conditions import Conditions
+from exoform.providers.emulator.exchange_errors import error_reply
+from exoform.providers.emulator.identity import IdentityPlatform, RegisteredApp
+from exoform.providers.emulator.messages import Reply, Request, json_reply
+from exoform.providers.emulator.store import TenantStore
+from exoform.providers.emulator.tokens import TokenIssuer
+
+PUBLIC_CLIENT_ID = "fb78d390-0c51-40cd-8e17-fdbfab77341b"
+TENANT_DOMAIN = "contoso.onmicrosoft.com"
+
+
+@dataclass(frozen=True)
+class EmulatorStats:
+    """Counters since start: token requests (by grant type) and Admin API requests per cmdlet."""
+
+    token_requests: int
+    token_requests_by_grant: dict[str, int]
+    invoke_calls: dict[str, int]
+    requests: tuple[InvokeRecord, ...] = field(repr=False)
+
+
+class _App:
+    """Routes a request to the identity platform or the Admin API."""
+
+    def __init__(self, identity: IdentityPlatform, admin: AdminApi) -> None:
+        self.identity = identity
+        self.admin = admin
+
+    def handle(self, request: Request) -> Reply:
+        try:
+            if self.identity.handles(request.path):
+                return self.identity.handle(request)
+            if self.admin.handles(request.path) and request.method == "POST":
+                return self.admin.handle(request)
+            return json_reply(404, {"error": {"code": "NotFound", "message": "No such endpoint."}})
+        except Exception as error:  # the emulator must answer, never drop the connection
+            return error_reply(500, "System.InvalidOperationException",
+                               f"The emulator failed: {type(error).__name__}: {error}")
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # else Nagle + delayed ACK add ~40 ms per request
+    server: "_TlsServer"
+
+    def setup(self) -> None:
+        super().setup()
+        # The TLS handshake runs here, in the request's thread, not in the accept loop.
+        self.request.do_handshake()
+
+    def do_GET(self) -> None:
+        self._dispatch()
+
+    def do_POST(self) -> None:
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        parts = urlsplit(self.path)
+        query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+        request = Request(self.command, parts.path, query, self.headers, body, self.server.base_url)
+        assert self.server.app is not None
+        reply = self.server.app.handle(request)
+        self.send_response(reply.status)
+        for name, value in reply.headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(reply.body)))
+        self.end_headers()
+        self.wfile.write(reply.body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # quiet: tests and `emulator serve` report through their own channels
+
+    def handle_one_request(self) -> None:
+        try:
+            super().handle_one_request()
+        except (ssl.SSLError, ConnectionError, TimeoutError):
+            self.close_connection = True
+
+
+class _TlsServer(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+
+    def __init__(self, host: str, port: int, context: ssl.SSLContext, name: str) -> None:
+        super().__init__((host, port), _Handler)
+        self.socket = context.wrap_socket(self.socket, server_side=True, do_handshake_on_connect=False)
+        self.app: _App | None = None
+        self.base_url = f"https://{name}:{self.server_address[1]}"
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # a client that hangs up mid-handshake is not the emulator's problem
+
+
+class Emulator:
+    """An emulated Exchange Online tenant with its identity platform, over real HTTPS."""
+
+    def __init__(
+        self,
+        tenant_file: str | Path | None = None,
+        conditions: Conditions | None = None,
+        *,
+        faults: FaultSource | None = None,
+        port: int = 0,
+        workdir: str | Path | None = None,
+        tenant_id: str | None = None,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+    ) -> None:
+        self.conditions = conditions or Conditions()
+        self.tenant_id = tenant_id or str(uuid.uuid4())
+        self.tenant_domain = TENANT_DOMAIN
+        self.client_id = client_id or str(uuid.uuid4())
+        self.client_secret = client_secret or f"emu~{uuid.uuid4().hex}"
+        self.public_client_id = PUBLIC_CLIENT_ID
+        self._own_workdir = workdir is None
+        self.workdir = Path(workdir or tempfile.mkdtemp(prefix="exoform-emulator-"))
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self._store = TenantStore(Path(tenant_file) if tenant_file else None)
+        self._faults = faults if faults is not None else _faults_from_env()
+        self._port = port
+        self._servers: list[_TlsServer] = []
+        self.certificate: ClientCertificate | None = None
+        self.ca_path = self.workdir / "ca.pem"
+        self._app: _App | None = None
+
+    # ---- lifecycle ------------------------------------------------------------------------
+
+    def start(self) -> "Emulator":
+        ca = TestCertificateAuthority(self.workdir)
+        self.ca_path = ca.ca_path
+        self.certificate = make_client_certificate(self.workdir, "app", "pfx-" + uuid.uuid4().hex[:12])
+        context = ca.server_context()
+        main = _TlsServer("127.0.0.1", self._port, context, "127.0.0.1")
+        self._servers = [main]
+        if self.conditions.redirect:
+            self._servers.append(_TlsServer("127.0.0.1", 0, context, "localhost"))
+        self._issuer = TokenIssuer(self.tenant_id, main.base_url, self.conditions.token_lifetime)
+        aliases = {self.tenant_id.lower(), self.tenant_domain.lower()}
+        identity = IdentityPlatform(self._issuer, aliases, lambda: main.base_url,
+                                    device_approve_after_polls=self.conditions.device_approve_after_polls)
+        identity.register(RegisteredApp(self.client_id, self.client_secret,
+                                        [self.certificate.certificate]))
+        identity.register(RegisteredApp(self.public_client_id, public=True))
+        admin = AdminApi(self._store, self._issuer, aliases, self.conditions, self._faults,
+                         self._redirect_base)
+        self._app = _App(identity, admin)
+        for server in self._servers:
+            server.app = self._app
+            thread = threading.Thread(target=server.serve_forever, name="exoform-emulator",
+                                      kwargs={"poll_interval": 0.05}, daemon=True)
+            thread.start()
+        return self
+
+    def stop(self) -> None:
+        for server in self._servers:
+            server.shutdown()
+            server.server_close()
+        self._servers = []
+        if self._own_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def __enter__(self) -> "Emulator":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _redirect_base(self) -> str | None:
+        return self._servers[1].base_url if len(self._servers) > 1 else None
+
+    # ---- what clients need ----------------------------------------------------------------
+
+    @property
+    def endpoint(self) -> str:
+        """The Admin API base URL (also the token audience; scope `{endpoint}/.default`)."""
+        return self._servers[0].base_url
+
+    @property
+    def authority(self) -> str:
+        return f"{self.endpoint}/{self.tenant_id}"
+
+    @property
+    def regional_endpoint(self) -> str | None:
+        """The host a 302 sends clients to, when redirects are on."""
+        return self._redirect_base()
+
+    def tenant_options(self, method: str = "secret", **extra: Any) -> dict[str, Any]:
+        """`tenant` options for the exchange_online provider pointing here.
+
+        `method="secret"` names the environment variable EXOFORM_EMULATOR_SECRET (set it to
+        `client_secret`); certificate options use the PEM file unless overridden in `extra`.
+        """
+        auth: dict[str, Any] = {"method": method}
+        if method == "secret":
+            auth["client_secret_env"] = "EXOFORM_EMULATOR_SECRET"
+        elif method == "certificate":
+            assert self.certificate is not None
+            auth["certificate_path"] = str(self.certificate.pem_path)
+        options: dict[str, Any] = {
+            "provider": "exchange_online", "tenant_id": self.tenant_id, "endpoint": self.endpoint,
+            "authority": self.authority, "ca_bundle": str(self.ca_path), "auth": auth,
+        }
+        if method != "device_code":
+            options["client_id"] = self.client_id
+        options.update(extra)
+        return options
+
+    @property
+    def stats(self) -> EmulatorStats:
+        assert self._app is not None, "start() the emulator first"
+        grants = dict(self._app.identity.token_requests)
+        return EmulatorStats(sum(grants.values()), grants, dict(self._app.admin.calls),
+                             tuple(self._app.admin.records))
+
+    def expire_tokens(self) -> None:
+        """Every token issued so far is now rejected as expired (401)."""
+        self._issuer.expire_all()
+
+    def issue_token(self, **overrides: Any) -> str:
+        """A token for the registered app; overrides (audience, tenant_id, lifetime) forge bad ones."""
+        return self._issuer.issue(self.client_id, **overrides)
+
+    def document(self) -> dict[str, Any]:
+        """The tenant as the emulator holds it now."""
+        return self._store.document()
+
+
+def _faults_from_env() -> FaultSource | None:
+    from exoform.providers.faults import FaultPlan
+
+    return FaultPlan.from_env()
+
+
+def serve(
+    tenant_file: str | Path | None,
+    port: int = 8443,
+    conditions: Conditions | None = None,
+    *,
+    workdir: str | Path | None = None,
+    ready: Callable[[Emulator], None] | None = None,
+    stop: threading.Event | None = None,
+) -> None:
+    """Run an emulator until `stop` is set or Ctrl-C; `ready` gets it once it listens.
+
+    Tenant and client ids are fixed so a config written for one run works for the next;
+    the secret comes from EXOFORM_EMULATOR_SECRET when set.
+    """
+    import os
+
+    emulator = Emulator(
+        tenant_file, conditions or Conditions.from_env(), port=port, workdir=workdir,
+        tenant_id=str(uuid.uuid5(uuid.NAMESPACE_DNS, "tenant." + TENANT_DOMAIN)),
+        client_id=str(uuid.uuid5(uuid.NAMESPACE_DNS, "client." + TENANT_DOMAIN)),
+        client_secret=os.environ.get("EXOFORM_EMULATOR_SECRET") or None)
+    with emulator:
+        if ready is not None:
+            ready(emulator)
+        try:
+            (stop or threading.Event()).wait()
+        except KeyboardInterrupt:
+            pass
