@@ -201,7 +201,10 @@ class IdentityPlatform:
         oid = str(uuid.uuid5(uuid.NAMESPACE_OID, self._username))
         tid = self._issuer.tenant_id
         info = json.dumps({"uid": oid, "utid": tid}).encode()
+        resource = self._issuer.resource
         return {"token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime,
+                # Entra echoes the granted scopes, `.default` included; msal caches under them.
+                "scope": f"{resource}/AdminApi.AccessAsUser.All {resource}/.default",
                 "access_token": self._issuer.issue(app.client_id, username=self._username),
                 "refresh_token": refresh_token, "id_token": self._id_token(app, oid),
                 "client_info": base64.urlsafe_b64encode(info).decode().rstrip("=")}

@@ -123,6 +123,8 @@ def _kind_by_type(exception_type: str) -> type[ProviderError] | None:
         return None
     if exception_type in TRANSIENT_TYPES:
         return Transient
+    if exception_type == "CommandNotFoundException":
+        return PermissionDenied  # the cmdlet is outside the caller's RBAC (or does not exist)
     if exception_type.endswith("NotFoundException"):
         return NotFound
     if exception_type.endswith("AlreadyExistsException"):

@@ -1,0 +1,77 @@
+"""`exoform emulator serve`: run the Exchange Online emulator on 127.0.0.1 until Ctrl-C and
+print what a config needs to reach it (endpoint, authority, CA file, a ready `tenant` block)."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import replace
+from typing import Any, TextIO
+
+from exoform.providers.emulator.conditions import Conditions
+from exoform.providers.emulator.server import Emulator, serve
+
+SECRET_ENV = "EXOFORM_EMULATOR_SECRET"
+
+
+def register(subparsers: Any) -> None:
+    """Add `emulator serve` to the CLI's argparse subparsers."""
+    emulator = subparsers.add_parser("emulator", help="a local emulator of Exchange Online")
+    commands = emulator.add_subparsers(dest="emulator_command", required=True)
+    parser = commands.add_parser(
+        "serve", help="serve an emulated tenant over HTTPS until Ctrl-C",
+        description="Serve an emulated Exchange Online tenant (Admin API and sign-in) on "
+                    "127.0.0.1 with a throw-away test CA. Conditions can also come from "
+                    "EXOFORM_EMULATOR_* variables; faults from EXOFORM_FAULTS.")
+    parser.add_argument("--tenant-file", help="tenant file in the sandbox format "
+                                              "(default: an in-memory tenant)")
+    parser.add_argument("--port", type=int, default=8443, help="port (default 8443; 0 = any)")
+    parser.add_argument("--latency-ms", type=float, help="delay added to every Admin API request")
+    parser.add_argument("--replication-lag", type=float,
+                        help="seconds a new object stays invisible to Get- (a removed one visible)")
+    parser.add_argument("--redirect", action="store_true",
+                        help="answer the main host with 302 to a second 'regional' host")
+    parser.add_argument("--page-size", type=int, help="largest page of Get- output")
+    parser.add_argument("--workdir", help="where the CA and client certificates are written "
+                                          "(default: a new temporary folder)")
+    parser.set_defaults(func=run_serve)
+
+
+def conditions_from(args: argparse.Namespace) -> Conditions:
+    conditions = Conditions.from_env()
+    changes: dict[str, Any] = {}
+    if args.latency_ms is not None:
+        changes["latency_ms"] = args.latency_ms
+    if args.replication_lag is not None:
+        changes["replication_lag"] = args.replication_lag
+    if args.redirect:
+        changes["redirect"] = True
+    if args.page_size is not None:
+        changes["max_page_size"] = args.page_size
+    return replace(conditions, **changes)
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    serve(args.tenant_file, args.port, conditions_from(args), workdir=args.workdir,
+          ready=lambda emulator: announce(emulator, sys.stdout))
+    return 0
+
+
+def announce(emulator: Emulator, out: TextIO) -> None:
+    """What to paste into a config and a shell to use this emulator."""
+    assert emulator.certificate is not None
+    tenant = emulator.tenant_options("secret")
+    print(f"Exchange Online emulator listening on {emulator.endpoint}", file=out)
+    print(f"  authority:     {emulator.authority}", file=out)
+    print(f"  CA bundle:     {emulator.ca_path}", file=out)
+    print(f"  client id:     {emulator.client_id}", file=out)
+    print(f"  certificate:   {emulator.certificate.pem_path} (thumbprint "
+          f"{emulator.certificate.thumbprint})", file=out)
+    print(f"  PFX:           {emulator.certificate.pfx_path} (passphrase "
+          f"{emulator.certificate.pfx_password})", file=out)
+    if emulator.regional_endpoint:
+        print(f"  regional host: {emulator.regional_endpoint}", file=out)
+    print(f"\nexport {SECRET_ENV}='{emulator.client_secret}'", file=out)
+    print('\nConfig "tenant" block:', file=out)
+    print(json.dumps(tenant, indent=2), file=out)
+    print("\nPress Ctrl-C to stop.", file=out, flush=True)
