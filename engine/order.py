@@ -43,11 +43,15 @@ def _ref_names(change: ResourceChange, side: str) -> set[tuple[object, str]]:
 
 
 def detaches(change: ResourceChange, target: ResourceChange) -> bool:
-    """`change` drops a hard reference (e.g. RouteMessageOutboundConnector) to `target`."""
+    """`change` drops its hard reference (e.g. RouteMessageOutboundConnector) to `target`,
+    rather than keeping it or following the target to a new name."""
     if target.before is None:
         return False
-    key = (target.address.kind, str(target.before_dict.get("Name", "")).casefold())
-    return key in _ref_names(change, "before") and key not in _ref_names(change, "after")
+    kind = target.address.kind
+    names = {str(d.get("Name", "")).casefold() for d in (target.before_dict, target.after_dict) if d}
+    old = (kind, str(target.before_dict.get("Name", "")).casefold())
+    kept = {(kind, n) for n in names} & _ref_names(change, "after")
+    return old in _ref_names(change, "before") and not kept
 
 
 def edges(

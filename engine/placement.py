@@ -22,12 +22,12 @@ def out_of_order(
     addresses to their current names. The first of ours (in `order`) anchors the block.
     """
     present = [a for a in order if a in ours]
-    if len(present) < 2:
-        return set()
     positions = [current.index(ours[a]) for a in present]
-    if all(b == a + 1 for a, b in zip(positions, positions[1:])):
-        return set()
-    return set(present[1:])
+    for index in range(1, len(present)):
+        if positions[index] != positions[index - 1] + 1:
+            # Everything from the first break on moves back behind its predecessor.
+            return set(present[index:])
+    return set()
 
 
 @dataclass

@@ -53,6 +53,7 @@ def make_plan(request: PlanRequest) -> Plan:
     changes = _cascade_replacements(changes)
     changes = _fix_rule_order(changes, request.read)
     steps = _steps(changes, request)
+    changes = _show_moves(changes, steps)
     forget = tuple(
         r.address for r in request.state.resources if r.address not in changes
     )
@@ -154,7 +155,12 @@ def _cascade_replacements(changes: dict[Address, ResourceChange]) -> dict[Addres
 def _fix_rule_order(
     changes: dict[Address, ResourceChange], read: Mapping[str, Sequence[Mapping[str, Any]]]
 ) -> dict[Address, ResourceChange]:
-    current = _rule_names(read)
+    leaving = {
+        str(c.before_dict.get("Name", "")).casefold()
+        for c in changes.values()
+        if c.address.kind is Kind.TRANSPORT_RULE and c.action in (Action.DELETE, Action.REPLACE)
+    }
+    current = [name for name in _rule_names(read) if name not in leaving]
     kept = {
         a: str(c.before_dict.get("Name", "")).casefold()
         for a, c in changes.items()
@@ -169,6 +175,20 @@ def _fix_rule_order(
             changed=tuple(sorted(set(change.changed) | {"Priority"})),
             reason="rule order drifted: exoform's rules must stay together, SPF first",
         )
+    return out
+
+
+def _show_moves(changes: dict[Address, ResourceChange], steps: list[Step]) -> dict[Address, ResourceChange]:
+    """Put a moved rule's old and new Priority into its change, so the plan shows the move."""
+    out = dict(changes)
+    for step in steps:
+        change = out[step.address]
+        if "Priority" in change.changed and "Priority" in step.call.args and change.before and change.after:
+            out[step.address] = dataclasses.replace(
+                change,
+                before=tuple(sorted({**change.before_dict, "Priority": change.before_priority}.items())),
+                after=tuple(sorted({**change.after_dict, "Priority": step.call.args["Priority"]}.items())),
+            )
     return out
 
 

@@ -1,0 +1,89 @@
+"""Shared fixtures: a scratch workspace where the CLI runs (config, state and sandbox tenant
+files under tmp), and helpers to drive `exoform` in-process through its real entry point."""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+from exoform.cli import main
+from exoform.engine.cmdlets import CmdletCall, from_wire
+from exoform.providers.faults import FaultPlan
+from exoform.providers.sandbox import SandboxProvider
+from exoform.providers.tenant_model import TenantModel, dump_tenant, empty_tenant
+
+settings.register_profile("ci", max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+settings.register_profile("full", max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def canonical_tenant(document: dict[str, Any] | None) -> str:
+    """The bytes the sandbox writes for a document (ids and defaults filled in)."""
+    base = empty_tenant() if document is None else {**empty_tenant(), **document}
+    model = TenantModel(base)
+    full = model.document()
+    for exchange_type in ("InboundConnector", "OutboundConnector", "TransportRule", "HostedConnectionFilterPolicy"):
+        full[exchange_type] = model.invoke(CmdletCall.of(f"Get-{exchange_type}"))
+    return dump_tenant(full)
+
+
+@dataclass
+class Workspace:
+    root: Path
+    capsys: Any
+
+    @property
+    def tenant(self) -> Path:
+        return self.root / "tenant.json"
+
+    @property
+    def config(self) -> Path:
+        return self.root / "exoform.json"
+
+    @property
+    def state(self) -> Path:
+        return self.root / "state" / "scenario.json"
+
+    def write_tenant(self, document: dict[str, Any] | None) -> str:
+        text = canonical_tenant(document)
+        self.tenant.write_text(text, encoding="utf-8")
+        return text
+
+    def write_config(self, config: dict[str, Any], integration: str = "scenario") -> None:
+        full = {"integration": integration, "tenant": {"provider": "sandbox", "sandbox_file": "tenant.json"}}
+        full.update(config)
+        self.config.write_text(json.dumps(full, indent=2), encoding="utf-8")
+
+    def run(self, *argv: str) -> tuple[int, str, str]:
+        """Run the CLI in-process; returns (exit code, stdout, stderr)."""
+        self.capsys.readouterr()
+        code = main([*argv])
+        out, err = self.capsys.readouterr()
+        return code, out, err
+
+    def plan_json(self, *extra: str) -> dict[str, Any]:
+        code, out, err = self.run("plan", "--json", *extra)
+        assert code == 0, err
+        return json.loads(out)
+
+    def outside(self, cmdlet: str, parameters: dict[str, Any], tenant: Path | None = None) -> list[dict[str, Any]]:
+        """A change made by an admin outside exoform (straight to the tenant)."""
+        provider = SandboxProvider(tenant or self.tenant, faults=FaultPlan())
+        return provider.invoke(from_wire(cmdlet, parameters))
+
+    def document(self) -> dict[str, Any]:
+        return json.loads(self.tenant.read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any) -> Workspace:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("EXOFORM_FAULTS", raising=False)
+    return Workspace(tmp_path, capsys)
