@@ -914,11 +914,15 @@ def _bind(ctx: _Ctx, call: CmdletCall) -> dict[str, Any]:
             "Cannot process command because of one or more missing mandatory parameters: "
             + " ".join(missing) + "."
         )
-    for name in ("Name", "Identity"):
-        if name in bound and not isinstance(bound[name], str):
-            raise ctx.binding(f"Cannot bind parameter '{name}': expected a string.")
-    for name in _SWITCHES & bound.keys():
-        bound[name] = _coerce(ctx, name, bound[name], None)
+    for name, value in bound.items():
+        # Type errors are binding errors: PowerShell raises them before any object is looked up.
+        if name in ("Name", "Identity"):
+            if value is not None and not isinstance(value, str):
+                raise ctx.binding(f"Cannot bind parameter '{name}': expected a string.")
+        elif name in _SWITCHES:
+            bound[name] = _coerce(ctx, name, value, None)
+        else:
+            _coerce(ctx, name, value, None)
     return bound
 
 
