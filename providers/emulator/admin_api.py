@@ -141,8 +141,9 @@ class AdminApi:
         elif call.verb == "Remove":
             self._lag.removed(call.noun, removed)
         elif call.verb == "Get":
-            visible = self._lag.visible(call.noun, output, whole_list="Identity" not in call.args)
-            if output and not visible:
+            by_identity = call.args.get("Identity") is not None
+            visible = self._lag.visible(call.noun, output, whole_list=not by_identity)
+            if by_identity and output and not visible:
                 return error_reply(404, "Microsoft.Exchange.Configuration.Tasks."
                                    "ManagementObjectNotFoundException",
                                    f"The operation couldn't be performed because object "
