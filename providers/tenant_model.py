@@ -452,8 +452,8 @@ def _ipv4_bounds(text: str, rule: IpRule) -> tuple[ipaddress.IPv4Address, ipaddr
             raise ValueError(f"the subnet mask must be /{rule.min_prefix} through /32")
         network = ipaddress.IPv4Network(f"{_ipv4(address)}/{prefix}", strict=False)
         return network.network_address, network.broadcast_address
-    address = _ipv4(text)
-    return address, address
+    single = _ipv4(text)
+    return single, single
 
 
 def _ipv4_range(text: str, rule: IpRule) -> tuple[ipaddress.IPv4Address, ipaddress.IPv4Address]:
