@@ -5,6 +5,7 @@ Every problem is reported at once as an `InputError` whose issues name the JSON 
 """
 from __future__ import annotations
 
+import copy
 import difflib
 import hashlib
 import ipaddress
@@ -177,7 +178,7 @@ def _read_json(path: Path, source: str) -> object:
     if not text.strip():
         raise _file_error(source, "is empty; a config is a JSON object (see examples/inline.json)")
     data = _decode_json(text, source)
-    repeats = list(_repeated_keys(data, ()))
+    repeats = list(_repeated_keys(data))
     if repeats:
         raise InputError(source, _issues(repeats, first_per_path=False))
     return data
@@ -237,16 +238,18 @@ def _reject_constant(name: str) -> object:
     raise _NonStandardJson(f"{name} is not a JSON value")
 
 
-def _repeated_keys(value: object, path: JsonPath) -> Iterator[Problem]:
-    if isinstance(value, dict):
-        for key in getattr(value, "repeated", ()):
-            yield path + (key,), "appears more than once in this object; keep one (JSON readers " \
-                                 "silently use the last)"
-        for key, item in value.items():
-            yield from _repeated_keys(item, path + (key,))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from _repeated_keys(item, path + (index,))
+def _repeated_keys(data: object) -> Iterator[Problem]:
+    # Iterative: json accepts nesting about as deep as Python's recursion limit allows.
+    stack: list[tuple[object, JsonPath]] = [(data, ())]
+    while stack:
+        value, path = stack.pop()
+        if isinstance(value, dict):
+            for key in getattr(value, "repeated", ()):
+                yield path + (key,), ("appears more than once in this object; keep one (JSON "
+                                      "readers silently use the last)")
+            stack.extend((item, path + (key,)) for key, item in value.items())
+        elif isinstance(value, list):
+            stack.extend((item, path + (index,)) for index, item in enumerate(value))
 
 
 def _file_error(source: str, message: str) -> InputError:
@@ -264,26 +267,39 @@ def _validator() -> Draft202012Validator:
     return Draft202012Validator(schema)
 
 
-def config_schema() -> Mapping[str, Any]:
-    """The config JSON Schema (for `exoform validate --json` and documentation tools)."""
-    return cast(Mapping[str, Any], _validator().schema)
+def config_schema() -> dict[str, Any]:
+    """A copy of the config JSON Schema (for documentation tools and tests)."""
+    return cast(dict[str, Any], copy.deepcopy(_validator().schema))
 
 
 def _schema_problems(data: object) -> list[Problem]:
     found: list[Problem] = []
-    for error in _validator().iter_errors(data):
-        found.extend(_describe(error))
+    try:
+        for error in _validator().iter_errors(data):
+            found.extend(_describe(error))
+    except (ValueError, RecursionError):
+        # Only reachable from Python callers: jsonschema's messages repr() the value, and an
+        # int beyond Python's digit limit (json.loads refuses those) cannot be repr()'d.
+        return [((), "holds a value that is not plain JSON (a number too large or a structure "
+                     "nested too deeply); write the config as ordinary JSON")]
     return found
 
 
 def _describe(error: ValidationError) -> list[Problem]:
-    path: JsonPath = tuple(error.absolute_path)
+    path = _json_path(error.absolute_path)
     describer = _DESCRIBERS.get(str(error.validator))
     if describer is not None:
         return describer(error, path)
     if _is_sensitive(path):
         return [(path, "is not valid (the value is not shown because it is sensitive)")]
     return [(path, f"is not valid: {_truncate(error.message, 160)}")]
+
+
+def _json_path(parts: Iterable[object]) -> JsonPath:
+    """Keys are strings and indexes ints in JSON; anything else (from Python callers) is shown
+    by its repr so paths stay sortable."""
+    return tuple(part if isinstance(part, str) or type(part) is int else repr(part)
+                 for part in parts)
 
 
 def _describe_required(error: ValidationError, path: JsonPath) -> list[Problem]:
@@ -626,6 +642,8 @@ def normalize_ranges(networks: Iterable[ipaddress.IPv4Network]) -> tuple[str, ..
 def _fqdn_problem(name: str) -> str | None:
     if len(name) > 253:
         return f"is {len(name)} characters long; a domain name has at most 253"
+    if name.endswith("."):
+        return "ends with a dot; remove it (write the name without the root dot)"
     labels = name.split(".")
     if len(labels) < 2:
         return ("must be a fully qualified domain name with at least two labels, like "
