@@ -139,7 +139,10 @@ class Executor:
                 continue
             state = self.store.save(_restore(state, original, step.address, undone).with_pending(None))
             self.reporter.rollback_step(description, True)
-        return state, problems
+        for change in plan.changes:  # records `_sync` wrote without a call go back too
+            if not any(s.address == change.address for s in plan.steps):
+                state = _restore(state, original, change.address, [])
+        return self.store.save(state), problems
 
 
 def _sync(plan: Plan, state: State) -> State:
@@ -149,7 +152,9 @@ def _sync(plan: Plan, state: State) -> State:
         state = state.drop(address)
     for change in plan.changes:
         has_steps = any(s.address == change.address for s in plan.steps)
-        if change.adopted or (not has_steps and change.action in (Action.NOOP, Action.CREATE, Action.UPDATE)):
+        if change.action is Action.DELETE and not has_steps:
+            state = state.drop(change.address)  # nothing of ours left to remove
+        elif change.adopted or (not has_steps and change.action in (Action.NOOP, Action.CREATE, Action.UPDATE)):
             if change.action is not Action.DELETE and change.after is not None:
                 state = state.put(sync_record(_as_applied(change)))
     return state

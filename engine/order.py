@@ -69,7 +69,9 @@ def edges(
         before(Node(DESTROY, address), Node(APPLY, address))
         for dep in change.dependencies:
             target = changes.get(dep)
-            if target is not None and detaches(change, target):
+            # Only an in-place update must drop its reference before the target changes; a
+            # replacement's delete already runs first, and its create follows the target.
+            if target is not None and change.action is Action.UPDATE and detaches(change, target):
                 before(Node(APPLY, address), Node(APPLY, dep))
                 before(Node(APPLY, address), Node(DESTROY, dep))
             else:

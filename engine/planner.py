@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 from exoform.engine import calls
-from exoform.engine.blueprint import RULE_ORDER
+from exoform.engine.blueprint import RULE_ORDER, blueprint
 from exoform.engine.diff import DiffOptions, diff_resource
 from exoform.engine.kinds import references
 from exoform.engine.model import Action, Address, Kind, Resource
@@ -19,6 +19,7 @@ from exoform.engine.observe import Observed, observe
 from exoform.engine.order import APPLY, Node, edges, kind_rank, schedule
 from exoform.engine.placement import Placement, out_of_order
 from exoform.engine.plan import Diagnostic, Plan, ResourceChange, Severity, Step, StepOp
+from exoform.engine.spec import IntegrationSpec
 from exoform.engine.state import State
 
 ALLOWLIST_LIMIT = 1273
@@ -36,6 +37,29 @@ class PlanRequest:
     config_digest: str = ""
     provider: str = ""
     tenant: str = ""
+
+    @classmethod
+    def for_spec(
+        cls,
+        spec: IntegrationSpec,
+        read: Mapping[str, Sequence[Mapping[str, Any]]],
+        state: State,
+        operation: str = "apply",
+        tenant: str = "",
+    ) -> "PlanRequest":
+        """The request for `spec` (a destroy plan wants nothing)."""
+        return cls(
+            integration=spec.integration,
+            desired=blueprint(spec) if operation == "apply" else (),
+            read=read,
+            state=state,
+            operation=operation,
+            placement_top=spec.placement == "top",
+            keep_admin_enabled_rules=not spec.rules_enabled_explicit,
+            config_digest=spec.digest,
+            provider=spec.tenant.provider,
+            tenant=tenant,
+        )
 
 
 def make_plan(request: PlanRequest) -> Plan:

@@ -25,7 +25,7 @@ class GatewaySpec:
     bcc_address: str
     monitoring_domain: str
     ip_ranges: tuple[str, ...]  # IPv4 single addresses or CIDR /24../32, sorted, deduplicated
-    tenant_info: str  # sensitive: shown as (sensitive) in plans
+    tenant_info: str = field(repr=False)  # sensitive: shown as (sensitive value) in plans
 
 
 @dataclass(frozen=True)

@@ -95,7 +95,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except ExoformError as error:
-        print(f"Error: {safe(error)}", file=sys.stderr)
+        # Line by line: a multi-line message keeps its lines, but nothing inside a line
+        # (values from files) can act on the terminal.
+        text = "\n".join(safe(line) for line in str(error).splitlines())
+        print(f"Error: {text}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("\nInterrupted.", file=sys.stderr)

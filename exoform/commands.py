@@ -7,13 +7,12 @@ import argparse
 import json
 import sys
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from exoform.console import ConsoleReporter, confirm
 from exoform.engine.apply import ApplyResult, Executor
-from exoform.engine.blueprint import blueprint
 from exoform.engine.config import load_config
 from exoform.engine.errors import PlanError
 from exoform.engine.lock import StateLock
@@ -53,23 +52,10 @@ class Context:
 
     def plan(self, provider: Provider, state: State, operation: str) -> Plan:
         spec = self.spec
-        request = PlanRequest(
-            integration=spec.integration,
-            desired=blueprint(spec) if operation == "apply" else (),
-            read=provider.read(READ_TYPES),
-            state=state,
-            operation=operation,
-            placement_top=spec.placement == "top",
-            keep_admin_enabled_rules=not spec.rules_enabled_explicit,
-            config_digest=spec.digest,
-            provider=spec.tenant.provider,
-            tenant=tenant_label(spec.tenant, spec.integration),
-        )
-        plan = make_plan(request)
+        label = tenant_label(spec.tenant, spec.integration)
+        plan = make_plan(PlanRequest.for_spec(spec, provider.read(READ_TYPES), state, operation, label))
         if not self.store.exists():
             # A state that does not exist yet has no lineage to pin (Terraform does the same).
-            from dataclasses import replace
-
             plan = replace(plan, state_lineage="")
         return plan
 
