@@ -10,8 +10,8 @@ import requests
 
 from exoform.engine.reporter import Reporter
 from exoform.providers.exchange.auth import DevicePrompt, TokenSource, prompt_on_stderr
-from exoform.providers.exchange.client import AdminApiClient
-from exoform.providers.exchange.provider import ExchangeOnlineProvider, FaultSource
+from exoform.providers.exchange.client import AdminApiClient, FaultSource
+from exoform.providers.exchange.provider import ExchangeOnlineProvider
 from exoform.providers.exchange.settings import ExchangeSettings
 from exoform.providers.retry import RetryPolicy
 
@@ -46,9 +46,10 @@ def make_provider(
     session = make_session(settings)
     tokens = TokenSource.for_settings(settings, session, reporter, persistent=token_cache,
                                       device_prompt=device_code_prompt)
-    client = AdminApiClient(settings, session, tokens, reporter, policy=retry_policy)
     if faults is None:
         from exoform.providers.faults import FaultPlan
 
         faults = FaultPlan.from_env()
-    return ExchangeOnlineProvider(client, tokens, session, faults=faults)
+    client = AdminApiClient(settings, session, tokens, reporter, policy=retry_policy,
+                            faults=faults)
+    return ExchangeOnlineProvider(client, tokens, session)

@@ -5,11 +5,12 @@ redirects re-POSTed by hand with the token kept, and every failure raised as a t
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Protocol
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import requests
@@ -23,10 +24,21 @@ from exoform.providers.exchange.settings import ExchangeSettings
 from exoform.providers.retry import RetryPolicy, call_with_retry
 
 PAGE_SIZE = 1000
+CRASH_EXIT_CODE = 137  # what a shell reports for a process killed by SIGKILL
 MAX_REDIRECTS = 3
 _REDIRECTS = (301, 302, 303, 307, 308)
 # The system mailbox the Exchange module anchors app-only sessions on.
 _SYSTEM_MAILBOX = "SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}"
+
+
+class FaultSource(Protocol):
+    """What the client needs of `exoform.providers.faults.FaultPlan`."""
+
+    def next(self, cmdlet: str) -> str | None: ...
+
+
+def _die() -> None:
+    os._exit(CRASH_EXIT_CODE)
 
 
 @dataclass(frozen=True)
@@ -80,6 +92,8 @@ class AdminApiClient:
         policy: RetryPolicy | None = None,
         timeout: tuple[float, float] = (10.0, 300.0),
         sleep: Callable[[float], None] = time.sleep,
+        faults: FaultSource | None = None,
+        crash: Callable[[], None] = _die,
     ) -> None:
         self._settings = settings
         self._session = session
@@ -88,6 +102,8 @@ class AdminApiClient:
         self._policy = policy or RetryPolicy()
         self._timeout = timeout
         self._sleep = sleep
+        self._faults = faults
+        self._crash = crash
         self._base = settings.endpoint  # replaced by the regional host after a redirect
         self._connection_id = str(uuid.uuid4())
         self._lock = threading.Lock()
@@ -103,23 +119,35 @@ class AdminApiClient:
         body = json.dumps(request_body(call)).encode()
         request_id = str(uuid.uuid4())  # reused by the retries of this command
         objects: list[dict[str, Any]] = []
+        crash = [False]
         url: str | None = None
         page = 1
         while True:
-            document = self._page(call, url, body, request_id, page, len(objects))
+            document = self._page(call, url, body, request_id, page, len(objects), crash)
             objects.extend(_objects(document.get("value")))
             self._report_warnings(call, document)
             next_link = document.get("@odata.nextLink")
             if not next_link:
-                return objects
+                break
             url = regional_url(str(next_link), self.invoke_url)
             page += 1
+        if crash[0]:
+            # Injected `crash` fault: the call took effect; die at once, as if killed.
+            self._crash()
+        return objects
 
     def _page(self, call: CmdletCall, url: str | None, body: bytes, request_id: str,
-              page: int, read: int) -> dict[str, Any]:
+              page: int, read: int, crash: list[bool]) -> dict[str, Any]:
+        def attempt() -> dict[str, Any]:
+            # Each attempt is a call, as the emulator and the sandbox count them; only
+            # `crash` acts here (the service side injects `error` and `throttle`).
+            fault = self._faults.next(call.name) if self._faults and page == 1 else None
+            document = self._send(call, url, body, request_id)
+            crash[0] = crash[0] or fault == "crash"
+            return document
+
         try:
-            return call_with_retry(lambda: self._send(call, url, body, request_id),
-                                   cmdlet=call.name, policy=self._policy,
+            return call_with_retry(attempt, cmdlet=call.name, policy=self._policy,
                                    reporter=self._reporter, sleep=self._sleep)
         except ProviderError as error:
             if page == 1:

@@ -5,10 +5,9 @@ this process created or removed are overlaid on reads to ride out replication la
 """
 from __future__ import annotations
 
-import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Protocol, Sequence
+from typing import Any, Sequence
 
 import requests
 
@@ -19,13 +18,6 @@ from exoform.providers.exchange.recent_writes import RecentWrites
 
 # Get- cmdlets that take -ResultSize (Get-HostedConnectionFilterPolicy does not).
 RESULT_SIZE_GETS = frozenset({"Get-InboundConnector", "Get-OutboundConnector", "Get-TransportRule"})
-CRASH_EXIT_CODE = 137
-
-
-class FaultSource(Protocol):
-    """What the provider needs of `exoform.providers.faults.FaultPlan`."""
-
-    def next(self, cmdlet: str) -> str | None: ...
 
 
 def read_call(exchange_type: str) -> CmdletCall:
@@ -45,13 +37,10 @@ class ExchangeOnlineProvider:
         client: AdminApiClient,
         tokens: TokenSource,
         session: requests.Session,
-        *,
-        faults: FaultSource | None = None,
     ) -> None:
         self._client = client
         self._tokens = tokens
         self._session = session
-        self._faults = faults
         self._recent = RecentWrites()
         self._lock = threading.Lock()
         self.calls = 0  # cmdlets run (a paged or retried cmdlet counts once)
@@ -91,13 +80,9 @@ class ExchangeOnlineProvider:
         return output
 
     def _run(self, call: CmdletCall) -> list[dict[str, Any]]:
-        fault = self._faults.next(call.name) if self._faults else None
         output = self._client.invoke(call)
         with self._lock:
             self.calls += 1
-        if fault == "crash":
-            # Injected crash: the call took effect, then the process dies as if killed.
-            os._exit(CRASH_EXIT_CODE)
         return output
 
     def close(self) -> None:

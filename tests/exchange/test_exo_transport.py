@@ -15,12 +15,18 @@ import pytest
 from exoform.engine.cmdlets import CmdletCall
 from exoform.engine.errors import ServerError, Transient, ValidationFailed
 from exoform.engine.provider import READ_TYPES
-from exoform.engine.reporter import RecordingReporter
+from exoform.engine.reporter import RecordingReporter, Reporter
 from exoform.providers.emulator.conditions import Conditions
-from exoform.providers.exchange.client import regional_url, strip_annotations
+from exoform.providers.exchange import make_session
+from exoform.providers.exchange.auth import TokenSource
+from exoform.providers.exchange.client import AdminApiClient, regional_url, strip_annotations
+from exoform.providers.exchange.settings import ExchangeSettings
 from exoform.providers.exchange.provider import RESULT_SIZE_GETS
 from exoform.providers.faults import FaultPlan
+from exoform.providers.retry import RetryPolicy
 from exoform.providers.tenant_model import ALLOWED_PARAMETERS, dump_tenant, empty_tenant
+
+FAST_RETRIES = RetryPolicy(max_attempts=4, base_delay=0.01, max_delay=0.5, max_total_wait=2.0)
 
 OUTBOUND = {"Name": "GW - Outbound", "ConnectorType": "Partner", "SmartHosts": ["gw.example.com"],
             "UseMXRecord": False, "TlsSettings": "EncryptionOnly", "IsTransportRuleScoped": True}
@@ -171,6 +177,20 @@ def test_crash_fault_kills_the_process_after_the_call_took_effect(emulator, tmp_
     assert done.returncode == 137, done.stderr
     assert "survived" not in done.stdout
     assert [c["Name"] for c in emulator.document()["OutboundConnector"]] == ["GW - Outbound"]
+
+
+def test_crash_counts_attempts_like_the_service(start_emulator) -> None:
+    plan = "New-OutboundConnector#1:throttle,New-OutboundConnector#2:crash"
+    emulator = start_emulator(faults=FaultPlan.parse(plan))
+    settings = ExchangeSettings.from_options(emulator.tenant_options())
+    session = make_session(settings)
+    crashes: list[int] = []
+    tokens = TokenSource.for_settings(settings, session, Reporter(), persistent=False)
+    client = AdminApiClient(settings, session, tokens, Reporter(), policy=FAST_RETRIES,
+                            faults=FaultPlan.parse(plan), crash=lambda: crashes.append(1))
+    client.invoke(CmdletCall.of("New-OutboundConnector", OUTBOUND))
+    # The throttled first attempt counted as call 1; the retry (call 2) took effect, then "died".
+    assert crashes == [1] and [r.status for r in emulator.stats.requests] == [429, 200]
 
 
 def test_strip_annotations_at_every_depth() -> None:
