@@ -154,6 +154,9 @@ def _saved_plan(ctx: Context, provider: Provider, state: State, path: Path) -> P
     if plan.integration != spec.integration or plan.tenant != tenant_label(spec.tenant, spec.integration):
         raise PlanError(f"{path} was made for integration '{plan.integration}' on {plan.tenant}, "
                         "not this configuration's; make a new plan with `exoform plan --out`")
+    if plan.state_lineage == "" and lineage:
+        raise PlanError(f"saved plan {path} is stale: it was made before any state existed and "
+                        f"{ctx.store.path} has been written since; make a new plan")
     if plan.state_lineage != lineage:
         raise PlanError(f"{path} does not match the state {ctx.store.path} (different lineage); "
                         "it was made against another state — make a new plan")
