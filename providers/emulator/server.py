@@ -78,7 +78,9 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         parts = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
-        request = Request(self.command, parts.path, query, self.headers, body, self.server.base_url)
+        # email.message.Message: a case-insensitive header mapping, as HTTP wants.
+        headers: Any = self.headers
+        request = Request(self.command, parts.path, query, headers, body, self.server.base_url)
         assert self.server.app is not None
         reply = self.server.app.handle(request)
         self.send_response(reply.status)

@@ -91,8 +91,8 @@ class TokenSource:
         if force:
             # The API refused the cached token (revoked, clock skew): drop it, ask again.
             app.remove_tokens_for_client()
-        return _call_msal(lambda: app.acquire_token_for_client([self._settings.scope]),
-                          self._settings.authority)
+        return dict(_call_msal(lambda: app.acquire_token_for_client([self._settings.scope]),
+                               self._settings.authority))
 
     def _delegated(self, app: Any, *, force: bool) -> dict[str, Any]:
         scopes = [self._settings.scope]

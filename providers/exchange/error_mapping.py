@@ -51,14 +51,17 @@ def parse_fault(body: bytes, headers: Mapping[str, str]) -> ExchangeFault:
     error = _error_object(body)
     full_type, text = _from_details(error.get("details"))
     if not full_type:
-        inner = error.get("innererror") if isinstance(error.get("innererror"), dict) else {}
-        internal = inner.get("internalexception") if isinstance(
-            inner.get("internalexception"), dict) else {}
+        inner = _mapping(error.get("innererror"))
+        internal = _mapping(inner.get("internalexception"))
         full_type = str(internal.get("type") or inner.get("type") or "")
         text = text or str(internal.get("message") or inner.get("message") or "")
     full_type = full_type or str(headers.get("x-ExceptionType") or "")
     text = text or str(error.get("message") or "")
     return ExchangeFault(full_type.rsplit(".", 1)[-1], _one_line(text), str(error.get("code") or ""))
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def _error_object(body: bytes) -> dict[str, Any]:

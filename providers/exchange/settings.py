@@ -119,7 +119,7 @@ def _https_url(options: Mapping[str, Any], key: str, default: str, issues: list[
     if parts is None or parts.scheme != "https" or not parts.hostname or parts.query:
         issues.append(Issue(f"tenant.{key}", "must be an https:// URL"))
         return default
-    return value.rstrip("/")
+    return str(value).rstrip("/")
 
 
 def _auth(value: Any, issues: list[Issue]) -> AuthSettings:

@@ -36,7 +36,7 @@ def _invoke(emulator: Emulator, cmdlet: str, parameters: dict[str, Any] | None =
     if token != "":
         headers["Authorization"] = f"Bearer {token or emulator.issue_token()}"
     url = f"{emulator.endpoint}/adminapi/beta/{tenant or emulator.tenant_id}/InvokeCommand"
-    body = {"CmdletInput": {"CmdletName": cmdlet, "Parameters": parameters or {}}}
+    body: dict[str, Any] = {"CmdletInput": {"CmdletName": cmdlet, "Parameters": parameters or {}}}
     return _session(emulator).post(url, json=body, headers=headers, **kw)
 
 
