@@ -17,6 +17,7 @@ from exoform.engine.plan import ResourceChange
 
 DESTROY = "destroy"
 APPLY = "apply"
+ENABLE = "enable"  # a rule's Enable- runs after everything it depends on is in place
 
 
 @dataclass(frozen=True, order=True)
@@ -32,8 +33,13 @@ def nodes_for(change: ResourceChange) -> list[Node]:
         return [Node(DESTROY, change.address)]
     if change.action is Action.REPLACE:
         return [Node(DESTROY, change.address), Node(APPLY, change.address)]
-    if change.action in (Action.CREATE, Action.UPDATE):
+    if change.action is Action.CREATE:
         return [Node(APPLY, change.address)]
+    if change.action is Action.UPDATE:
+        nodes = [Node(APPLY, change.address)]
+        if "State" in change.changed and str(change.after_dict.get("State")).casefold() == "enabled":
+            nodes.append(Node(ENABLE, change.address))
+        return nodes
     return []
 
 
@@ -67,7 +73,10 @@ def edges(
 
     for address, change in changes.items():
         before(Node(DESTROY, address), Node(APPLY, address))
+        before(Node(APPLY, address), Node(ENABLE, address))
         for dep in change.dependencies:
+            before(Node(APPLY, dep), Node(ENABLE, address))
+            before(Node(ENABLE, dep), Node(ENABLE, address))
             target = changes.get(dep)
             # Only an in-place update must drop its reference before the target changes; a
             # replacement's delete already runs first, and its create follows the target.
@@ -94,7 +103,7 @@ def schedule(preds: Mapping[Node, set[Node]], rank: Mapping[Address, int]) -> li
         position = rank.get(node.address, 0)
         if node.phase == DESTROY:
             return (0, -position, str(node.address))
-        return (1, position, str(node.address))
+        return (1 if node.phase == APPLY else 2, position, str(node.address))
 
     ready: list[tuple[tuple[int, int, str], Node]] = []
     order: list[Node] = []

@@ -16,7 +16,7 @@ from exoform.engine.diff import DiffOptions, diff_resource
 from exoform.engine.kinds import references
 from exoform.engine.model import Action, Address, Kind, Resource
 from exoform.engine.observe import Observed, observe
-from exoform.engine.order import APPLY, Node, edges, kind_rank, schedule
+from exoform.engine.order import APPLY, ENABLE, Node, edges, kind_rank, schedule
 from exoform.engine.placement import Placement, out_of_order
 from exoform.engine.plan import Diagnostic, Plan, ResourceChange, Severity, Step, StepOp
 from exoform.engine.spec import IntegrationSpec
@@ -253,6 +253,8 @@ def _node_calls(node: Node, change: ResourceChange, placement: Placement) -> lis
             return []
         op = StepOp.DELETE if node.phase != APPLY else (StepOp.CREATE if change.action is Action.CREATE else StepOp.UPDATE)
         return [(op, calls.allowlist_call(add, remove))]
+    if node.phase == ENABLE:
+        return [(StepOp.ENABLE, calls.state_call(identity, True))]
     if node.phase != APPLY:
         placement.remove(node.address)
         return [(StepOp.DELETE, calls.remove_call(kind, identity))]
@@ -274,9 +276,7 @@ def _update_calls(address: Address, change: ResourceChange, identity: str, place
     call = calls.set_call(kind, identity, change.after_dict, tuple(c for c in change.changed if c != "Priority"), priority)
     if call is not None:
         out.append((StepOp.UPDATE, call))
-    if state_changed and enable:
-        out.append((StepOp.ENABLE, calls.state_call(identity, True)))
-    return out
+    return out  # enabling is its own node (order.ENABLE), after its dependencies
 
 
 def _describe(op: StepOp, change: ResourceChange) -> str:

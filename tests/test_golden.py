@@ -1,0 +1,88 @@
+"""Golden files for what users read and tools parse: the rendered human plan, the saved-plan
+JSON and the state file, for representative cases. Random Guids and lineages are masked.
+Regenerate with `python -m pytest tests/test_golden.py --update-goldens` and review the diff."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import Workspace
+
+GOLDEN = Path(__file__).parent / "golden"
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+
+BASE = {"gateway": {"ip_ranges": ["203.0.113.0/24", "198.51.100.7"], "tenant_info": "tenant-info-123"}}
+TENANT = {"recipients": [{"address": "alice@contoso.com", "type": "UserMailbox"},
+                         {"address": "finance@contoso.com", "type": "MailUniversalDistributionGroup"}],
+          "TransportRule": [{"Name": "Disclaimer", "Priority": 0, "SetHeaderName": "X-D", "SetHeaderValue": "1"}]}
+CASES: dict[str, list[dict[str, Any]]] = {
+    "inline-both-all": [{**BASE, "protection": {"mode": "inline", "directions": ["inbound", "outbound"], "scope": {"users": "all"}}}],
+    "monitoring-inbound-selected": [{**BASE, "protection": {"mode": "monitoring", "directions": ["inbound"],
+                                     "scope": {"users": "selected", "recipients": ["alice@contoso.com"], "groups": ["finance@contoso.com"]}}}],
+    "switch-to-monitoring-and-enable": [
+        {**BASE, "protection": {"mode": "inline", "directions": ["inbound", "outbound"], "scope": {"users": "all"}}},
+        {**BASE, "protection": {"mode": "monitoring", "directions": ["inbound", "outbound"], "scope": {"users": "all"}}, "rules": {"enabled": True}},
+    ],
+    "rename-prefix": [
+        {**BASE, "protection": {"mode": "inline", "directions": ["outbound"], "scope": {"users": "all"}}},
+        {"gateway": {**BASE["gateway"], "name_prefix": "Contoso Gateway"}, "protection": {"mode": "inline", "directions": ["outbound"], "scope": {"users": "all"}}},
+    ],
+}
+
+
+def mask(text: str) -> str:
+    return _DIGEST.sub("sha256:<digest>", _UUID.sub("<guid>", text))
+
+
+def check(name: str, text: str, update: bool, root: Path) -> None:
+    path = GOLDEN / name
+    text = mask(text.replace(str(root), "<workspace>"))
+    if update:
+        path.write_text(text, encoding="utf-8")
+    assert path.exists(), f"missing golden file {path}; run pytest --update-goldens"
+    assert text == path.read_text(encoding="utf-8"), f"{name} differs; if intended, run pytest --update-goldens"
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_rendered_plan_json_plan_and_state(case: str, workspace: Workspace, update_goldens: bool) -> None:
+    workspace.write_tenant(TENANT)
+    *earlier, last = CASES[case]
+    for config in earlier:
+        workspace.write_config(config)
+        assert workspace.run("apply", "--auto-approve")[0] == 0
+    workspace.write_config(last)
+    code, human, _ = workspace.run("plan")
+    assert code == 0
+    check(f"{case}.plan.txt", human, update_goldens, workspace.root)
+    code, out, _ = workspace.run("plan", "--json")
+    check(f"{case}.plan.json", out, update_goldens, workspace.root)
+    assert workspace.run("apply", "--auto-approve")[0] == 0
+    state = json.loads(workspace.state.read_text())
+    check(f"{case}.state.json", json.dumps(state, indent=2, sort_keys=True) + "\n", update_goldens, workspace.root)
+
+
+def test_saved_plan_round_trips(workspace: Workspace) -> None:
+    from exoform.engine.planfile import plan_from_json, plan_to_json, read_plan
+
+    workspace.write_tenant(TENANT)
+    workspace.write_config(CASES["inline-both-all"][0])
+    workspace.run("plan", "--out", "p.json")
+    data = json.loads((workspace.root / "p.json").read_text())
+    plan = read_plan(workspace.root / "p.json")
+    assert plan_to_json(plan) == data
+    assert plan_to_json(plan_from_json(data)) == data
+
+
+def test_state_round_trips(workspace: Workspace) -> None:
+    from exoform.engine.state import from_json, to_json
+
+    workspace.write_tenant(TENANT)
+    workspace.write_config(CASES["monitoring-inbound-selected"][0])
+    workspace.run("apply", "--auto-approve")
+    data = json.loads(workspace.state.read_text())
+    assert to_json(from_json(data)) == data
