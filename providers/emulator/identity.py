@@ -68,6 +68,7 @@ class IdentityPlatform:
         self._refresh_tokens: dict[str, str] = {}  # refresh token -> client id
         self._lock = threading.Lock()
         self.token_requests: Counter[str] = Counter()  # by grant type
+        self.requests = 0  # every request to the identity platform (discovery included)
 
     def register(self, app: RegisteredApp) -> None:
         self._apps[app.client_id.lower()] = app
@@ -78,6 +79,8 @@ class IdentityPlatform:
     def handle(self, request: Request) -> Reply:
         match = _PATH.match(request.path)
         assert match is not None
+        with self._lock:
+            self.requests += 1
         tenant, rest = match.group("tenant"), match.group("rest")
         try:
             if tenant.lower() not in self._aliases:

@@ -30,10 +30,12 @@ TENANT_DOMAIN = "contoso.onmicrosoft.com"
 
 @dataclass(frozen=True)
 class EmulatorStats:
-    """Counters since start: token requests (by grant type) and Admin API requests per cmdlet."""
+    """Counters since start: token requests (by grant type), all identity platform requests
+    (OpenID discovery included), Admin API requests per cmdlet, and each Admin API request."""
 
     token_requests: int
     token_requests_by_grant: dict[str, int]
+    identity_requests: int
     invoke_calls: dict[str, int]
     requests: tuple[InvokeRecord, ...] = field(repr=False)
 
@@ -232,8 +234,8 @@ class Emulator:
     def stats(self) -> EmulatorStats:
         assert self._app is not None, "start() the emulator first"
         grants = dict(self._app.identity.token_requests)
-        return EmulatorStats(sum(grants.values()), grants, dict(self._app.admin.calls),
-                             tuple(self._app.admin.records))
+        return EmulatorStats(sum(grants.values()), grants, self._app.identity.requests,
+                             dict(self._app.admin.calls), tuple(self._app.admin.records))
 
     def expire_tokens(self) -> None:
         """Every token issued so far is now rejected as expired (401)."""

@@ -52,4 +52,4 @@ def make_provider(
         faults = FaultPlan.from_env()
     client = AdminApiClient(settings, session, tokens, reporter, policy=retry_policy,
                             faults=faults)
-    return ExchangeOnlineProvider(client, tokens, session)
+    return ExchangeOnlineProvider(client, tokens, session, reporter)

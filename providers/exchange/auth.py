@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 from typing import Any, Callable
 
 import msal
@@ -75,6 +76,10 @@ class TokenSource:
             return self._current
 
     def _acquire(self, *, force: bool) -> str:
+        if not force and self._settings.auth.app_only:
+            cached = self._cached_app_token()
+            if cached:
+                return cached
         app = self._application()
         if self._settings.auth.app_only:
             result = self._app_only(app, force=force)
@@ -86,6 +91,20 @@ class TokenSource:
             self.token_requests += 1
         self._save_cache()
         return str(result["access_token"])
+
+    def _cached_app_token(self) -> str:
+        """A still-fresh app-only token from the cache, found without building the msal app:
+        a warm start then needs no OpenID discovery and no certificate parsing (~60 ms).
+        Mirrors msal's own rule: a token with under 5 minutes left, or past refresh_on, is stale."""
+        now = time.time()
+        query = {"client_id": self._settings.client_id, "home_account_id": None}
+        for entry in self._cache.search(msal.TokenCache.CredentialType.ACCESS_TOKEN,
+                                        target=[self._settings.scope], query=query):
+            fresh = int(entry["expires_on"]) - now >= 300
+            aging = "refresh_on" in entry and int(entry["refresh_on"]) < now
+            if fresh and not aging and "ext_cache_key" not in entry:
+                return str(entry["secret"])
+        return ""
 
     def _app_only(self, app: Any, *, force: bool) -> dict[str, Any]:
         if force:

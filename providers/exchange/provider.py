@@ -12,6 +12,7 @@ from typing import Any, Sequence
 import requests
 
 from exoform.engine.cmdlets import CmdletCall
+from exoform.engine.reporter import Reporter
 from exoform.providers.exchange.auth import TokenSource
 from exoform.providers.exchange.client import AdminApiClient
 from exoform.providers.exchange.recent_writes import RecentWrites
@@ -37,8 +38,10 @@ class ExchangeOnlineProvider:
         client: AdminApiClient,
         tokens: TokenSource,
         session: requests.Session,
+        reporter: Reporter | None = None,
     ) -> None:
         self._client = client
+        self._reporter = reporter or Reporter()
         self._tokens = tokens
         self._session = session
         self._recent = RecentWrites()
@@ -61,6 +64,8 @@ class ExchangeOnlineProvider:
             return {}
         # Sign in before fanning out so the threads share one token request.
         self._tokens.token()
+        for exchange_type in types:  # progress in a fixed order, not completion order
+            self._reporter.refresh_started(exchange_type)
         with ThreadPoolExecutor(max_workers=len(types), thread_name_prefix="exo-read") as pool:
             futures = {t: pool.submit(self._run, read_call(t)) for t in types}
         results: dict[str, list[dict[str, Any]]] = {}
@@ -70,6 +75,7 @@ class ExchangeOnlineProvider:
                 raise error
             objects = futures[exchange_type].result()
             results[exchange_type] = self._recent.overlay(exchange_type, objects)
+            self._reporter.refresh_done(exchange_type, len(results[exchange_type]))
         return results
 
     def invoke(self, call: CmdletCall) -> list[dict[str, Any]]:

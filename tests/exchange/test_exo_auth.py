@@ -62,10 +62,21 @@ def test_warm_cache_second_provider_makes_no_token_request(emulator, connect,
     files = list(isolated_environment.iterdir())
     assert len(files) == 1
     assert stat.S_IMODE(files[0].stat().st_mode) == 0o600
+    identity_requests = emulator.stats.identity_requests
     warm = connect(emulator, "secret")
     warm.read(READ_TYPES)
     assert warm.token_requests == 0
     assert emulator.stats.token_requests == 1
+    # Not even OpenID discovery: a warm app-only start never builds the msal app.
+    assert emulator.stats.identity_requests == identity_requests
+
+
+def test_warm_cached_token_rejected_by_the_api_is_replaced(emulator, connect) -> None:
+    connect(emulator, "certificate").read(["TransportRule"])
+    emulator.expire_tokens()
+    warm = connect(emulator, "certificate")
+    assert warm.read(["TransportRule"]) == {"TransportRule": []}
+    assert warm.token_requests == 1 and emulator.stats.token_requests == 2
 
 
 def test_token_cache_disabled_writes_nothing(emulator, connect, isolated_environment) -> None:

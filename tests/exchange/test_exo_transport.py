@@ -53,7 +53,11 @@ def test_request_headers_and_body(emulator, connect) -> None:
 
 
 def test_reads_ask_for_unlimited_results_where_supported(emulator, connect) -> None:
-    connect(emulator).read(READ_TYPES)
+    reporter = RecordingReporter()
+    connect(emulator, reporter=reporter).read(READ_TYPES)
+    progress = [(hook, args) for hook, args in reporter.events if hook.startswith("refresh")]
+    assert progress == [("refresh_started", (t,)) for t in READ_TYPES] + [
+        ("refresh_done", (t, 1 if t == "HostedConnectionFilterPolicy" else 0)) for t in READ_TYPES]
     sent = {r.cmdlet: r.parameters for r in emulator.stats.requests}
     for cmdlet, parameters in sent.items():
         assert ("ResultSize" in parameters) == (cmdlet in RESULT_SIZE_GETS)
