@@ -1,0 +1,50 @@
+"""Tenant options of the exchange_online provider: per-cloud endpoints and authorities, the
+device-code public client, the scope, and every invalid option reported at once by path."""
+from __future__ import annotations
+
+import pytest
+
+from exoform.engine.errors import InputError
+from exoform.providers.exchange.settings import DEVICE_CODE_CLIENT_ID, ExchangeSettings
+
+GUID = "8f0e7f4e-5a3c-4a1e-9d61-3f1e2b7c9a10"
+SECRET = {"method": "secret", "client_secret_env": "EXO_SECRET"}
+
+
+@pytest.mark.parametrize("cloud, endpoint, login", [
+    ("global", "https://outlook.office365.com", "https://login.microsoftonline.com"),
+    ("gcc-high", "https://outlook.office365.us", "https://login.microsoftonline.us"),
+    ("dod", "https://outlook-dod.office365.us", "https://login.microsoftonline.us"),
+])
+def test_cloud_defaults(cloud: str, endpoint: str, login: str) -> None:
+    settings = ExchangeSettings.from_options(
+        {"tenant_id": "contoso.onmicrosoft.com", "client_id": GUID, "cloud": cloud, "auth": SECRET})
+    assert settings.endpoint == endpoint
+    assert settings.authority == f"{login}/contoso.onmicrosoft.com"
+    assert settings.scope == f"{endpoint}/.default"
+    assert not settings.tenant_is_guid
+
+
+def test_overrides_and_device_code_client() -> None:
+    settings = ExchangeSettings.from_options({
+        "tenant_id": GUID.upper(), "auth": {"method": "device_code"},
+        "endpoint": "https://127.0.0.1:8443/", "authority": f"https://127.0.0.1:8443/{GUID}",
+        "ca_bundle": "/tmp/ca.pem"})
+    assert settings.client_id == DEVICE_CODE_CLIENT_ID and settings.tenant_id == GUID
+    assert settings.endpoint == "https://127.0.0.1:8443" and settings.ca_bundle == "/tmp/ca.pem"
+    assert settings.tenant_is_guid and not settings.auth.app_only
+
+
+def test_every_problem_is_listed_by_path() -> None:
+    with pytest.raises(InputError) as caught:
+        ExchangeSettings.from_options({"tenant_id": "not a tenant", "cloud": "mars",
+                                       "endpoint": "http://outlook.office365.com",
+                                       "auth": {"method": "certificate"}})
+    paths = {issue.path for issue in caught.value.issues}
+    assert paths == {"tenant.tenant_id", "tenant.cloud", "tenant.endpoint", "tenant.client_id",
+                     "tenant.auth.certificate_path"}
+
+
+def test_secret_needs_the_variable_name() -> None:
+    with pytest.raises(InputError, match="client_secret_env"):
+        ExchangeSettings.from_options({"tenant_id": GUID, "client_id": GUID, "auth": {"method": "secret"}})
