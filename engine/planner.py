@@ -109,6 +109,7 @@ def _checks(
             "plans from what is really there (objects it had created are adopted by their marker).",
             pending.address,
         ))
+    found += _rule_limit(request, changes)
     for address, seen in observed.items():
         if address.kind is Kind.CONNECTION_FILTER_ALLOWLIST:
             found += _allowlist_checks(address, seen, changes.get(address), address in {r.address for r in request.desired})
@@ -122,6 +123,22 @@ def _checks(
                     str(address),
                 ))
     return found
+
+
+RULE_LIMIT = 300  # Exchange Online's transport rules per organization
+
+
+def _rule_limit(request: PlanRequest, changes: Mapping[Address, ResourceChange]) -> list[Diagnostic]:
+    rules = [c for c in changes.values() if c.address.kind is Kind.TRANSPORT_RULE]
+    total = len(request.read.get("TransportRule", ())) + sum(c.action is Action.CREATE for c in rules) \
+        - sum(c.action is Action.DELETE for c in rules)
+    if total <= RULE_LIMIT:
+        return []
+    return [Diagnostic(
+        Severity.ERROR, "too_many_rules",
+        f"the tenant would have {total} transport rules; Exchange Online allows at most {RULE_LIMIT}. "
+        "Remove unused rules in the Exchange admin center first.",
+    )]
 
 
 def _wanted_disabled(request: PlanRequest, address: Address) -> bool:

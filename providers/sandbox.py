@@ -11,7 +11,6 @@ import fcntl
 import functools
 import json
 import os
-import tempfile
 from importlib import resources
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
@@ -19,6 +18,7 @@ from typing import Any, Callable, Iterator, Sequence
 import jsonschema
 
 from exoform.engine.cmdlets import CmdletCall
+from exoform.engine.jsonfile import atomic_write_json
 from exoform.engine.errors import InputError, Issue, ServerError, Throttled
 from exoform.engine.reporter import Reporter
 from exoform.providers.faults import FaultPlan
@@ -56,6 +56,7 @@ class SandboxProvider:
         self.retry_policy = retry_policy or SANDBOX_RETRY_POLICY
         self.calls: list[str] = []
         self._crash = crash
+        self._cache: tuple[tuple[int, int, int], dict[str, Any]] | None = None
 
     def read(self, exchange_types: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
         """One Get- per type, never one per object."""
@@ -100,10 +101,12 @@ class SandboxProvider:
         mutating = call.verb != "Get"
         with self._locked(create_dir=mutating):
             model = TenantModel(self._load())
+            if not mutating:
+                return model.invoke(call)
             before = model.document()
             result = model.invoke(call)
             after = model.document()
-            if mutating and after != before:
+            if after != before:
                 self._write(after)
         return result
 
@@ -125,12 +128,27 @@ class SandboxProvider:
             os.close(fd)
 
     def _load(self) -> dict[str, Any]:
-        """The tenant in the file (a missing file is the empty tenant); never repairs a bad file."""
+        """The tenant in the file (a missing file is the empty tenant); never repairs a bad file.
+
+        A file unchanged since this provider last read or wrote it (same inode, size and
+        mtime) is not parsed and validated again: plans read four types in a row."""
+        try:
+            stat = self.path.stat()
+        except FileNotFoundError:
+            return empty_tenant()
+        except OSError as error:
+            raise InputError(str(self.path), [Issue("", f"cannot be read: {error}")]) from None
+        key = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+        if self._cache is not None and self._cache[0] == key:
+            return self._cache[1]
+        document = self._parse()
+        self._cache = (key, document)
+        return document
+
+    def _parse(self) -> dict[str, Any]:
         source = str(self.path)
         try:
             text = self.path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return empty_tenant()
         except (OSError, UnicodeDecodeError) as error:
             raise InputError(source, [Issue("", f"cannot be read: {error}")]) from None
         try:
@@ -145,25 +163,10 @@ class SandboxProvider:
         return loaded
 
     def _write(self, document: dict[str, Any]) -> None:
-        """Temp file in the same directory, fsync, rename over the file, fsync the directory."""
-        directory = self.path.parent
-        fd, temp = tempfile.mkstemp(dir=directory, prefix=f".{self.path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(dump_tenant(document))
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(temp, 0o644)
-            os.replace(temp, self.path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(temp)
-            raise
-        dir_fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        """Atomically (temp file, fsync, rename, fsync of the folder), in dump_tenant's form."""
+        atomic_write_json(self.path, document, mode=0o644)
+        stat = self.path.stat()
+        self._cache = ((stat.st_ino, stat.st_size, stat.st_mtime_ns), document)
 
 
 @functools.lru_cache(maxsize=1)
