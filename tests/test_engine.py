@@ -1,0 +1,56 @@
+"""Engine contracts that are not scenarios: a plan reads each object kind with one call
+whatever the tenant size, planning is pure and deterministic, and a saved plan records what
+staleness checks need."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from conftest import canonical_tenant
+from exoform.engine.planner import PlanRequest, make_plan
+from exoform.engine.provider import READ_TYPES
+from exoform.engine.statefile import StateStore
+from exoform.providers.faults import FaultPlan
+from exoform.providers.sandbox import SandboxProvider
+from harness import Run, spec_from
+
+CONFIG = {"gateway": {"ip_ranges": ["203.0.113.0/24"], "tenant_info": "t"},
+          "protection": {"mode": "inline", "directions": ["inbound", "outbound"], "scope": {"users": "all"}}}
+
+
+def _big_tenant(rules: int) -> dict[str, object]:
+    return {"TransportRule": [{"Name": f"R{i}", "Priority": i, "SetHeaderName": "X-A", "SetHeaderValue": "1"} for i in range(rules)]}
+
+
+def test_a_plan_reads_each_kind_once_whatever_the_tenant_size(tmp_path: Path) -> None:
+    for size in (0, 50, 290):
+        (tmp_path / "tenant.json").write_text(canonical_tenant(_big_tenant(size)))
+        provider = SandboxProvider(tmp_path / "tenant.json", faults=FaultPlan())
+        state = StateStore(tmp_path / "s.json").load("prop")
+        make_plan(PlanRequest.for_spec(spec_from(CONFIG), provider.read(READ_TYPES), state))
+        assert sorted(provider.calls) == sorted(f"Get-{t}" for t in READ_TYPES)
+
+
+def test_apply_makes_one_call_per_step_plus_one_read_per_kind(tmp_path: Path) -> None:
+    run = Run(tmp_path)
+    run.tenant.write_text(canonical_tenant(_big_tenant(20)))
+    spec = spec_from(CONFIG)
+    plan = run.plan(spec)
+    store, state = run.state()
+    provider = run.provider()
+    from exoform.engine.apply import Executor
+
+    assert Executor(provider, store).apply(plan, state).ok
+    mutating = [c for c in provider.calls if not c.startswith("Get-")]
+    assert mutating == [s.call.name for s in plan.steps]
+
+
+def test_planning_is_deterministic(tmp_path: Path) -> None:
+    (tmp_path / "tenant.json").write_text(canonical_tenant(_big_tenant(5)))
+    provider = SandboxProvider(tmp_path / "tenant.json", faults=FaultPlan())
+    read = provider.read(READ_TYPES)
+    state = StateStore(tmp_path / "s.json").load("prop")
+    request = PlanRequest.for_spec(spec_from(CONFIG), read, state)
+    before = json.dumps(read, sort_keys=True)
+    assert make_plan(request) == make_plan(request)
+    assert json.dumps(read, sort_keys=True) == before  # the read is not mutated
