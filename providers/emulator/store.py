@@ -8,15 +8,15 @@ import contextlib
 import fcntl
 import json
 import os
-import tempfile
 import threading
 from pathlib import Path
 from typing import Any, Iterator
 
 from exoform.engine.cmdlets import CmdletCall
 from exoform.engine.errors import InputError, Issue
+from exoform.engine.jsonfile import atomic_write_json
 from exoform.providers.sandbox import tenant_issues
-from exoform.providers.tenant_model import TenantModel, dump_tenant, empty_tenant
+from exoform.providers.tenant_model import TenantModel, empty_tenant
 
 
 class TenantStore:
@@ -74,15 +74,5 @@ class TenantStore:
         if self.path is None:
             self._memory = document
             return
-        fd, temp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(dump_tenant(document))
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(temp, 0o644)
-            os.replace(temp, self.path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(temp)
-            raise
+        # The sandbox's writer: temp file, fsync, rename, fsync of the folder; dump_tenant's form.
+        atomic_write_json(self.path, document, mode=0o644)

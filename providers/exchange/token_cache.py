@@ -5,12 +5,14 @@ for nothing. A damaged file is ignored (the next sign-in rewrites it), never fat
 from __future__ import annotations
 
 import hashlib
+import json
 import os
-import tempfile
 import threading
 from pathlib import Path
 
 import msal
+
+from exoform.engine.jsonfile import atomic_write_json
 
 
 def cache_dir() -> Path:
@@ -54,22 +56,5 @@ class TokenCacheFile:
             if not self.cache.has_state_changed:
                 return
             self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            fd, temp = tempfile.mkstemp(dir=self.path.parent, prefix=".tmp-", suffix=".json")
-            try:
-                os.fchmod(fd, 0o600)
-                with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                    handle.write(self.cache.serialize())
-                    handle.flush()
-                    os.fsync(handle.fileno())
-                os.replace(temp, self.path)
-            except BaseException:
-                _unlink_quietly(temp)
-                raise
+            atomic_write_json(self.path, json.loads(self.cache.serialize()), mode=0o600)
             self.cache.has_state_changed = False
-
-
-def _unlink_quietly(path: str) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
