@@ -23,6 +23,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
 from exoform.engine.errors import InputError, Issue
+from exoform.engine.jsonfile import json_path
 from exoform.engine.spec import (
     INBOUND,
     MONITORING,
@@ -113,7 +114,6 @@ _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _IPV4_TEXT = re.compile(r"(\d{1,3}(?:\.\d{1,3}){3})(?:/(\d{1,2}))?\Z")
 _LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\Z")
 _LOCAL_PART_FORBIDDEN = re.compile(r'[\s"(),:;<>@\[\\\]]')
-_PLAIN_KEY = re.compile(r"[A-Za-z_$][A-Za-z0-9_$-]*\Z")
 _SECRETISH_KEY = re.compile(r"secret|password|passwd|token|key$", re.IGNORECASE)
 
 
@@ -143,15 +143,7 @@ def parse_config(data: object, *, source: str, base_dir: Path) -> IntegrationSpe
 
 def format_path(parts: Iterable[PathPart]) -> str:
     """`('gateway', 'ip_ranges', 1)` -> `gateway.ip_ranges[1]`; odd keys are quoted."""
-    out = ""
-    for part in parts:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif _PLAIN_KEY.match(part):
-            out += f".{part}" if out else part
-        else:
-            out += f"[{json.dumps(_truncate(part, 40))}]"
-    return out
+    return json_path(parts)
 
 
 # --- reading the file ------------------------------------------------------------------------

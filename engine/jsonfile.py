@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from jsonschema import Draft202012Validator
 
@@ -40,11 +41,20 @@ def schema(name: str) -> dict[str, Any]:
     return json.loads(text)  # type: ignore[no-any-return]
 
 
-def json_path(parts: Any) -> str:
-    """`['gateway', 'ip_ranges', 0]` -> `gateway.ip_ranges[0]`."""
+_PLAIN_KEY = re.compile(r"[A-Za-z_$][A-Za-z0-9_$-]*\Z")
+
+
+def json_path(parts: Iterable[Any]) -> str:
+    """`('gateway', 'ip_ranges', 1)` -> `gateway.ip_ranges[1]`; odd keys are quoted, cut at 40."""
     out = ""
     for part in parts:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif _PLAIN_KEY.match(str(part)):
+            out += f".{part}" if out else str(part)
+        else:
+            text = str(part) if len(str(part)) <= 40 else str(part)[:39] + "…"
+            out += f"[{json.dumps(text)}]"
     return out
 
 

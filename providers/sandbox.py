@@ -18,12 +18,12 @@ from typing import Any, Callable, Iterator, Sequence
 import jsonschema
 
 from exoform.engine.cmdlets import CmdletCall
-from exoform.engine.jsonfile import atomic_write_json
+from exoform.engine.jsonfile import atomic_write_json, json_path
 from exoform.engine.errors import InputError, Issue, ServerError, Throttled
 from exoform.engine.reporter import Reporter
 from exoform.providers.faults import FaultPlan
 from exoform.providers.retry import RetryPolicy, call_with_retry
-from exoform.providers.tenant_model import TenantModel, document_issues, dump_tenant, empty_tenant
+from exoform.providers.tenant_model import TenantModel, document_issues, empty_tenant
 
 #: Retries against the sandbox wait milliseconds, not the seconds the real service needs.
 SANDBOX_RETRY_POLICY = RetryPolicy(
@@ -181,15 +181,7 @@ def tenant_issues(data: Any) -> list[Issue]:
         _tenant_validator().iter_errors(data),
         key=lambda e: ([str(part) for part in e.absolute_path], e.message),
     )
-    issues = [Issue(_json_path(error.absolute_path), error.message) for error in errors]
+    issues = [Issue(json_path(error.absolute_path) or "(top level)", error.message) for error in errors]
     if not issues:
         issues = document_issues(data)
     return issues
-
-
-def _json_path(parts: Sequence[Any]) -> str:
-    """`TransportRule[0].Name` style, as config errors are shown."""
-    path = ""
-    for part in parts:
-        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
-    return path or "(top level)"
