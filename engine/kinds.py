@@ -5,6 +5,7 @@ force a replacement, and which name another managed object (a hard reference).
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Mapping
@@ -20,6 +21,7 @@ class Norm(str, Enum):
     BOOL = "bool"
     SET = "set"  # case-insensitive set of strings
     IPSET = "ipset"  # set of IPv4 addresses/CIDRs, `/32` == bare address
+    DOMAINS = "domains"  # set of SMTP domains; Exchange may show `smtp:*;1` (address space form)
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,7 @@ INBOUND_CONNECTOR = KindSpec(
         _a("RequireTls", Norm.BOOL, False),
         _a("RestrictDomainsToCertificate", Norm.BOOL, False),
         _a("RestrictDomainsToIPAddresses", Norm.BOOL, False),
-        _a("SenderDomains", Norm.SET),
+        _a("SenderDomains", Norm.DOMAINS),
         _a("SenderIPAddresses", Norm.IPSET),
     ),
 )
@@ -79,7 +81,7 @@ OUTBOUND_CONNECTOR = KindSpec(
         _a("ConnectorType", Norm.NAME),
         _a("Enabled", Norm.BOOL, True),
         _a("IsTransportRuleScoped", Norm.BOOL, False),
-        _a("RecipientDomains", Norm.SET),
+        _a("RecipientDomains", Norm.DOMAINS),
         _a("SmartHosts", Norm.SET),
         _a("TlsSettings", Norm.NAME),
         _a("UseMXRecord", Norm.BOOL, True),
@@ -142,7 +144,13 @@ def normalize_value(spec: AttrSpec, value: Any) -> Any:
     items = value if isinstance(value, tuple) else (str(value),)
     if spec.norm is Norm.IPSET:
         return tuple(sorted({normalize_ip(v) for v in items}))
+    if spec.norm is Norm.DOMAINS:
+        return tuple(sorted({_ADDRESS_SPACE.sub("", str(v).strip()).casefold() for v in items}))
     return tuple(sorted({str(v).strip().casefold() for v in items}))
+
+
+# `smtp:contoso.com;1`: the address-space form (type prefix, cost suffix) of a domain.
+_ADDRESS_SPACE = re.compile(r"^smtp:|;\d+$", re.IGNORECASE)
 
 
 def _as_bool(value: Value) -> bool:
@@ -175,7 +183,7 @@ def managed_view(kind: Kind, obj: Mapping[str, Any]) -> Attrs:
     view = {}
     for attr in spec.attrs:
         value = freeze_value(obj.get(attr.name))
-        if attr.norm in (Norm.SET, Norm.IPSET) and isinstance(value, str):
+        if attr.norm in (Norm.SET, Norm.IPSET, Norm.DOMAINS) and isinstance(value, str):
             value = (value,)  # Exchange may answer a bare string for a one-item list
         view[attr.name] = value
     return tuple(sorted(view.items()))
