@@ -12,10 +12,9 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from exoform.cli import main
-from exoform.engine.cmdlets import CmdletCall, from_wire
+from exoform.engine.cmdlets import from_wire
 from exoform.providers.faults import FaultPlan
 from exoform.providers.sandbox import SandboxProvider
-from exoform.providers.tenant_model import TenantModel, dump_tenant, empty_tenant
 
 settings.register_profile("ci", max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 settings.register_profile("full", max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
@@ -23,15 +22,7 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 REPO = Path(__file__).resolve().parent.parent
 
-
-def canonical_tenant(document: dict[str, Any] | None) -> str:
-    """The bytes the sandbox writes for a document (ids and defaults filled in)."""
-    base = empty_tenant() if document is None else {**empty_tenant(), **document}
-    model = TenantModel(base)
-    full = model.document()
-    for exchange_type in ("InboundConnector", "OutboundConnector", "TransportRule", "HostedConnectionFilterPolicy"):
-        full[exchange_type] = model.invoke(CmdletCall.of(f"Get-{exchange_type}"))
-    return dump_tenant(full)
+from harness import canonical_tenant  # noqa: E402  (re-exported for the tests)
 
 
 @dataclass

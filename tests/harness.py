@@ -17,6 +17,8 @@ from exoform.engine.state import State
 from exoform.engine.statefile import StateStore
 from exoform.providers.faults import FaultPlan
 from exoform.providers.sandbox import SandboxProvider
+from exoform.providers.tenant_model import TenantModel, dump_tenant, empty_tenant
+from exoform.engine.cmdlets import CmdletCall
 
 RECIPIENTS = [
     {"address": "alice@contoso.com", "type": "UserMailbox"},
@@ -24,6 +26,16 @@ RECIPIENTS = [
     {"address": "finance@contoso.com", "type": "MailUniversalDistributionGroup"},
 ]
 OUR_RANGES = ["203.0.113.0/24", "198.51.100.0/25", "198.51.100.200", "8.8.4.0/24", "1.1.1.1"]
+
+
+def canonical_tenant(document: dict[str, Any] | None) -> str:
+    """The bytes the sandbox writes for a document (ids and defaults filled in)."""
+    base = empty_tenant() if document is None else {**empty_tenant(), **document}
+    model = TenantModel(base)
+    full = model.document()
+    for exchange_type in ("InboundConnector", "OutboundConnector", "TransportRule", "HostedConnectionFilterPolicy"):
+        full[exchange_type] = model.invoke(CmdletCall.of(f"Get-{exchange_type}"))
+    return dump_tenant(full)
 
 
 class SimulatedCrash(BaseException):

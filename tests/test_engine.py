@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import canonical_tenant
+from harness import canonical_tenant
 from exoform.engine.planner import PlanRequest, make_plan
 from exoform.engine.provider import READ_TYPES
 from exoform.engine.statefile import StateStore

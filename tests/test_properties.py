@@ -13,7 +13,7 @@ from exoform.engine.model import Kind
 from exoform.engine.ownership import owner
 from exoform.engine.plan import Plan, StepOp
 from harness import Run, SimulatedCrash, configs, crash, spec_from, tenants
-from conftest import canonical_tenant
+from harness import canonical_tenant
 
 
 def _fresh(tenant: dict[str, Any]) -> tuple[Run, str]:
