@@ -35,6 +35,7 @@ class StateStore:
     def load(self, integration: str) -> State:
         """The state, or a new one (fresh lineage) when the file does not exist."""
         if not self.path.exists():
+            self._backed_up = True  # nothing was read, so there is nothing to keep
             self._last = State.new(integration)
             return self._last
         state = read_state_file(self.path)

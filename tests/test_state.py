@@ -25,7 +25,10 @@ def test_new_state_gets_a_lineage_that_never_changes(tmp_path: Path) -> None:
     store = StateStore(tmp_path / "s.json")
     state = store.load("demo")
     saved = store.save(state.put(RULE))
-    assert saved.serial == 1 and saved.lineage == state.lineage
+    store.save(saved.drop(RULE.address))
+    saved = store.save(saved)
+    assert not (tmp_path / "s.json.backup").exists()  # no state was read: nothing to back up
+    assert saved.serial == 3 and saved.lineage == state.lineage
     again = StateStore(tmp_path / "s.json").load("demo")
     assert again == saved
     assert StateStore(tmp_path / "other.json").load("demo").lineage != state.lineage
