@@ -57,6 +57,8 @@ def diff_resource(
         return _change(address, Action.REPLACE, have, want, changed, reason, seen, want.dependencies)
     if changed:
         reason = "changed outside exoform (drift)" if record and _drifted(record, have, address) else "configuration changed"
+        if seen.unmarked:
+            reason = "adopted by name (it has no exoform marker yet); updated to match the configuration"
         return _change(address, Action.UPDATE, have, want, changed, reason, seen, want.dependencies)
     reason = "adopted: found with this integration's marker" if seen.adopted else "up to date"
     return _change(address, Action.NOOP, have, want, (), reason, seen, want.dependencies)

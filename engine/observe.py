@@ -1,9 +1,11 @@
 """Matching the tenant's objects to exoform's addresses: by the Guid state recorded, else by
 Exchange name when the object carries this integration's ownership marker. A desired name held
-by an object exoform does not own is a conflict, never silently taken over.
+by an object exoform does not own is a conflict, never silently taken over — unless `adopt` is
+asked for (`exoform import`, `--adopt`) and the object carries no marker at all.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
@@ -24,6 +26,7 @@ class Observed:
     actual: Resource | None
     priority: int | None = None
     adopted: bool = False  # ours by marker, not yet in state
+    unmarked: bool = False  # adopted by name alone (--adopt): it carries no marker yet
     policy_entries: tuple[str, ...] = ()  # allowlist: the whole IPAllowList as read
     owned_entries: tuple[str, ...] = ()  # allowlist: entries exoform added
 
@@ -32,8 +35,10 @@ def observe(
     read: Mapping[str, Sequence[Mapping[str, Any]]],
     desired: Sequence[Resource],
     state: State,
+    adopt: bool = False,
 ) -> tuple[dict[Address, Observed], list[Diagnostic]]:
-    """Observed objects for every desired or state address, plus conflicts found."""
+    """Observed objects for every desired or state address, plus conflicts found. With `adopt`,
+    an unmarked object holding a desired name is taken over instead of being a conflict."""
     wanted = {r.address: r for r in desired}
     addresses = sorted(set(wanted) | {r.address for r in state.resources})
     observed: dict[Address, Observed] = {}
@@ -44,12 +49,14 @@ def observe(
         if address.kind is Kind.CONNECTION_FILTER_ALLOWLIST:
             observed[address] = _observe_allowlist(address, objects, state)
             continue
-        found, problem = _match(address, objects, wanted.get(address), state)
+        found, problem = _match(address, objects, wanted.get(address), state, adopt)
         if problem:
             diagnostics.append(problem)
         if found is not None:
             claimed.add(str(found.get("Guid")))
         observed[address] = _observed(address, found, state)
+        if found is not None and owner(address.kind, found) is None and state.get(address) is None:
+            observed[address] = dataclasses.replace(observed[address], unmarked=True)
     diagnostics += _strays(read, claimed, state.integration)
     return observed, diagnostics
 
@@ -77,6 +84,7 @@ def _match(
     objects: Sequence[Mapping[str, Any]],
     want: Resource | None,
     state: State,
+    adopt: bool = False,
 ) -> tuple[Mapping[str, Any] | None, Diagnostic | None]:
     record = state.get(address)
     if record and record.guid:
@@ -88,7 +96,7 @@ def _match(
         obj = _by_name(objects, name)
         if obj is None:
             continue
-        if owner(address.kind, obj) == integration:
+        if owner(address.kind, obj) == integration or (adopt and owner(address.kind, obj) is None):
             return obj, None
         return None, _conflict(address, obj, integration)
     return None, None
@@ -113,13 +121,19 @@ def _by_name(objects: Sequence[Mapping[str, Any]], name: str) -> Mapping[str, An
 
 def _conflict(address: Address, obj: Mapping[str, Any], integration: str) -> Diagnostic:
     other = owner(address.kind, obj)
+    if other:
+        advice = ("exoform never takes over another integration's object: set gateway.name_prefix "
+                  "to another prefix, or destroy that integration first.")
+    else:
+        advice = ("To take it over (e.g. it comes from the vendor's wizard or an earlier manual "
+                  "install), run `exoform import` or plan/apply with --adopt: exoform then updates it "
+                  "to match the configuration. Otherwise set gateway.name_prefix to another prefix.")
     held = f"integration '{other}'" if other else "no exoform integration (created by hand?)"
     return Diagnostic(
         Severity.ERROR,
         "name_conflict",
         f"the tenant already has a {address.kind.exchange_type} named '{obj.get('Name')}', "
-        f"owned by {held}. exoform will not take it over: set gateway.name_prefix to another "
-        "prefix, or remove or rename that object in the Exchange admin center.",
+        f"owned by {held}. {advice}",
         str(address),
     )
 

@@ -68,6 +68,10 @@ class Diagnostic:
     code: str
     message: str
     address: str = ""
+    # A stable ID (e.g. `loop:<object name>`) for findings an admin may acknowledge with
+    # `--accept-risk ID`; an acknowledged error is kept as a warning with `accepted` set.
+    id: str = ""
+    accepted: bool = False
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,8 @@ class Plan:
     config_digest: str = ""
     provider: str = ""
     tenant: str = ""
+    adopt: bool = False  # made with --adopt: unmarked objects with our names are taken over
+    accepted_risks: tuple[str, ...] = ()  # --accept-risk IDs the plan was made with
 
     def change(self, address: Address) -> ResourceChange:
         for change in self.changes:

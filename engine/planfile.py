@@ -33,14 +33,23 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "applyable": not plan.errors,
         "resource_changes": [_change_json(c) for c in plan.changes],
         "steps": [_step_json(s) for s in plan.steps],
-        "diagnostics": [
-            {"severity": d.severity.value, "code": d.code, "message": d.message, "address": d.address}
-            for d in plan.diagnostics
-        ],
+        "diagnostics": [_diagnostic_json(d) for d in plan.diagnostics],
         "forget": [str(a) for a in plan.forget],
+        "adopt": plan.adopt,
+        "accepted_risks": list(plan.accepted_risks),
     }
     body["digest"] = content_digest(body)
     return body
+
+
+def _diagnostic_json(d: Diagnostic) -> dict[str, Any]:
+    return {"severity": d.severity.value, "code": d.code, "message": d.message, "address": d.address,
+            "id": d.id, "accepted": d.accepted}
+
+
+def _diagnostic_from(d: Mapping[str, Any]) -> Diagnostic:
+    return Diagnostic(Severity(d["severity"]), d["code"], d["message"], d.get("address", ""),
+                      d.get("id", ""), bool(d.get("accepted", False)))
 
 
 def content_digest(body: Mapping[str, Any]) -> str:
@@ -96,16 +105,15 @@ def plan_from_json(data: Mapping[str, Any]) -> Plan:
         operation=data["operation"],
         changes=tuple(_change_from(c) for c in data["resource_changes"]),
         steps=tuple(_step_from(s) for s in data["steps"]),
-        diagnostics=tuple(
-            Diagnostic(Severity(d["severity"]), d["code"], d["message"], d.get("address", ""))
-            for d in data["diagnostics"]
-        ),
+        diagnostics=tuple(_diagnostic_from(d) for d in data["diagnostics"]),
         forget=tuple(Address.parse(a) for a in data["forget"]),
         state_lineage=data["prior_state"]["lineage"],
         state_serial=data["prior_state"]["serial"],
         config_digest=data["config_digest"],
         provider=data["provider"],
         tenant=data["tenant"],
+        adopt=bool(data.get("adopt", False)),
+        accepted_risks=tuple(data.get("accepted_risks", ())),
     )
 
 

@@ -7,11 +7,14 @@ schedule the work as a dependency graph and turn it into cmdlet calls.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 from exoform.engine import calls
 from exoform.engine.blueprint import RULE_ORDER, blueprint
+from exoform.engine.conflicts import accept_risks, find_conflicts
+from exoform.engine.enabling import enabling_checks
 from exoform.engine.diff import DiffOptions, diff_resource
 from exoform.engine.kinds import references
 from exoform.engine.model import Action, Address, Kind, Resource
@@ -37,6 +40,8 @@ class PlanRequest:
     config_digest: str = ""
     provider: str = ""
     tenant: str = ""
+    adopt: bool = False  # take over unmarked objects that hold our names (import, --adopt)
+    accepted_risks: tuple[str, ...] = ()  # finding IDs acknowledged with --accept-risk
 
     @classmethod
     def for_spec(
@@ -46,6 +51,8 @@ class PlanRequest:
         state: State,
         operation: str = "apply",
         tenant: str = "",
+        adopt: bool = False,
+        accepted_risks: tuple[str, ...] = (),
     ) -> "PlanRequest":
         """The request for `spec` (a destroy plan wants nothing)."""
         return cls(
@@ -59,11 +66,13 @@ class PlanRequest:
             config_digest=spec.digest,
             provider=spec.tenant.provider,
             tenant=tenant,
+            adopt=adopt,
+            accepted_risks=accepted_risks,
         )
 
 
 def make_plan(request: PlanRequest) -> Plan:
-    observed, diagnostics = observe(request.read, request.desired, request.state)
+    observed, diagnostics = observe(request.read, request.desired, request.state, request.adopt)
     wanted = {r.address: r for r in request.desired}
     options = DiffOptions(keep_admin_enabled_rules=request.keep_admin_enabled_rules)
     changes: dict[Address, ResourceChange] = {}
@@ -74,6 +83,8 @@ def make_plan(request: PlanRequest) -> Plan:
                 change = dataclasses.replace(change, reason="exoform destroy")
             changes[address] = change
     diagnostics += _checks(request, observed, changes)
+    diagnostics += enabling_checks(changes, observed)
+    diagnostics += find_conflicts(request.read, request.desired, changes, request.integration, request.placement_top)
     changes = _cascade_replacements(changes)
     changes = _fix_rule_order(changes, request.read)
     steps = _steps(changes, request)
@@ -86,13 +97,15 @@ def make_plan(request: PlanRequest) -> Plan:
         operation=request.operation,
         changes=tuple(changes[a] for a in sorted(changes)),
         steps=tuple(steps),
-        diagnostics=tuple(diagnostics),
+        diagnostics=tuple(accept_risks(diagnostics, request.accepted_risks)),
         forget=forget,
         state_lineage=request.state.lineage,
         state_serial=request.state.serial,
         config_digest=request.config_digest,
         provider=request.provider,
         tenant=request.tenant,
+        adopt=request.adopt,
+        accepted_risks=request.accepted_risks,
     )
 
 
@@ -160,15 +173,46 @@ def _allowlist_checks(
         )]
     if change is None:
         return []
+    found = [_cis_warning(address, change)] if change.list_add else []
+    bad = [e for e in change.list_add if not _allowlist_entry_ok(e)]
+    if bad:
+        found.append(Diagnostic(
+            Severity.ERROR, "allowlist_entry",
+            f"IPAllowList takes IPv4 addresses and CIDR ranges /24 to /32 only; {', '.join(bad)} "
+            "cannot be added (split wider ranges into /24 blocks).",
+            str(address),
+        ))
     total = len(seen.policy_entries) + len(change.list_add) - len(change.list_remove)
     if total > ALLOWLIST_LIMIT:
-        return [Diagnostic(
+        found.append(Diagnostic(
             Severity.ERROR, "allowlist_full",
             f"the Default policy's IPAllowList would hold {total} entries, over Exchange's limit "
             f"of {ALLOWLIST_LIMIT}; remove unused entries or set allowlist.connection_filter to false.",
             str(address),
-        )]
-    return []
+        ))
+    return found
+
+
+def _allowlist_entry_ok(entry: str) -> bool:
+    try:
+        network = ipaddress.ip_network(entry, strict=False)
+    except ValueError:
+        return False
+    return network.version == 4 and network.prefixlen >= 24
+
+
+def _cis_warning(address: Address, change: ResourceChange) -> Diagnostic:
+    return Diagnostic(
+        Severity.WARNING, "allowlist_cis",
+        f"exoform adds {len(change.list_add)} entr{'y' if len(change.list_add) == 1 else 'ies'} to the "
+        "Default connection filter policy's IP allow list. CIS Microsoft 365 benchmark 2.1.12 "
+        "('ensure the connection filter IP allow list is not used') requires that list to be empty, "
+        "and tools enforcing it (CIPP, Maester, ORCA-style audits) will flag or remove the entries, "
+        "after which the gateway's mail is spam-filtered again. If this tenant follows such a "
+        "baseline, use \"allowlist\": {\"enhanced_filtering\": true, \"connection_filter\": false} "
+        "instead (Enhanced Filtering skips the gateway's addresses on exoform's inbound connector).",
+        str(address),
+    )
 
 
 def _cascade_replacements(changes: dict[Address, ResourceChange]) -> dict[Address, ResourceChange]:

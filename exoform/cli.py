@@ -18,6 +18,8 @@ HELP = """exoform wires an email security gateway into Exchange Online, Terrafor
   show       print the state, or a saved plan file
   state      list / show resources in the state
   script     print the plan as a PowerShell script (the "Manual" method)
+  import     take existing objects (vendor wizard, manual or script install) into state
+  drift      report changes made outside exoform since the last apply (= plan --refresh-only)
 """
 
 
@@ -27,6 +29,14 @@ def _common(p: argparse.ArgumentParser, *, state: bool = True) -> None:
         p.add_argument("--state", help="state file (default: state/<integration>.json)")
     p.add_argument("--json", action="store_true", help="machine-readable output on stdout")
     p.add_argument("--no-token-cache", action="store_true", help="do not read or write the token cache")
+
+
+def _planning(p: argparse.ArgumentParser) -> None:
+    """Options that change what a plan may do (recorded in a saved plan)."""
+    p.add_argument("--accept-risk", action="append", metavar="ID", default=[],
+                   help="acknowledge a finding (e.g. loop:NAME) so it no longer blocks apply; repeatable")
+    p.add_argument("--adopt", action="store_true",
+                   help="take over unmarked objects that already have the desired names (see `exoform import`)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,12 +54,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="FILE", help="save the plan for `exoform apply FILE`")
     p.add_argument("--destroy", action="store_true", help="plan the removal of everything")
     p.add_argument("--detailed-exitcode", action="store_true", help="exit 0 no changes, 2 changes, 1 error")
+    p.add_argument("--verify", action="store_true",
+                   help="only check that the tenant matches (e.g. after running a script): exit 0 yes, 2 no, 1 error")
+    p.add_argument("--refresh-only", action="store_true",
+                   help="drift report: what changed outside exoform since the last apply (exit 0 none, 2 drift, 1 error)")
+    _planning(p)
     p.set_defaults(func=commands.cmd_plan)
     for name, operation in (("apply", "apply"), ("destroy", "destroy")):
         p = sub.add_parser(name, help=f"{name} (asks for confirmation unless --auto-approve)")
         _common(p)
         if name == "apply":
             p.add_argument("planfile", nargs="?", help="a plan saved with `plan --out`")
+            _planning(p)
         p.add_argument("--auto-approve", action="store_true", help="do not ask for confirmation")
         p.add_argument("--no-rollback", action="store_true", help="keep partial progress on failure")
         p.set_defaults(func=_bind(commands.cmd_apply, operation))
@@ -72,9 +88,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _register_extras(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Commands that live beside their features (PowerShell script, emulator)."""
-    from exoform import script
+    from exoform import drift, importing, script
 
     script.register(sub, _common)
+    importing.register(sub, _common)
+    drift.register(sub, _common)
     try:
         from exoform.providers.emulator.cli import register
     except ImportError:  # the emulator needs the test extra (trustme, cryptography)

@@ -14,7 +14,7 @@ from typing import Any
 from exoform.console import ConsoleReporter, confirm
 from exoform.engine.apply import ApplyResult, Executor
 from exoform.engine.config import load_config
-from exoform.engine.errors import PlanError
+from exoform.engine.errors import ExoformError, PlanError
 from exoform.engine.lock import StateLock
 from exoform.engine.plan import Plan
 from exoform.engine.planfile import plan_to_json, read_plan, write_plan
@@ -24,7 +24,7 @@ from exoform.engine.spec import IntegrationSpec
 from exoform.engine.state import State
 from exoform.engine.statefile import StateStore, default_state_path
 from exoform.providers.registry import make_provider, tenant_label
-from exoform.render import render_plan, render_result
+from exoform.render import render_diagnostics, render_plan, render_result
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_PARTIAL = 0, 1, 2, 3
 
@@ -50,10 +50,17 @@ class Context:
             prompt=lambda text: print(text, file=sys.stderr, flush=True),
         )
 
-    def plan(self, provider: Provider, state: State, operation: str) -> Plan:
-        spec = self.spec
+    def plan(self, provider: Provider, state: State, operation: str, *, adopt: bool | None = None,
+             accepted: tuple[str, ...] | None = None, read: dict[str, Any] | None = None) -> Plan:
+        """The plan now; `adopt`/`accepted` default to the --adopt/--accept-risk flags, `read`
+        to a fresh read of the tenant."""
+        spec, args = self.spec, self.args
         label = tenant_label(spec.tenant, spec.integration)
-        plan = make_plan(PlanRequest.for_spec(spec, provider.read(READ_TYPES), state, operation, label))
+        adopt = bool(getattr(args, "adopt", False)) if adopt is None else adopt
+        accepted = tuple(getattr(args, "accept_risk", None) or ()) if accepted is None else accepted
+        read = provider.read(READ_TYPES) if read is None else read
+        request = PlanRequest.for_spec(spec, read, state, operation, label, adopt=adopt, accepted_risks=accepted)
+        plan = make_plan(request)
         if not self.store.exists():
             # A state that does not exist yet has no lineage to pin (Terraform does the same).
             plan = replace(plan, state_lineage="")
@@ -72,6 +79,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
+    if args.refresh_only or args.verify:
+        if args.out or (args.refresh_only and (args.verify or args.destroy or args.adopt)):
+            raise ExoformError("--refresh-only and --verify only report; they cannot be combined with "
+                               "--out, with each other, or (--refresh-only) with --destroy/--adopt")
+        if args.refresh_only:
+            from exoform.drift import cmd_drift
+
+            return cmd_drift(args)
     ctx = Context.load(args)
     operation = "destroy" if args.destroy else "apply"
     with ExitStack() as stack:
@@ -79,6 +94,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
         stack.callback(provider.close)
         state = ctx.store.load(ctx.spec.integration)
         plan = ctx.plan(provider, state, operation)
+    if args.verify:
+        return _verify(plan, args.json)
     if args.out:
         write_plan(Path(args.out), plan)
     if args.json:
@@ -93,6 +110,25 @@ def cmd_plan(args: argparse.Namespace) -> int:
     if args.detailed_exitcode and plan.has_changes:
         return EXIT_CHANGES
     return EXIT_OK
+
+
+def _verify(plan: Plan, as_json: bool) -> int:
+    """Does the tenant match? Only tenant work counts: recording objects in state does not."""
+    matches = not plan.errors and not plan.steps
+    if as_json:
+        print(json.dumps({"matches": matches, "steps": len(plan.steps), "plan": plan_to_json(plan)},
+                         indent=2, sort_keys=True))
+    elif matches:
+        print(render_diagnostics(plan) + "Verified: the tenant matches the configuration.")
+        if plan.has_changes:
+            print("exoform's state does not record all of it yet: run `exoform import` to record the "
+                  "objects (and `exoform import PLANFILE` to own the allow-list entries a script added).")
+    else:
+        print(render_plan(plan))
+        if not plan.errors:
+            print(f"\nThe tenant does not match the configuration: {len(plan.steps)} step(s) above are "
+                  "still needed (a script that stopped early, or changes made since).")
+    return EXIT_ERROR if plan.errors else (EXIT_OK if matches else EXIT_CHANGES)
 
 
 def cmd_apply(args: argparse.Namespace, operation: str = "apply") -> int:
@@ -166,7 +202,10 @@ def _saved_plan(ctx: Context, provider: Provider, state: State, path: Path) -> P
     if plan.config_digest != spec.digest:
         raise PlanError(f"saved plan {path} is stale: {spec.source} changed after it was made; "
                         "make a new plan")
-    fresh = ctx.plan(provider, state, plan.operation)
+    fresh = ctx.plan(provider, state, plan.operation, adopt=plan.adopt, accepted=plan.accepted_risks)
+    if fresh.errors:
+        raise PlanError(f"saved plan {path} can no longer be applied: the tenant changed after it was "
+                        f"made and planning now finds: {fresh.errors[0].message}")
     if _comparable(fresh) != _comparable(plan):
         raise PlanError(f"saved plan {path} is stale: the tenant changed after it was made, so "
                         "its steps are no longer what exoform would do; make a new plan")

@@ -4,6 +4,7 @@ and apply results. Reads plans and results only; never decides anything.
 """
 from __future__ import annotations
 
+import shlex
 from typing import Any
 
 from tabulate import tabulate
@@ -38,13 +39,41 @@ def render_plan(plan: Plan) -> str:
     if plan.steps:
         parts.append("Execution order:\n" + step_table(plan) + "\n")
     parts.append(summary_line(plan))
-    if any(_creates_disabled_rule(c) for c in plan.changes):
-        parts.append(
-            "\nNote: mail flow rules are created disabled so you can review them first. To enable "
+    parts += ["\n" + note for note in rule_notes(plan)]
+    return "\n".join(p for p in parts if p)
+
+
+def rule_notes(plan: Plan, applied: bool = False) -> list[str]:
+    """How to take staged rules further: enabling disabled ones, leaving Audit mode."""
+    notes = []
+    if any(_creates_disabled_rule(c) for c in plan.changes) and applied:
+        notes.append(
+            "Note: the mail flow rules were created disabled. Review them in the Exchange admin center "
+            "(Mail flow > Rules), then set \"rules\": {\"enabled\": true} in the config and run "
+            "`exoform apply` again to enable them."
+        )
+    elif any(_creates_disabled_rule(c) for c in plan.changes):
+        notes.append(
+            "Note: mail flow rules are created disabled so you can review them first. To enable "
             "them, set \"rules\": {\"enabled\": true} in the config and run `exoform apply` again "
             "(or enable them in the Exchange admin center)."
         )
-    return "\n".join(p for p in parts if p)
+    if any(_audits(c) for c in plan.changes):
+        notes.append(
+            "Note: the rules run in Audit mode (rules.mode \"audit\"): they log what they match and "
+            "take no action. Set \"rules\": {\"mode\": \"enforce\"} and apply again when ready."
+        )
+    return notes
+
+
+def _audits(change: ResourceChange) -> bool:
+    after = change.after_dict
+    return (
+        change.address.kind is Kind.TRANSPORT_RULE
+        and change.action in (Action.CREATE, Action.REPLACE, Action.UPDATE)
+        and str(after.get("Mode", "")).casefold() == "audit"
+        and str(after.get("State", "")).casefold() == "enabled"
+    )
 
 
 def _no_changes(plan: Plan) -> str:
@@ -138,9 +167,13 @@ def step_table(plan: Plan) -> str:
 
 def render_diagnostics(plan: Plan) -> str:
     lines = []
-    for d in sorted(plan.diagnostics, key=lambda d: (_SEVERITY_ORDER[d.severity], d.address, d.code)):
+    for d in sorted(plan.diagnostics, key=lambda d: (_SEVERITY_ORDER[d.severity], d.address, d.code, d.id)):
         where = f" ({d.address})" if d.address else ""
-        lines.append(f"{d.severity.value.capitalize()}{where}: {safe(d.message)}\n")
+        ident = f" [{safe(d.id)}]" if d.id else ""
+        line = f"{d.severity.value.capitalize()}{where}{ident}: {safe(d.message)}\n"
+        if d.id and d.severity is Severity.ERROR:
+            line += f"  To go ahead anyway, acknowledge it: --accept-risk {safe(shlex.quote(d.id))}\n"
+        lines.append(line)
     return "\n".join(lines)
 
 
@@ -151,10 +184,8 @@ def render_result(plan: Plan, result: ApplyResult) -> str:
     if result.ok:
         n = plan.counts()
         verb = "Destroy" if plan.operation == "destroy" else "Apply"
-        return (
-            f"{verb} complete! Resources: {n['add']} added, {n['change']} changed, "
-            f"{n['destroy']} destroyed."
-        )
+        done = f"{verb} complete! Resources: {n['add']} added, {n['change']} changed, {n['destroy']} destroyed."
+        return "\n\n".join([done, *rule_notes(plan, applied=True)])
     failed = plan.steps[result.failed_step] if result.failed_step is not None else None
     lines = [f"Error: step {result.failed_step + 1 if failed else '?'} "
              f"({safe(failed.description) if failed else ''}) failed: {safe(result.error)}"]

@@ -1,7 +1,8 @@
 """Data-driven scenarios (one JSON file each under tests/scenarios/) driven through the CLI on
 the sandbox tenant, each checked with Terraform's acceptance pattern: apply, then a second plan
-is empty; destroy, then the tenant file is byte-for-byte what it was (unmanaged objects
-untouched throughout)."""
+is empty and no drift is reported; destroy, then the tenant file is byte-for-byte what it was
+(unmanaged objects untouched throughout). A step may pass `flags` (e.g. --accept-risk) and
+expect `findings` by ID, findings that `blocked` apply without the flags, and `drift`."""
 from __future__ import annotations
 
 import json
@@ -30,13 +31,21 @@ def test_scenario(case_file: Path, workspace: Any) -> None:
             if edit.get("admin_own"):
                 workspace.outside(edit["cmdlet"], edit["parameters"], tenant=shadow)
                 unmanaged = _unmanaged(workspace.document())
-        plan = workspace.plan_json()
-        _check_expectations(plan, step.get("expect", {}), f"step {number}")
-        code, out, err = workspace.run("apply", "--auto-approve")
+        expect, flags = step.get("expect", {}), step.get("flags", [])
+        if "drift" in expect:
+            assert workspace.run("drift")[0] == (2 if expect["drift"] else 0), f"step {number}: drift"
+        if "blocked" in expect:
+            _check_blocked(workspace, expect["blocked"], f"step {number}")
+        plan = workspace.plan_json(*flags)
+        _check_expectations(plan, expect, f"step {number}")
+        code, out, err = workspace.run("apply", "--auto-approve", *flags)
         assert code == 0, f"step {number}: apply failed:\n{out}\n{err}"
-        code, out, err = workspace.run("plan", "--detailed-exitcode")
+        code, out, err = workspace.run("plan", "--detailed-exitcode", *flags)
         assert code == 0, f"step {number}: second plan is not empty:\n{out}\n{err}"
-        _check_rule_block(workspace.document(), step.get("expect", {}))
+        if not step.get("outside"):
+            code, out, err = workspace.run("drift")
+            assert code == 0, f"step {number}: drift right after apply:\n{out}\n{err}"
+        _check_rule_block(workspace.document(), expect)
         assert _unmanaged(workspace.document()) == unmanaged
     code, out, err = workspace.run("destroy", "--auto-approve")
     assert code == 0, f"destroy failed:\n{out}\n{err}"
@@ -60,7 +69,30 @@ def _check_expectations(plan: dict[str, Any], expect: dict[str, Any], where: str
         assert code in codes, f"{where}: diagnostic {code} missing from {sorted(codes)}"
     if "allowlist_add" in expect:
         assert changes["connection_filter_allowlist.default"]["allowlist"]["add"] == expect["allowlist_add"]
+    found = {d["id"]: d for d in plan["diagnostics"] if d["id"]}
+    for ident, severity in expect.get("findings", {}).items():
+        assert ident in found and found[ident]["severity"] == severity, f"{where}: finding {ident} in {sorted(found)}"
+    for code in expect.get("absent_codes", ()):
+        assert code not in codes, f"{where}: unexpected diagnostic {code}"
+    for ident in expect.get("absent", ()):
+        assert ident not in found, f"{where}: unexpected finding {ident}"
+    for ident in expect.get("accepted", ()):
+        assert found[ident]["accepted"] and ident in plan["accepted_risks"], f"{where}: {ident} not accepted"
+    for address, attrs in expect.get("after", {}).items():
+        after = changes[address]["change"]["after"]
+        assert {k: after.get(k) for k in attrs} == attrs, f"{where}: {address} after"
     assert not [d for d in plan["diagnostics"] if d["severity"] == "error"], where
+
+
+def _check_blocked(workspace: Any, ids: list[str], where: str) -> None:
+    """Without --accept-risk the findings are errors: plan exits 1, apply changes nothing."""
+    before = workspace.tenant.read_text(encoding="utf-8")
+    code, out, _ = workspace.run("plan", "--json")
+    errors = {d["id"] for d in json.loads(out)["diagnostics"] if d["severity"] == "error"}
+    assert code == 1 and set(ids) <= errors, f"{where}: expected blocking findings {ids}, got {sorted(errors)}"
+    code, _, err = workspace.run("apply", "--auto-approve")
+    assert code == 1 and "nothing was changed" in err, f"{where}: apply was not refused"
+    assert workspace.tenant.read_text(encoding="utf-8") == before
 
 
 def _counts(plan: dict[str, Any]) -> dict[str, int]:
