@@ -1,7 +1,7 @@
 """The apply executor: runs a plan's steps in order through the provider, saving the state
 before each call (a pending record, so a crash is detectable) and after it (the result). On a
-failure it undoes the completed steps in reverse, re-reads the tenant and checks it matches
-the pre-apply snapshot, and reports exactly what, if anything, is left.
+failure or an interrupt (polled only between steps) it undoes the completed steps in reverse,
+re-reads the tenant, checks it matches the pre-apply snapshot and reports what is left.
 """
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import Any, Callable
 
 from exoform.engine.calls import inverse_call
 from exoform.engine.errors import ExoformError, ProviderError
+from exoform.engine.interrupt import Interrupts
 from exoform.engine.model import Action, Address
 from exoform.engine.plan import Plan, ResourceChange, Step
 from exoform.engine.provider import READ_TYPES, Provider
@@ -32,6 +33,7 @@ class ApplyResult:
     rolled_back: bool = False
     rollback_complete: bool = True
     leftovers: tuple[str, ...] = field(default=())
+    interrupted: str | None = None  # the signal that stopped the apply (e.g. "SIGINT")
 
 
 def _now() -> str:
@@ -39,7 +41,8 @@ def _now() -> str:
 
 
 class Executor:
-    """Runs one plan. `clock` is injectable so pending records are deterministic in tests."""
+    """Runs one plan. `clock` is injectable so pending records are deterministic in tests;
+    `interrupts` is the flag the CLI's signal handlers raise (polled between steps only)."""
 
     def __init__(
         self,
@@ -47,11 +50,13 @@ class Executor:
         store: StateStore,
         reporter: Reporter | None = None,
         clock: Callable[[], str] = _now,
+        interrupts: Interrupts | None = None,
     ) -> None:
         self.provider = provider
         self.store = store
         self.reporter = reporter or Reporter()
         self.clock = clock
+        self.interrupts = interrupts or Interrupts()
 
     def apply(self, plan: Plan, state: State, *, rollback: bool = True) -> ApplyResult:
         before_snapshot = snapshot(self.provider.read(READ_TYPES))
@@ -59,14 +64,18 @@ class Executor:
         state = self.store.save(_sync(plan, state))
         done: list[tuple[Step, list[dict[str, Any]]]] = []
         for step in plan.steps:
+            if self.interrupts.requested:  # a safe point: the last call's result is saved
+                return self._stop(plan, step.index, done, state, original, before_snapshot, rollback)
             change = plan.change(step.address)
             try:
                 state, result = self._run(step, change, state, len(plan.steps))
             except ProviderError as error:
                 self.reporter.step_failed(step, error)
                 state = self.store.save(state.with_pending(None))
-                return self._failed(plan, step, error, done, state, original, before_snapshot, rollback)
+                return self._failed(plan, step.index, error, done, state, original, before_snapshot, rollback)
             done.append((step, result))
+        if self.interrupts.requested:  # during the last call: stop and undo like any other
+            return self._stop(plan, len(plan.steps), done, state, original, before_snapshot, rollback)
         return ApplyResult(ok=True, state=state, completed=tuple(s.index for s, _ in done))
 
     def _run(
@@ -93,11 +102,22 @@ class Executor:
             remove=tuple(getattr(edit, "remove", ())),
         )
 
+    def _stop(self, plan: Plan, index: int, *rest: Any) -> ApplyResult:
+        """Interrupted: report where exoform stopped, then fail like a step would (no error)."""
+        total, completed, rollback = len(plan.steps), len(rest[0]), rest[-1]
+        where = f"before step {index + 1} of {total}" if index < total else f"after the last step ({total})"
+        then = "; rolling back the completed steps" if rollback and completed else ""
+        self.reporter.warning(
+            f"{self.interrupts.signal_name} received: stopped {where}, {completed} step(s) "
+            f"completed and recorded in the state{then}."
+        )
+        return self._failed(plan, index, None, *rest)
+
     def _failed(
         self,
         plan: Plan,
-        step: Step,
-        error: ProviderError,
+        index: int,
+        error: ProviderError | None,
         done: list[tuple[Step, list[dict[str, Any]]]],
         state: State,
         original: State,
@@ -105,14 +125,17 @@ class Executor:
         rollback: bool,
     ) -> ApplyResult:
         completed = tuple(s.index for s, _ in done)
+        stopped = self.interrupts.signal_name if error is None else None
         if not rollback:
-            return ApplyResult(False, state, completed, step.index, error, rolled_back=False)
+            return ApplyResult(False, state, completed, index, error, rolled_back=False,
+                               interrupted=stopped)
         state, problems = self._rollback(plan, done, state, original)
         after = snapshot(self.provider.read(READ_TYPES))
         leftovers = tuple(problems) + tuple(compare_snapshots(before_snapshot, after))
         return ApplyResult(
-            ok=False, state=state, completed=completed, failed_step=step.index, error=error,
+            ok=False, state=state, completed=completed, failed_step=index, error=error,
             rolled_back=True, rollback_complete=not leftovers, leftovers=leftovers,
+            interrupted=stopped,
         )
 
     def _rollback(
@@ -124,8 +147,14 @@ class Executor:
     ) -> tuple[State, list[str]]:
         """Undo completed steps in reverse; the state returns to its pre-apply records."""
         self.reporter.rollback_started(len(done))
+        self.interrupts.begin_rollback()
         problems: list[str] = []
         for step, result in reversed(done):
+            if self.interrupts.stop_rollback:  # asked twice while rolling back: stop here
+                problems.append(f"rollback stopped by {self.interrupts.signal_name} before undoing "
+                                f"step {step.index + 1}")
+                self.reporter.warning(f"{problems[-1]}; the tenant keeps a partial change.")
+                break
             change = plan.change(step.address)
             undo = inverse_call(step.address.kind, step.call, change.before_dict, change.before_priority, result)
             description = f"undo step {step.index + 1}: {undo.name} '{undo.identity}'"

@@ -4,6 +4,7 @@ rename, fsync of the folder) so a crash leaves either the old or the new file, n
 """
 from __future__ import annotations
 
+import glob
 import json
 import os
 import re
@@ -72,13 +73,18 @@ def schema_issues(data: Any, schema_name: str) -> list[Issue]:
 
 def atomic_write_json(path: Path, data: Any, *, mode: int = 0o600) -> None:
     """Write `data` as pretty, key-sorted JSON atomically, file mode `mode`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    atomic_write_bytes(path, text.encode("utf-8"), mode=mode)
+
+
+def atomic_write_bytes(path: Path, data: bytes, *, mode: int = 0o600) -> None:
+    """Write `data` atomically; the file has mode `mode` from its first byte on."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         os.fchmod(fd, mode)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
@@ -87,6 +93,19 @@ def atomic_write_json(path: Path, data: Any, *, mode: int = 0o600) -> None:
             os.unlink(tmp)
         raise
     _fsync_dir(path.parent)
+
+
+def sweep_temp_files(path: Path) -> list[Path]:
+    """Remove temp files an interrupted `atomic_write_*` of `path` left (a process killed
+    between writing and renaming). Only for a caller that holds the lock for `path`."""
+    removed = []
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        try:
+            stale.unlink()
+            removed.append(stale)
+        except FileNotFoundError:
+            pass
+    return removed
 
 
 def _fsync_dir(folder: Path) -> None:

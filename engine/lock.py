@@ -1,11 +1,12 @@
 """An exclusive lock on a state file, held while a command that writes runs.
 
-The OS lock (fcntl on `<state>.lock`) dies with its process, so a killed run never leaves a
+The OS lock (flock on `<state>.lock`) dies with its process, so a killed run never leaves a
 dead end; the lock file also records who holds it (pid, host, command, since) for the error
-another process gets, and an id for `force-unlock`.
+another process gets, and an id for `force-unlock`. A record whose process is gone is stale.
 """
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
@@ -33,6 +34,26 @@ class LockInfo:
             f"pid {self.pid} on {self.host} ({self.user}, `{self.command}`) since {self.since}"
         )
 
+    @property
+    def on_this_host(self) -> bool:
+        return self.host == socket.gethostname()
+
+    def alive(self) -> bool | None:
+        """Whether the holder process still exists; None when it runs on another host."""
+        return process_alive(self.pid) if self.on_this_host else None
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists, owned by someone else
+    except OSError as error:
+        return error.errno != errno.ESRCH
+    return True
+
 
 def lock_path(state_path: Path) -> Path:
     return state_path.with_name(state_path.name + ".lock")
@@ -49,13 +70,13 @@ class StateLock:
 
     def __enter__(self) -> "StateLock":
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = _read_info(fd)
-            os.close(fd)
-            raise LockError(_locked_message(self.path, holder)) from None
+        for _ in range(10):
+            fd = self._try_lock()
+            if _same_file(fd, self.path):
+                break
+            os.close(fd)  # force-unlock replaced the file after we opened it: lock the new one
+        else:
+            raise LockError(f"could not lock {self.path}: it keeps being replaced")
         self._fd = fd
         self.info = _new_info(self.command)
         os.ftruncate(fd, 0)
@@ -63,13 +84,44 @@ class StateLock:
         os.fsync(fd)
         return self
 
+    def _try_lock(self) -> int:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _read_info(fd)
+            os.close(fd)
+            raise LockError(_locked_message(self.path, holder)) from None
+        return fd
+
+    def verify(self) -> None:
+        """Raise LockError if the lock was broken (`force-unlock --force`) while held."""
+        if self._fd is None or self.info is None:
+            return
+        current = _read_path_info(self.path)
+        if not _same_file(self._fd, self.path) or current is None or current.id != self.info.id:
+            raise LockError(
+                f"the state lock {self.path} was force-unlocked by someone else while this command "
+                "ran; it stopped before writing the state again. Run `exoform plan` to see where "
+                "things stand."
+            )
+
     def __exit__(self, *exc: Any) -> None:
         if self._fd is None:
             return
-        os.ftruncate(self._fd, 0)
+        if _same_file(self._fd, self.path):
+            os.ftruncate(self._fd, 0)
         fcntl.flock(self._fd, fcntl.LOCK_UN)
         os.close(self._fd)
         self._fd = None
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        mine, now = os.fstat(fd), os.stat(path)
+    except FileNotFoundError:
+        return False
+    return (mine.st_dev, mine.st_ino) == (now.st_dev, now.st_ino)
 
 
 def _new_info(command: str) -> LockInfo:
@@ -91,11 +143,33 @@ def _read_info(fd: int) -> LockInfo | None:
         return None
 
 
+def _read_path_info(path: Path) -> LockInfo | None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        return _read_info(fd)
+    finally:
+        os.close(fd)
+
+
 def _locked_message(path: Path, holder: LockInfo | None) -> str:
-    who = holder.describe() if holder else "another exoform process"
+    if holder is None:
+        who = "another exoform process (it is just starting; its record is not written yet)"
+    elif holder.alive() is False:
+        who = (f"another exoform process (the record names {holder.describe()}, which has exited: "
+               "that record is stale and its new holder has not written its own yet)")
+    else:
+        who = holder.describe()
+    hint = ""
+    if holder is not None and holder.alive() is not True:
+        hint = (f" If that process is gone for good (e.g. a machine that crashed), clear the lock "
+                f"with `exoform force-unlock {holder.id}`.")
     return (
-        f"the state is locked by {who} (lock file {path}). Wait for that command to finish; "
-        "exoform never runs two changes on one integration at once."
+        f"the state is locked by {who} (lock file {path}, lock ID "
+        f"{holder.id if holder else 'unknown'}). Wait for that command to finish; exoform never "
+        f"runs two changes on one integration at once.{hint}"
     )
 
 
@@ -112,5 +186,48 @@ def read_lock_info(state_path: Path) -> LockInfo | None:
             return _read_info(fd)
         fcntl.flock(fd, fcntl.LOCK_UN)
         return None
+    finally:
+        os.close(fd)
+
+
+@dataclass(frozen=True)
+class Unlocked:
+    """What `force_unlock` did: `held` says whether a live lock was broken."""
+
+    holder: LockInfo
+    held: bool
+
+
+def force_unlock(state_path: Path, lock_id: str, *, force: bool = False) -> Unlocked:
+    """Clear the lock record `lock_id` names. A stale record (its process gone) is simply
+    cleared; a lock still held is broken by replacing the lock file — refused while its holder
+    is alive on this host unless `force`. Raises LockError with the reason otherwise."""
+    path = lock_path(state_path)
+    record = _read_path_info(path)
+    if record is None:
+        raise LockError(f"{path} holds no lock record: there is nothing to unlock")
+    if record.id != lock_id:
+        raise LockError(f"lock ID {lock_id} does not match the lock on {state_path} "
+                        f"(held as {record.id} by {record.describe()}); nothing was changed")
+    held = read_lock_info(state_path) is not None
+    if held and record.alive() and not force:
+        raise LockError(f"the lock is held by {record.describe()}, which is still running on this "
+                        "host; wait for it or stop it (force-unlock --force breaks the lock anyway, "
+                        "at the risk of two commands changing the tenant at once)")
+    if held:
+        os.unlink(path)  # the holder keeps a lock on a file nobody else opens any more
+    else:
+        _clear(path)
+    return Unlocked(record, held)
+
+
+def _clear(path: Path) -> None:
+    fd = os.open(path, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.ftruncate(fd, 0)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    except BlockingIOError:
+        raise LockError(f"{path} was locked again just now; nothing was changed") from None
     finally:
         os.close(fd)

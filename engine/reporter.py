@@ -38,6 +38,10 @@ class Reporter:
     def info(self, message: str) -> None:
         pass
 
+    def interrupt_received(self, interrupts: Any) -> None:
+        """Called by the CLI's signal handler, at once: it must not block or take locks."""
+        pass
+
 
 class RecordingReporter(Reporter):
     """Keeps every event as (hook, args) for tests and for the JSON output of apply."""

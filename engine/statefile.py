@@ -5,11 +5,17 @@ foreign (never overwritten then), written atomically with the previous version k
 from __future__ import annotations
 
 import dataclasses
-import shutil
 from pathlib import Path
+from typing import Callable
 
 from exoform.engine.errors import InputError, StateError
-from exoform.engine.jsonfile import atomic_write_json, read_json, schema_issues
+from exoform.engine.jsonfile import (
+    atomic_write_bytes,
+    atomic_write_json,
+    read_json,
+    schema_issues,
+    sweep_temp_files,
+)
 from exoform.engine.state import State, from_json, migrate, to_json
 
 
@@ -18,12 +24,15 @@ def default_state_path(integration: str) -> Path:
 
 
 class StateStore:
-    """One state file. `load` once, then `save` after every change."""
+    """One state file. `load` once, then `save` after every change. A writer sets `guard` to
+    its lock's check, which runs before every write."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, guard: Callable[[], None] | None = None) -> None:
         self.path = Path(path)
+        self.guard = guard
         self._last: State | None = None
         self._backed_up = False
+        self._swept = False
 
     @property
     def backup_path(self) -> Path:
@@ -54,9 +63,15 @@ class StateStore:
             return last
         serial = (last.serial + 1) if last is not None else state.serial
         state = dataclasses.replace(state, serial=max(serial, state.serial))
+        if self.guard is not None:
+            self.guard()
+        if not self._swept:  # temp files of a writer killed mid-write (we hold the lock now)
+            sweep_temp_files(self.path)
+            sweep_temp_files(self.backup_path)
+            self._swept = True
         if not self._backed_up and self.path.exists():
-            shutil.copy2(self.path, self.backup_path)
-            self.backup_path.chmod(0o600)
+            # Atomic and 0600 from the first byte: a plain copy is briefly world-readable.
+            atomic_write_bytes(self.backup_path, self.path.read_bytes())
             self._backed_up = True
         atomic_write_json(self.path, to_json(state))
         self._last = state

@@ -17,6 +17,7 @@ HELP = """exoform wires an email security gateway into Exchange Online, Terrafor
   destroy    remove everything exoform created for this integration
   show       print the state, or a saved plan file
   state      list / show resources in the state
+  force-unlock LOCK_ID  clear a state lock left behind by a crashed or hung run
   script     print the plan as a PowerShell script (the "Manual" method)
   import     take existing objects (vendor wizard, manual or script install) into state
   drift      report changes made outside exoform since the last apply (= plan --refresh-only)
@@ -39,10 +40,18 @@ def _planning(p: argparse.ArgumentParser) -> None:
                    help="take over unmarked objects that already have the desired names (see `exoform import`)")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from exoform import commands, show
+EPILOG = """exit codes: 0 success, 1 error (nothing changed, or rolled back cleanly), 2 changes
+(plan --detailed-exitcode), 3 apply failed and its rollback did not complete, 130 interrupted by
+Ctrl-C (143 by SIGTERM). Ctrl-C during apply/destroy stops after the tenant call in progress (never
+between a call and its state record) and rolls back unless --no-rollback; a second Ctrl-C while
+rolling back warns, a third stops the rollback (then `exoform plan` / `exoform apply` converge).
+"""
 
-    parser = argparse.ArgumentParser(prog="exoform", description=HELP,
+
+def build_parser() -> argparse.ArgumentParser:
+    from exoform import commands, locking, show
+
+    parser = argparse.ArgumentParser(prog="exoform", description=HELP, epilog=EPILOG,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"exoform {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -82,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.add_argument("address", help="e.g. transport_rule.spf")
     p.set_defaults(func=show.cmd_state_show)
+    locking.register(sub, _common)
     _register_extras(sub)
     return parser
 

@@ -16,6 +16,7 @@ from exoform.engine.apply import ApplyResult, Executor
 from exoform.engine.config import load_config
 from exoform.engine.errors import ExoformError, PlanError
 from exoform.engine.lock import StateLock
+from exoform.interrupts import exit_code as interrupt_exit_code, handling_interrupts, render_interrupted
 from exoform.engine.plan import Plan
 from exoform.engine.planfile import plan_to_json, read_plan, write_plan
 from exoform.engine.planner import PlanRequest, make_plan
@@ -134,7 +135,8 @@ def _verify(plan: Plan, as_json: bool) -> int:
 def cmd_apply(args: argparse.Namespace, operation: str = "apply") -> int:
     ctx = Context.load(args)
     with ExitStack() as stack:
-        stack.enter_context(StateLock(ctx.store.path, f"exoform {operation}"))
+        lock = stack.enter_context(StateLock(ctx.store.path, f"exoform {operation}"))
+        ctx.store.guard = lock.verify  # stop before writing if force-unlock broke the lock
         provider = ctx.provider()
         stack.callback(provider.close)
         state = ctx.store.load(ctx.spec.integration)
@@ -150,7 +152,9 @@ def cmd_apply(args: argparse.Namespace, operation: str = "apply") -> int:
         if not (args.auto_approve or saved) and not confirm(_question(plan)):
             print("\nApply cancelled; nothing was changed.", file=sys.stderr)
             return EXIT_ERROR
-        result = Executor(provider, ctx.store, ctx.reporter).apply(plan, state, rollback=not args.no_rollback)
+        with handling_interrupts(ctx.reporter) as interrupts:
+            executor = Executor(provider, ctx.store, ctx.reporter, interrupts=interrupts)
+            result = executor.apply(plan, state, rollback=not args.no_rollback)
     return _finish(plan, result, args.json)
 
 
@@ -162,10 +166,13 @@ def _question(plan: Plan) -> str:
 
 def _finish(plan: Plan, result: ApplyResult, as_json: bool) -> int:
     code = EXIT_OK if result.ok else (EXIT_ERROR if result.rollback_complete else EXIT_PARTIAL)
+    if result.interrupted:
+        code = interrupt_exit_code(result)
     if as_json:
         _print_json(plan, result)
     else:
-        print("\n" + render_result(plan, result), file=sys.stdout if result.ok else sys.stderr)
+        text = render_interrupted(plan, result) if result.interrupted else render_result(plan, result)
+        print("\n" + text, file=sys.stdout if result.ok else sys.stderr)
     return code
 
 
@@ -176,7 +183,7 @@ def _print_json(plan: Plan, result: ApplyResult | None) -> int:
             "ok": result.ok, "completed_steps": list(result.completed),
             "failed_step": result.failed_step, "error": str(result.error) if result.error else None,
             "rolled_back": result.rolled_back, "rollback_complete": result.rollback_complete,
-            "leftovers": list(result.leftovers),
+            "leftovers": list(result.leftovers), "interrupted": result.interrupted,
         }
     print(json.dumps(body, indent=2, sort_keys=True))
     return EXIT_OK

@@ -2,10 +2,12 @@
 retry and rollback as it happens, and the Terraform-style confirmation prompt."""
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any, TextIO
 
 from exoform.engine.reporter import Reporter
+from exoform.interrupts import notice
 from exoform.text import safe
 
 
@@ -43,6 +45,14 @@ class ConsoleReporter(Reporter):
 
     def info(self, message: str) -> None:
         self._say(safe(message))
+
+    def interrupt_received(self, interrupts: Any) -> None:
+        """Runs inside a signal handler: one unbuffered write, never a (re-entrant) print."""
+        data = notice(interrupts).encode("utf-8", "replace")
+        try:
+            os.write(self.stream.fileno(), data)
+        except (AttributeError, OSError, ValueError):
+            pass  # no file descriptor (captured output): the executor's report still follows
 
 
 def confirm(question: str, stream: TextIO | None = None) -> bool:

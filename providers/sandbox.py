@@ -11,9 +11,10 @@ import fcntl
 import functools
 import json
 import os
+import time
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import jsonschema
 
@@ -31,6 +32,7 @@ SANDBOX_RETRY_POLICY = RetryPolicy(
 )
 THROTTLE_RETRY_AFTER = 0.01
 CRASH_EXIT_CODE = 137  # what a shell reports for a process killed by SIGKILL
+LATENCY_ENV = "EXOFORM_SANDBOX_LATENCY_MS"
 
 
 def _die() -> None:
@@ -49,8 +51,10 @@ class SandboxProvider:
         faults: FaultPlan | None = None,
         retry_policy: RetryPolicy | None = None,
         crash: Callable[[], None] = _die,
+        latency: float | None = None,
     ) -> None:
         self.path = Path(path)
+        self.latency = latency_from_env() if latency is None else latency  # seconds per call
         self.reporter = reporter or Reporter()
         self.faults = faults if faults is not None else FaultPlan.from_env()
         self.retry_policy = retry_policy or SANDBOX_RETRY_POLICY
@@ -91,11 +95,17 @@ class SandboxProvider:
                 " EXOFORM_FAULTS).",
                 cmdlet=call.name, identity=call.identity, status=500,
             )
+        self._wait()  # half the latency before the call takes effect, half after
         result = self._run(call)
+        self._wait()
         if fault == "crash":
             # The call has taken effect and is on disk; now die as if killed.
             self._crash()
         return result
+
+    def _wait(self) -> None:
+        if self.latency > 0:
+            time.sleep(self.latency / 2)
 
     def _run(self, call: CmdletCall) -> list[dict[str, Any]]:
         mutating = call.verb != "Get"
@@ -167,6 +177,20 @@ class SandboxProvider:
         atomic_write_json(self.path, document, mode=0o644)
         stat = self.path.stat()
         self._cache = ((stat.st_ino, stat.st_size, stat.st_mtime_ns), document)
+
+
+def latency_from_env(environ: Mapping[str, str] | None = None) -> float:
+    """Seconds each call takes, from EXOFORM_SANDBOX_LATENCY_MS (a slow tenant for tests)."""
+    raw = (os.environ if environ is None else environ).get(LATENCY_ENV, "").strip()
+    if not raw:
+        return 0.0
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 60_000:
+        raise InputError(LATENCY_ENV, [Issue("", f"'{raw}' is not a number of milliseconds from 0 to 60000")])
+    return value / 1000
 
 
 @functools.lru_cache(maxsize=1)
