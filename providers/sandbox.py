@@ -1,8 +1,9 @@
 """The sandbox provider: a simulated Exchange Online tenant kept in a JSON file.
 
 Every call re-reads the file under an exclusive lock on `<file>.lock`, runs the cmdlet in a
-`TenantModel` and, when the tenant changed, writes the file back atomically, so several exoform
-processes can share one tenant. Faults from EXOFORM_FAULTS and retries act as against the service.
+`TenantModel` and, when the tenant changed, writes the file back atomically (`TenantFile`, which
+the HTTP emulator uses too), so several exoform processes can share one tenant. Faults from
+EXOFORM_FAULTS and retries act as against the service.
 """
 from __future__ import annotations
 
@@ -60,7 +61,7 @@ class SandboxProvider:
         self.retry_policy = retry_policy or SANDBOX_RETRY_POLICY
         self.calls: list[str] = []
         self._crash = crash
-        self._cache: tuple[tuple[int, int, int], dict[str, Any]] | None = None
+        self._file = TenantFile(self.path)
 
     def read(self, exchange_types: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
         """One Get- per type, never one per object."""
@@ -108,6 +109,22 @@ class SandboxProvider:
             time.sleep(self.latency / 2)
 
     def _run(self, call: CmdletCall) -> list[dict[str, Any]]:
+        return self._file.run(call)
+
+
+class TenantFile:
+    """A sandbox-format tenant file that several processes (sandbox providers, emulators) share.
+
+    `run` re-reads the file under an exclusive lock on `<file>.lock`, runs the cmdlet in a
+    `TenantModel` and writes the file back atomically when the tenant changed. A missing file is
+    the empty tenant; a bad file is an InputError, never repaired."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._cache: tuple[tuple[int, int, int], dict[str, Any]] | None = None
+
+    def run(self, call: CmdletCall) -> list[dict[str, Any]]:
+        """One cmdlet against the file; a failed call leaves the file as it was."""
         mutating = call.verb != "Get"
         with self._locked(create_dir=mutating):
             model = TenantModel(self._load())
@@ -119,6 +136,11 @@ class SandboxProvider:
             if after != before:
                 self._write(after)
         return result
+
+    def document(self) -> dict[str, Any]:
+        """The tenant in the file now, ids and defaults filled in."""
+        with self._locked(create_dir=False):
+            return TenantModel(self._load()).document()
 
     @contextlib.contextmanager
     def _locked(self, *, create_dir: bool) -> Iterator[None]:
@@ -140,7 +162,7 @@ class SandboxProvider:
     def _load(self) -> dict[str, Any]:
         """The tenant in the file (a missing file is the empty tenant); never repairs a bad file.
 
-        A file unchanged since this provider last read or wrote it (same inode, size and
+        A file unchanged since this object last read or wrote it (same inode, size and
         mtime) is not parsed and validated again: plans read four types in a row."""
         try:
             stat = self.path.stat()

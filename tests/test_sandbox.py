@@ -21,7 +21,7 @@ from exoform.engine.provider import READ_TYPES
 from exoform.engine.reporter import RecordingReporter
 from exoform.providers.faults import ENV_VAR, FaultPlan
 from exoform.providers.retry import RetryPolicy
-from exoform.providers.sandbox import SandboxProvider, tenant_issues
+from exoform.providers.sandbox import SandboxProvider, TenantFile, tenant_issues
 from exoform.providers.tenant_model import dump_tenant, empty_tenant
 
 OUTBOUND = {
@@ -192,6 +192,22 @@ def test_invalid_file_names_json_path_and_is_left_alone(
         assert caught.value.source == str(tenant)
         assert caught.value.issues[0].path == path
     assert tenant.read_bytes() == before
+
+
+def test_tenant_file_parses_an_unchanged_file_once(tenant: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    shared = TenantFile(tenant)
+    shared.run(call("New-TransportRule", Name="A"))
+    parsed: list[Path] = []
+    original = TenantFile._parse
+    monkeypatch.setattr(TenantFile, "_parse", lambda self: parsed.append(self.path) or original(self))
+    for _ in range(3):
+        shared.run(call("Get-TransportRule"))
+    assert parsed == []  # its own write is cached: inode, size and mtime unchanged since
+    sandbox(tenant).invoke(call("New-TransportRule", Name="B"))  # another writer: a new file
+    assert [r["Name"] for r in shared.run(call("Get-TransportRule"))] == ["A", "B"]
+    # One parse by the other writer, one by `shared` after the file changed; none since.
+    assert shared.document()["TransportRule"][1]["Name"] == "B"
+    assert len(parsed) == 2
 
 
 def test_schema_is_valid_draft_2020_12_and_loaded_from_the_package() -> None:
