@@ -15,10 +15,13 @@ from exoform.engine.ownership import owner
 from exoform.engine.model import Kind
 
 CASES = sorted((Path(__file__).parent / "scenarios").glob("*.json"))
+PROVIDERS = ("sandbox", "emulator")
+RUNS = [(provider, case) for provider in PROVIDERS for case in CASES]
 
 
-@pytest.mark.parametrize("case_file", CASES, ids=[c.stem for c in CASES])
-def test_scenario(case_file: Path, workspace: Any) -> None:
+@pytest.mark.parametrize("provider, case_file", RUNS, ids=[f"{p}-{c.stem}" for p, c in RUNS])
+def test_scenario(provider: str, case_file: Path, request: pytest.FixtureRequest) -> None:
+    workspace = request.getfixturevalue("emulated_workspace" if provider == "emulator" else "workspace")
     case = json.loads(case_file.read_text())
     original = workspace.write_tenant(case.get("tenant"))
     shadow = workspace.root / "shadow.json"  # the tenant with only the admin's own edits

@@ -60,7 +60,7 @@ class AdminApi:
         self._issuer = issuer
         self._aliases = tenant_aliases
         self._conditions = conditions
-        self._faults = faults
+        self.faults = faults  # swappable: a long-lived emulator serves test after test
         self._redirect_base = redirect_base
         self._lag = ReplicationLag(conditions.replication_lag)
         self._cursors = Cursors()
@@ -95,7 +95,7 @@ class AdminApi:
             return error_reply(400, "System.ArgumentException",
                                "The request body has no CmdletInput.CmdletName.")
         canonical = _CMDLETS.get(cmdlet.lower())
-        if canonical is None:
+        if canonical is None or self._denied(canonical):
             return forbidden_reply()
         unknown = _unknown_parameters(canonical, parameters)
         if unknown:
@@ -105,6 +105,10 @@ class AdminApi:
         if token is not None:
             return self._next_page(request, token)
         return self._injected(canonical) or self._run(request, from_wire(canonical, parameters))
+
+    def _denied(self, cmdlet: str) -> bool:
+        """Outside the caller's role: the real service answers as for an unknown cmdlet."""
+        return cmdlet.lower() in {name.lower() for name in self._conditions.denied_cmdlets}
 
     def _redirect(self, request: Request) -> Reply | None:
         target = self._redirect_base()
@@ -120,7 +124,7 @@ class AdminApi:
             if self._unavailable_left > 0:
                 self._unavailable_left -= 1
                 return Reply(503, b"Service Unavailable", {"Content-Type": "text/plain"})
-        fault = self._faults.next(cmdlet) if self._faults else None
+        fault = self.faults.next(cmdlet) if self.faults else None
         if fault == "error":
             return error_reply(500, "Microsoft.Exchange.Management.Tasks.InjectedFaultException",
                                f"Injected fault: {cmdlet} failed and changed nothing.")

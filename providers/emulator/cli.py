@@ -32,6 +32,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--redirect", action="store_true",
                         help="answer the main host with 302 to a second 'regional' host")
     parser.add_argument("--page-size", type=int, help="largest page of Get- output")
+    parser.add_argument("--deny-cmdlet", action="append", metavar="CMDLET",
+                        help="answer this cmdlet 403 (outside the app's role), as Exchange does; "
+                             "repeatable")
     parser.add_argument("--workdir", help="where the CA and client certificates are written "
                                           "(default: a new temporary folder)")
     parser.set_defaults(func=run_serve)
@@ -48,6 +51,8 @@ def conditions_from(args: argparse.Namespace) -> Conditions:
         changes["redirect"] = True
     if args.page_size is not None:
         changes["max_page_size"] = args.page_size
+    if args.deny_cmdlet:
+        changes["denied_cmdlets"] = tuple(args.deny_cmdlet)
     return replace(conditions, **changes)
 
 

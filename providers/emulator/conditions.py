@@ -1,6 +1,7 @@
 """How the emulator misbehaves on purpose: latency, a regional redirect, replication lag, a
-burst of 503s, small pages or broken paging, throttling's Retry-After and token lifetime.
-Set in code (`Conditions(...)`) or from `EXOFORM_EMULATOR_*` environment variables.
+burst of 503s, small pages or broken paging, throttling's Retry-After, token lifetime and
+cmdlets outside the caller's RBAC role. Set in code (`Conditions(...)`) or from
+`EXOFORM_EMULATOR_*` environment variables.
 """
 from __future__ import annotations
 
@@ -20,10 +21,12 @@ class Conditions:
     throttle_retry_after: float = 0.25  # Retry-After of the `throttle` fault (fractional on purpose)
     token_lifetime: int = 3599  # seconds; msal treats <= 300 as already expired
     device_approve_after_polls: int = 1  # the device code is approved on this poll
+    denied_cmdlets: tuple[str, ...] = ()  # outside the caller's role: 403 with a NUL-byte body
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Conditions":
-        """`EXOFORM_EMULATOR_<FIELD>` overrides, e.g. EXOFORM_EMULATOR_LATENCY_MS=50."""
+        """`EXOFORM_EMULATOR_<FIELD>` overrides, e.g. EXOFORM_EMULATOR_LATENCY_MS=50 or
+        EXOFORM_EMULATOR_DENIED_CMDLETS=New-TransportRule,Remove-TransportRule."""
         environ = os.environ if environ is None else environ
         changes: dict[str, object] = {}
         for spec in fields(cls):
@@ -37,6 +40,8 @@ def _parse(name: str, raw: str) -> object:
     default = getattr(Conditions(), name)
     if isinstance(default, bool):
         return raw.strip().lower() in ("1", "true", "yes", "on")
+    if name == "denied_cmdlets":
+        return tuple(part.strip() for part in raw.split(",") if part.strip())
     if name == "max_page_size":
         return int(raw) if raw.strip() else None
     return type(default)(raw)

@@ -249,6 +249,14 @@ class Emulator:
         """The tenant as the emulator holds it now."""
         return self._store.document()
 
+    def serve_tenant(self, tenant_file: str | Path | None, faults: FaultSource | None = None) -> None:
+        """Serve another tenant file with a fresh fault plan (None: no faults), so one running
+        emulator can serve test after test without a new CA, certificate and sign-in each."""
+        self._store.use(Path(tenant_file) if tenant_file else None)
+        self._faults = faults
+        if self._app is not None:
+            self._app.admin.faults = faults
+
 
 def _faults_from_env() -> FaultSource | None:
     from exoform.providers.faults import FaultPlan

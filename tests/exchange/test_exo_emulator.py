@@ -71,6 +71,26 @@ def test_unknown_cmdlet_is_403_nul_bytes_labelled_gzip(emulator) -> None:
     assert raw and set(raw) == {0}
 
 
+def test_denied_cmdlet_is_403_like_an_unknown_one(start_emulator) -> None:
+    emulator = start_emulator(Conditions(denied_cmdlets=("new-transportrule",)))
+    denied = _invoke(emulator, "New-TransportRule", {"Name": "Rule A"}, stream=True)
+    assert denied.status_code == 403 and set(denied.raw.read(decode_content=False)) == {0}
+    assert _invoke(emulator, "Get-TransportRule").json()["value"] == []  # nothing was made
+
+
+def test_serve_tenant_swaps_the_file_and_the_faults(emulator, tmp_path) -> None:
+    first, second = tmp_path / "first.json", tmp_path / "second.json"
+    emulator.serve_tenant(first, FaultPlan.parse("New-TransportRule#1"))
+    assert _invoke(emulator, "New-TransportRule", {"Name": "Rule A"}).status_code == 500
+    assert _invoke(emulator, "New-TransportRule", {"Name": "Rule A"}).status_code == 200
+    emulator.serve_tenant(second, FaultPlan.parse("New-TransportRule#1"))  # counts afresh
+    assert _invoke(emulator, "New-TransportRule", {"Name": "Rule B"}).status_code == 500
+    emulator.serve_tenant(second)
+    assert _invoke(emulator, "New-TransportRule", {"Name": "Rule B"}).status_code == 200
+    assert [r["Name"] for r in json.loads(first.read_text())["TransportRule"]] == ["Rule A"]
+    assert [r["Name"] for r in emulator.document()["TransportRule"]] == ["Rule B"]
+
+
 def test_unknown_parameter_is_400_with_exchange_error_json(emulator) -> None:
     response = _invoke(emulator, "Get-TransportRule", {"Bogus": 1})
     assert response.status_code == 400
@@ -115,16 +135,30 @@ def test_tenant_file_is_shared_with_the_sandbox(start_emulator, tmp_path) -> Non
     assert names == ["From HTTP", "From sandbox"]
 
 
+def test_bad_tenant_file_is_refused_as_the_sandbox_refuses_it(start_emulator, tmp_path) -> None:
+    path = tmp_path / "tenant.json"
+    path.write_text('{"TransportRule": [{"Name": "A"}, {"Name": "a"}]}', encoding="utf-8")
+    before = path.read_bytes()
+    emulator = start_emulator(tenant_file=path)
+    response = _invoke(emulator, "New-TransportRule", {"Name": "B"})
+    assert response.status_code == 500
+    assert "TransportRule[1].Name" in response.json()["error"]["details"][0]["message"]
+    assert path.read_bytes() == before
+
+
 def test_conditions_from_environment_and_flags() -> None:
     conditions = Conditions.from_env({"EXOFORM_EMULATOR_LATENCY_MS": "50",
                                       "EXOFORM_EMULATOR_REDIRECT": "yes",
-                                      "EXOFORM_EMULATOR_MAX_PAGE_SIZE": "3"})
+                                      "EXOFORM_EMULATOR_MAX_PAGE_SIZE": "3",
+                                      "EXOFORM_EMULATOR_DENIED_CMDLETS": "New-TransportRule, Remove-TransportRule"})
     assert (conditions.latency_ms, conditions.redirect, conditions.max_page_size) == (50.0, True, 3)
+    assert conditions.denied_cmdlets == ("New-TransportRule", "Remove-TransportRule")
     args = build_parser().parse_args(["emulator", "serve", "--port", "0", "--latency-ms", "20",
-                                      "--replication-lag", "1.5"])
+                                      "--replication-lag", "1.5", "--deny-cmdlet", "Get-TransportRule"])
     assert args.func is not None
     flags = conditions_from(args)
     assert (flags.latency_ms, flags.replication_lag) == (20.0, 1.5)
+    assert flags.denied_cmdlets == ("Get-TransportRule",)
 
 
 def test_serve_announces_a_config_block_that_the_schema_accepts(tmp_path) -> None:
