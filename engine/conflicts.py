@@ -288,7 +288,7 @@ def _rules_above(read: Read, ours: Ours, placement_top: bool) -> list[Obj]:
     rules = sorted(read.get("TransportRule", ()), key=lambda r: int(r.get("Priority") or 0))
     mine = [i for i, r in enumerate(rules) if _mine(Kind.TRANSPORT_RULE, r, ours)]
     if mine:
-        return [r for r in rules[:mine[0]]]
+        return list(rules[:mine[0]])
     return [] if placement_top else _other_rules(read, ours)
 
 

@@ -196,3 +196,17 @@ def test_a_script_stops_at_the_first_error_and_verify_shows_what_is_left(workspa
     workspace.outside("Remove-OutboundConnector", {"Identity": "OPSWAT MDCES - Outbound", "Confirm": False})
     code, out, _ = workspace.run("plan", "--verify")
     assert code == 2 and "does not match" in out and "4 step(s)" in out
+
+
+def test_after_a_script_the_next_plan_adopts_its_objects_by_marker(workspace: Workspace) -> None:
+    workspace.write_tenant(None)
+    workspace.write_config(INLINE)
+    code, script, _ = workspace.run("script")
+    replay(script, SandboxProvider(workspace.tenant, faults=FaultPlan()))
+    plan = workspace.plan_json()
+    assert plan["steps"] == [] and sum(c["adopted"] for c in plan["resource_changes"]) == 5
+    before = workspace.tenant.read_text()
+    code, out, _ = workspace.run("apply", "--auto-approve")
+    assert code == 0 and workspace.tenant.read_text() == before  # recorded in state, no tenant call
+    state = json.loads(workspace.state.read_text())
+    assert len(state["resources"]) == 6 and workspace.run("plan", "--detailed-exitcode")[0] == 0

@@ -43,7 +43,7 @@ def test_findings_import_script_replay_and_drift_through_the_admin_api(start_emu
     code, out, err = workspace.run("plan", "--out", "p.json", *RISK)
     assert code == 0, out + err
     code, script, err = workspace.run("script", "p.json")
-    assert code == 0, err
+    assert code == 0 and emulator.client_secret not in script, err
     provider = connect(emulator)
     replay(script, provider)
     for record in emulator.stats.requests:
