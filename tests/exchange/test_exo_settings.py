@@ -1,11 +1,20 @@
 """Tenant options of the exchange_online provider: per-cloud endpoints and authorities, the
-device-code public client, the scope, and every invalid option reported at once by path."""
+device-code public client, the scope, every invalid option reported at once by path, and the
+README's examples of them."""
 from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
 
 import pytest
 
+from exoform.engine.config import parse_config
 from exoform.engine.errors import InputError
 from exoform.providers.exchange.settings import DEVICE_CODE_CLIENT_ID, ExchangeSettings
+
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 GUID = "8f0e7f4e-5a3c-4a1e-9d61-3f1e2b7c9a10"
 SECRET = {"method": "secret", "client_secret_env": "EXO_SECRET"}
@@ -48,3 +57,26 @@ def test_every_problem_is_listed_by_path() -> None:
 def test_secret_needs_the_variable_name() -> None:
     with pytest.raises(InputError, match="client_secret_env"):
         ExchangeSettings.from_options({"tenant_id": GUID, "client_id": GUID, "auth": {"method": "secret"}})
+
+
+def _readme_tenant_blocks() -> list[dict[str, Any]]:
+    """Every JSON snippet of the README's exchange_online section, as a whole tenant block."""
+    section = README.read_text(encoding="utf-8").split("## A real tenant", 1)[1].split("\n## ", 1)[0]
+    blocks = []
+    for snippet in re.findall(r"```json\n(.*?)```", section, re.S):
+        value = json.loads("{" + snippet.strip() + "}")
+        tenant = value.get("tenant") or {"provider": "exchange_online", "tenant_id": GUID,
+                                          "client_id": GUID, **value}
+        blocks.append(tenant)
+    return blocks
+
+
+def test_readme_examples_are_valid_configs() -> None:
+    blocks = _readme_tenant_blocks()
+    assert {b["auth"]["method"] for b in blocks} == {"certificate", "secret", "device_code"}
+    for tenant in blocks:
+        config = {"integration": "readme", "tenant": tenant,
+                  "gateway": {"ip_ranges": ["203.0.113.0/24"], "tenant_info": "t"},
+                  "protection": {"mode": "inline", "directions": ["inbound"], "scope": {"users": "all"}}}
+        spec = parse_config(config, source="README.md", base_dir=Path("."))
+        ExchangeSettings.from_options(spec.tenant.options)
