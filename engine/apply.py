@@ -13,7 +13,7 @@ from typing import Any, Callable
 from exoform.engine.calls import inverse_call
 from exoform.engine.errors import ExoformError, ProviderError
 from exoform.engine.interrupt import Interrupts
-from exoform.engine.model import Action, Address
+from exoform.engine.model import Action, Address, Kind
 from exoform.engine.plan import Plan, ResourceChange, Step
 from exoform.engine.provider import READ_TYPES, Provider
 from exoform.engine.record import record_call, sync_record
@@ -60,8 +60,8 @@ class Executor:
 
     def apply(self, plan: Plan, state: State, *, rollback: bool = True) -> ApplyResult:
         before_snapshot = snapshot(self.provider.read(READ_TYPES))
-        original = state
-        state = self.store.save(_sync(plan, state))
+        original = _settle_interrupted(plan, state)
+        state = self.store.save(_sync(plan, original))
         done: list[tuple[Step, list[dict[str, Any]]]] = []
         for step in plan.steps:
             if self.interrupts.requested:  # a safe point: the last call's result is saved
@@ -77,6 +77,10 @@ class Executor:
         if self.interrupts.requested:  # during the last call: stop and undo like any other
             return self._stop(plan, len(plan.steps), done, state, original, before_snapshot, rollback)
         return ApplyResult(ok=True, state=state, completed=tuple(s.index for s, _ in done))
+
+    def settle(self, plan: Plan, state: State) -> State:
+        """A plan with nothing to do still settles an interrupted run's pending record."""
+        return self.store.save(_sync(plan, _settle_interrupted(plan, state)))
 
     def _run(
         self, step: Step, change: ResourceChange, state: State, total: int
@@ -172,6 +176,22 @@ class Executor:
             if not any(s.address == change.address for s in plan.steps):
                 state = _restore(state, original, change.address, [])
         return self.store.save(state), problems
+
+
+def _settle_interrupted(plan: Plan, state: State) -> State:
+    """The pending record of an interrupted run has served its purpose once a plan was made
+    from a fresh read: clear it, and keep what it told about allow-list entries that run added
+    (the plan's `owned_before`), or they would be forgotten and never removed."""
+    if state.pending is None:
+        return state
+    for change in plan.changes:
+        if change.address.kind is not Kind.CONNECTION_FILTER_ALLOWLIST or change.before is None:
+            continue
+        record = state.get(change.address)
+        if set(record.owned_entries if record else ()) != set(change.owned_before):
+            base = record or sync_record(change)
+            state = state.put(dataclasses.replace(base, owned_entries=tuple(sorted(change.owned_before))))
+    return state.with_pending(None)
 
 
 def _sync(plan: Plan, state: State) -> State:

@@ -126,7 +126,7 @@ def _diff_allowlist(
     before = sorted(present & (wanted | owned))
     after = sorted((set(before) - set(remove)) | set(add))
     if want is None:
-        if record is None:
+        if record is None and not owned:  # (owned without a record: an interrupted first add)
             return None
         action, reason = Action.DELETE, "removes only the entries exoform added"
     elif record is None:
@@ -139,7 +139,7 @@ def _diff_allowlist(
         address=address,
         action=action,
         exchange_name="Default",
-        before=(("IPAllowList", tuple(before)), ("Name", "Default")) if record else None,
+        before=(("IPAllowList", tuple(before)), ("Name", "Default")) if record or owned else None,
         after=(("IPAllowList", tuple(after)), ("Name", "Default")) if want else None,
         changed=("IPAllowList",) if (add or remove) else (),
         dependencies=(),

@@ -40,7 +40,8 @@ def observe(
     """Observed objects for every desired or state address, plus conflicts found. With `adopt`,
     an unmarked object holding a desired name is taken over instead of being a conflict."""
     wanted = {r.address: r for r in desired}
-    addresses = sorted(set(wanted) | {r.address for r in state.resources})
+    interrupted = _interrupted(state)
+    addresses = sorted(set(wanted) | {r.address for r in state.resources} | set(interrupted))
     observed: dict[Address, Observed] = {}
     diagnostics: list[Diagnostic] = []
     claimed: set[str] = set()
@@ -50,6 +51,8 @@ def observe(
             observed[address] = _observe_allowlist(address, objects, state)
             continue
         found, problem = _match(address, objects, wanted.get(address), state, adopt)
+        if found is None and problem is None and interrupted.get(address):
+            found = _ours_by_name(address, objects, interrupted[address], state.integration)
         if problem:
             diagnostics.append(problem)
         if found is not None:
@@ -100,6 +103,26 @@ def _match(
             return obj, None
         return None, _conflict(address, obj, integration)
     return None, None
+
+
+def _interrupted(state: State) -> dict[Address, str]:
+    """The address of an interrupted run's pending call, with the name it was creating (New-):
+    its effect may be unrecorded (an object, allow-list entries), so even a plan that wants
+    nothing there must look, and find a created object by its name."""
+    pending = state.pending
+    if pending is None:
+        return {}
+    try:
+        address = Address.parse(pending.address)
+    except ValueError:
+        return {}
+    return {address: pending.identity if pending.cmdlet.startswith("New-") else ""}
+
+
+def _ours_by_name(address: Address, objects: Sequence[Mapping[str, Any]], name: str,
+                  integration: str) -> Mapping[str, Any] | None:
+    obj = _by_name(objects, name)
+    return obj if obj is not None and owner(address.kind, obj) == integration else None
 
 
 def _candidate_names(want: Resource | None, record: Any) -> list[str]:

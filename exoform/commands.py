@@ -148,6 +148,8 @@ def cmd_apply(args: argparse.Namespace, operation: str = "apply") -> int:
             print("\nError: the plan has errors (above); nothing was changed.", file=sys.stderr)
             return EXIT_ERROR
         if not plan.has_changes:
+            if state.pending is not None:  # the interrupted call is accounted for: say so in state
+                Executor(provider, ctx.store, ctx.reporter).settle(plan, state)
             return _print_json(plan, None) if args.json else EXIT_OK
         if not (args.auto_approve or saved) and not confirm(_question(plan)):
             print("\nApply cancelled; nothing was changed.", file=sys.stderr)

@@ -51,6 +51,13 @@ def exoform(cwd: Path, *args: str, **extra: str) -> subprocess.Popen[str]:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+def _record(state: Path) -> str:
+    try:
+        return lock_path(state).read_text()
+    except FileNotFoundError:
+        return ""
+
+
 def hold(state: Path, host: str = "-") -> tuple[subprocess.Popen[str], str]:
     """A live process holding the state lock; returns it and the lock ID."""
     proc = subprocess.Popen([sys.executable, "-c", HOLDER, str(state), host], env=env(),
@@ -70,7 +77,7 @@ def test_second_apply_fails_fast_naming_the_running_one(workspace: Workspace) ->
     workspace.write_config(INLINE)
     first = exoform(workspace.root, "apply", "--auto-approve", EXOFORM_SANDBOX_LATENCY_MS="80")
     deadline = time.monotonic() + 30
-    while read_lock_info(workspace.state) is None:
+    while f'"pid": {first.pid}' not in _record(workspace.state):  # never flock it: that races
         assert time.monotonic() < deadline and first.poll() is None
         time.sleep(0.005)
     started = time.monotonic()
