@@ -93,7 +93,7 @@ class Executor:
         self.reporter.step_done(step, total)
         return state, result
 
-    def _pending(self, step: Step) -> Pending:
+    def _pending(self, step: Step, phase: str = "apply") -> Pending:
         edit = step.call.args.get("IPAllowList")
         return Pending(
             step=step.index,
@@ -104,6 +104,7 @@ class Executor:
             started=self.clock(),
             add=tuple(getattr(edit, "add", ())),
             remove=tuple(getattr(edit, "remove", ())),
+            phase=phase,
         )
 
     def _stop(self, plan: Plan, index: int, *rest: Any) -> ApplyResult:
@@ -163,7 +164,7 @@ class Executor:
             undo = inverse_call(step.address.kind, step.call, change.before_dict, change.before_priority, result)
             description = f"undo step {step.index + 1}: {undo.name} '{undo.identity}'"
             try:
-                state = self.store.save(state.with_pending(self._pending(dataclasses.replace(step, call=undo))))
+                state = self.store.save(state.with_pending(self._pending(dataclasses.replace(step, call=undo), "rollback")))
                 undone = self.provider.invoke(undo)
             except ProviderError as error:
                 self.reporter.rollback_step(description, False, error)

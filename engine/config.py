@@ -111,6 +111,9 @@ RESERVED_HEADER_PREFIXES = ("X-MS-Exchange-Organization-", "X-MS-Exchange-Forest
 SENSITIVE_PATHS: tuple[JsonPath, ...] = (("gateway", "tenant_info"), ("tenant", "auth"))
 
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# Invisible formatting characters (BiDi overrides and isolates, zero-width characters, BOM):
+# a name holding one displays differently from what it is (a "Trojan Source" spoof).
+_INVISIBLE = re.compile("[\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
 _IPV4_TEXT = re.compile(r"(\d{1,3}(?:\.\d{1,3}){3})(?:/(\d{1,2}))?\Z")
 _LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\Z")
 _LOCAL_PART_FORBIDDEN = re.compile(r'[\s"(),:;<>@\[\\\]]')
@@ -438,10 +441,15 @@ def _control_characters(value: object, path: JsonPath) -> Iterator[Problem]:
     """Every string holding a control character; the value itself is never echoed."""
     if isinstance(value, str):
         match = _CONTROL.search(value)
+        invisible = _INVISIBLE.search(value)
         if match:
             yield path, (f"contains a control character (U+{ord(match.group()):04X} at position "
                          f"{match.start()}); remove it: config values cannot hold line breaks, "
                          "tabs or other control characters")
+        elif invisible:
+            yield path, (f"contains an invisible formatting character (U+{ord(invisible.group()):04X} "
+                         f"at position {invisible.start()}), which makes a value display differently "
+                         "from what it is (right-to-left override, zero-width space); remove it")
     elif isinstance(value, dict):
         for key, item in value.items():
             yield from _control_characters(item, path + (key,))

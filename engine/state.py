@@ -1,6 +1,6 @@
 """The state: what exoform owns in the tenant, as last applied or read. Pure data and its JSON
 form (format_version, lineage, serial, resources, the pending operation of an interrupted
-apply). Reading the file, locking and atomic writes live in `statefile`.
+apply), and the upgrades of older formats. Reading, locking and writing live in `statefile`.
 """
 from __future__ import annotations
 
@@ -9,10 +9,14 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
+from exoform import __version__
 from exoform.engine.errors import Issue
 from exoform.engine.model import Address, Attrs, freeze_attrs, json_attrs
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: Version of the attribute layout of each resource kind, recorded per resource (format 2+) so
+#: a later exoform can upgrade one kind's attributes without guessing (Terraform's schema_version).
+SCHEMA_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,7 @@ class Pending:
     started: str
     add: tuple[str, ...] = ()
     remove: tuple[str, ...] = ()
+    phase: str = "apply"  # "rollback" while undoing completed steps
 
 
 @dataclass(frozen=True)
@@ -78,6 +83,7 @@ class State:
 def to_json(state: State) -> dict[str, Any]:
     return {
         "format_version": FORMAT_VERSION,
+        "exoform_version": __version__,
         "lineage": state.lineage,
         "serial": state.serial,
         "integration": state.integration,
@@ -89,6 +95,7 @@ def to_json(state: State) -> dict[str, Any]:
 def _resource_json(resource: StateResource) -> dict[str, Any]:
     data: dict[str, Any] = {
         "address": str(resource.address),
+        "schema_version": SCHEMA_VERSION,
         "exchange_name": resource.exchange_name,
         "guid": resource.guid,
         "attributes": json_attrs(resource.attributes),
@@ -131,8 +138,22 @@ def _resource_from(data: Mapping[str, Any]) -> StateResource:
     )
 
 
+def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    """Format 2 records which exoform wrote the file and each resource's schema_version.
+    Defensive: it runs before schema validation, so it only touches what has the v1 shape."""
+    upgraded = {**data, "format_version": 2}
+    upgraded.setdefault("exoform_version", "unknown (format 1)")
+    resources = data.get("resources")
+    if isinstance(resources, list):
+        upgraded["resources"] = [
+            {**r, "schema_version": r.get("schema_version", 1)} if isinstance(r, dict) else r
+            for r in resources
+        ]
+    return upgraded
+
+
 # Upgrades from older format versions: MIGRATIONS[n] turns format n into n + 1.
-MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2}
 
 
 def migrate(data: dict[str, Any]) -> tuple[dict[str, Any], list[Issue]]:
@@ -151,4 +172,17 @@ def migrate(data: dict[str, Any]) -> tuple[dict[str, Any], list[Issue]]:
     while version < FORMAT_VERSION:
         data = MIGRATIONS[version](data)
         version = data["format_version"]
-    return data, []
+    return data, _newer_schemas(data)
+
+
+def _newer_schemas(data: Mapping[str, Any]) -> list[Issue]:
+    """A resource written by a newer exoform (higher schema_version) cannot be read safely."""
+    resources = data.get("resources")
+    return [
+        Issue(f"resources[{i}].schema_version",
+              f"is {r['schema_version']}, newer than this exoform understands ({SCHEMA_VERSION}); "
+              "upgrade exoform — the file was left untouched")
+        for i, r in enumerate(resources if isinstance(resources, list) else [])
+        if isinstance(r, dict) and isinstance(r.get("schema_version"), int)
+        and r["schema_version"] > SCHEMA_VERSION
+    ]

@@ -311,7 +311,7 @@ def _ranges(draw: st.DrawFn) -> str:
     return str(network.network_address) if prefix == 32 and draw(st.booleans()) else str(network)
 
 
-_names = st.text(st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp")), min_size=1,
+_names = st.text(st.characters(blacklist_categories=("Cc", "Cf", "Cs", "Zl", "Zp")), min_size=1,
                  max_size=30).filter(lambda s: s == s.strip())
 _emails = st.from_regex(r"[a-z][a-z0-9._+-]{0,10}[a-z0-9]@[a-z]{1,10}\.(com|org|email)",
                         fullmatch=True).filter(lambda s: ".." not in s and ".@" not in s)
