@@ -1,8 +1,9 @@
 """Fault injection for the sandbox and the HTTP emulator: `EXOFORM_FAULTS=Cmdlet#N[:kind],...`.
 
 The Nth call of a cmdlet in this process (every call counts, Get- and retries included, from 1)
-gets the fault: `error` (a non-retryable server error), `throttle` (429) or `crash` (the call takes
-effect, then the process dies). `FaultPlan` only decides; the caller injects.
+gets the fault: `error` (a non-retryable server error), `throttle` (429), `unavailable` (503,
+retried with backoff) or `crash` (the call takes effect, then the process dies). `FaultPlan` only
+decides; the caller injects.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from typing import Iterable, Mapping
 from exoform.engine.errors import InputError, Issue
 
 ENV_VAR = "EXOFORM_FAULTS"
-FAULT_KINDS = ("error", "throttle", "crash")
+FAULT_KINDS = ("error", "throttle", "unavailable", "crash")
 EXPECTED_FORM = (
     "expected Cmdlet#N[:kind], e.g. New-TransportRule#2:throttle, with N a whole number from 1"
     f" and kind one of {', '.join(FAULT_KINDS)} (default error)"

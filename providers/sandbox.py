@@ -21,7 +21,7 @@ import jsonschema
 
 from exoform.engine.cmdlets import CmdletCall
 from exoform.engine.jsonfile import atomic_write_json, json_path
-from exoform.engine.errors import InputError, Issue, ServerError, Throttled
+from exoform.engine.errors import InputError, Issue, ServerError, Throttled, Transient
 from exoform.engine.reporter import Reporter
 from exoform.providers.faults import FaultPlan
 from exoform.providers.retry import RetryPolicy, call_with_retry
@@ -89,6 +89,11 @@ class SandboxProvider:
                 " injected by EXOFORM_FAULTS).",
                 retry_after=THROTTLE_RETRY_AFTER, cmdlet=call.name, identity=call.identity,
                 status=429,
+            )
+        if fault == "unavailable":
+            raise Transient(
+                f"Service unavailable (503; fault {where} injected by EXOFORM_FAULTS).",
+                cmdlet=call.name, identity=call.identity, status=503,
             )
         if fault == "error":
             raise ServerError(

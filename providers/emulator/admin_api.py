@@ -119,7 +119,7 @@ class AdminApi:
         return Reply(302, b"", {"Location": location})
 
     def _injected(self, cmdlet: str) -> Reply | None:
-        """A 503 of the burst, or the `error`/`throttle` fault planned for this call."""
+        """A 503 of the burst, or the `error`/`throttle`/`unavailable` fault planned for this call."""
         with self._lock:
             if self._unavailable_left > 0:
                 self._unavailable_left -= 1
@@ -128,6 +128,8 @@ class AdminApi:
         if fault == "error":
             return error_reply(500, "Microsoft.Exchange.Management.Tasks.InjectedFaultException",
                                f"Injected fault: {cmdlet} failed and changed nothing.")
+        if fault == "unavailable":
+            return Reply(503, b"Service Unavailable", {"Content-Type": "text/plain"})
         if fault == "throttle":
             return error_reply(429, "Microsoft.Exchange.Throttling.MicroDelayThrottlingException",
                                "The request was throttled; retry after the given delay.",

@@ -11,6 +11,7 @@ import requests
 from exoform.engine.reporter import Reporter
 from exoform.providers.exchange.auth import DevicePrompt, TokenSource, prompt_on_stderr
 from exoform.providers.exchange.client import AdminApiClient, FaultSource
+from exoform.providers.exchange.credentials import key_file_warning
 from exoform.providers.exchange.provider import ExchangeOnlineProvider
 from exoform.providers.exchange.settings import ExchangeSettings
 from exoform.providers.retry import RetryPolicy
@@ -43,6 +44,9 @@ def make_provider(
     `faults` defaults to `FaultPlan.from_env()` (EXOFORM_FAULTS; only `crash` acts client-side).
     """
     settings = ExchangeSettings.from_options(options)
+    warning = key_file_warning(settings.auth)
+    if warning:
+        reporter.warning(warning)
     session = make_session(settings)
     tokens = TokenSource.for_settings(settings, session, reporter, persistent=token_cache,
                                       device_prompt=device_code_prompt)

@@ -44,6 +44,21 @@ def load_credential(auth: AuthSettings) -> ClientCredential:
     raise ValueError(f"sign-in method {auth.method!r} uses no client credential")
 
 
+def key_file_warning(auth: AuthSettings) -> str | None:
+    """A warning when the certificate file (it holds the private key) is readable by other
+    users; checked at every start, even when a cached token means the key is not read."""
+    if auth.method != "certificate" or not auth.certificate_path:
+        return None
+    try:
+        mode = os.stat(auth.certificate_path).st_mode & 0o777
+    except OSError:
+        return None  # a missing file is reported, with its path, when the key is needed
+    if not mode & 0o044:
+        return None
+    return (f"the certificate file {auth.certificate_path} holds a private key and is readable by "
+            f"other users (mode {mode:04o}); restrict it: chmod 600 {auth.certificate_path}")
+
+
 def _env(name: str, path: str, what: str) -> str:
     value = os.environ.get(name)
     if not value:
