@@ -107,16 +107,25 @@ class Executor:
             phase=phase,
         )
 
-    def _stop(self, plan: Plan, index: int, *rest: Any) -> ApplyResult:
+    def _stop(
+        self,
+        plan: Plan,
+        index: int,
+        done: list[tuple[Step, list[dict[str, Any]]]],
+        state: State,
+        original: State,
+        before_snapshot: dict[str, Any],
+        rollback: bool,
+    ) -> ApplyResult:
         """Interrupted: report where exoform stopped, then fail like a step would (no error)."""
-        total, completed, rollback = len(plan.steps), len(rest[0]), rest[-1]
+        total = len(plan.steps)
         where = f"before step {index + 1} of {total}" if index < total else f"after the last step ({total})"
-        then = "; rolling back the completed steps" if rollback and completed else ""
+        then = "; rolling back the completed steps" if rollback and done else ""
         self.reporter.warning(
-            f"{self.interrupts.signal_name} received: stopped {where}, {completed} step(s) "
+            f"{self.interrupts.signal_name} received: stopped {where}, {len(done)} step(s) "
             f"completed and recorded in the state{then}."
         )
-        return self._failed(plan, index, None, *rest)
+        return self._failed(plan, index, None, done, state, original, before_snapshot, rollback)
 
     def _failed(
         self,

@@ -75,7 +75,7 @@ def ask(proc: subprocess.Popen[str]) -> str:
 
 def test_second_apply_fails_fast_naming_the_running_one(workspace: Workspace) -> None:
     workspace.write_config(INLINE)
-    first = exoform(workspace.root, "apply", "--auto-approve", EXOFORM_SANDBOX_LATENCY_MS="80")
+    first = exoform(workspace.root, "apply", "--auto-approve", EXOFORM_SANDBOX_LATENCY_MS="200")
     deadline = time.monotonic() + 30
     while f'"pid": {first.pid}' not in _record(workspace.state):  # never flock it: that races
         assert time.monotonic() < deadline and first.poll() is None
