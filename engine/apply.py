@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any, Callable, Mapping, Sequence
 
 from exoform.engine.calls import inverse_call
 from exoform.engine.errors import ExoformError, ProviderError
@@ -58,8 +58,17 @@ class Executor:
         self.clock = clock
         self.interrupts = interrupts or Interrupts()
 
-    def apply(self, plan: Plan, state: State, *, rollback: bool = True) -> ApplyResult:
-        before_snapshot = snapshot(self.provider.read(READ_TYPES))
+    def apply(
+        self,
+        plan: Plan,
+        state: State,
+        *,
+        rollback: bool = True,
+        read: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
+    ) -> ApplyResult:
+        """Run `plan`. `read` is the tenant as read just before (no prompt in between); without
+        it the pre-apply snapshot that rollback is verified against is read here."""
+        before_snapshot = snapshot(self.provider.read(READ_TYPES) if read is None else read)
         original = _settle_interrupted(plan, state)
         state = self.store.save(_sync(plan, original))
         done: list[tuple[Step, list[dict[str, Any]]]] = []

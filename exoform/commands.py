@@ -141,7 +141,8 @@ def cmd_apply(args: argparse.Namespace, operation: str = "apply") -> int:
         stack.callback(provider.close)
         state = ctx.store.load(ctx.spec.integration)
         saved = getattr(args, "planfile", None)
-        plan = _saved_plan(ctx, provider, state, Path(saved)) if saved else ctx.plan(provider, state, operation)
+        read = provider.read(READ_TYPES)
+        plan = _saved_plan(ctx, provider, state, Path(saved), read) if saved else ctx.plan(provider, state, operation, read=read)
         if not args.json:
             print(render_plan(plan))
         if plan.errors:
@@ -151,12 +152,15 @@ def cmd_apply(args: argparse.Namespace, operation: str = "apply") -> int:
             if state.pending is not None:  # the interrupted call is accounted for: say so in state
                 Executor(provider, ctx.store, ctx.reporter).settle(plan, state)
             return _print_json(plan, None) if args.json else EXIT_OK
-        if not (args.auto_approve or saved) and not confirm(_question(plan)):
+        asked = not (args.auto_approve or saved)
+        if asked and not confirm(_question(plan)):
             print("\nApply cancelled; nothing was changed.", file=sys.stderr)
             return EXIT_ERROR
         with handling_interrupts(ctx.reporter) as interrupts:
             executor = Executor(provider, ctx.store, ctx.reporter, interrupts=interrupts)
-            result = executor.apply(plan, state, rollback=not args.no_rollback)
+            # The read the plan came from is the pre-apply snapshot, unless a person took time
+            # to answer the prompt in between: then the executor reads the tenant again.
+            result = executor.apply(plan, state, rollback=not args.no_rollback, read=None if asked else read)
     return _finish(plan, result, args.json)
 
 
@@ -191,7 +195,7 @@ def _print_json(plan: Plan, result: ApplyResult | None) -> int:
     return EXIT_OK
 
 
-def _saved_plan(ctx: Context, provider: Provider, state: State, path: Path) -> Plan:
+def _saved_plan(ctx: Context, provider: Provider, state: State, path: Path, read: dict[str, Any]) -> Plan:
     """Load a saved plan and refuse it unless it still describes exactly what would happen."""
     plan = read_plan(path)
     spec = ctx.spec
@@ -211,7 +215,7 @@ def _saved_plan(ctx: Context, provider: Provider, state: State, path: Path) -> P
     if plan.config_digest != spec.digest:
         raise PlanError(f"saved plan {path} is stale: {spec.source} changed after it was made; "
                         "make a new plan")
-    fresh = ctx.plan(provider, state, plan.operation, adopt=plan.adopt, accepted=plan.accepted_risks)
+    fresh = ctx.plan(provider, state, plan.operation, adopt=plan.adopt, accepted=plan.accepted_risks, read=read)
     if fresh.errors:
         raise PlanError(f"saved plan {path} can no longer be applied: the tenant changed after it was "
                         f"made and planning now finds: {fresh.errors[0].message}")

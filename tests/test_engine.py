@@ -54,3 +54,18 @@ def test_planning_is_deterministic(tmp_path: Path) -> None:
     before = json.dumps(read, sort_keys=True)
     assert make_plan(request) == make_plan(request)
     assert json.dumps(read, sort_keys=True) == before  # the read is not mutated
+
+
+def test_apply_reuses_the_plan_read_as_its_snapshot(tmp_path: Path) -> None:
+    from exoform.engine.apply import Executor
+
+    run = Run(tmp_path)
+    run.tenant.write_text(canonical_tenant(_big_tenant(3)))
+    spec = spec_from(CONFIG)
+    provider = run.provider()
+    store, state = run.state()
+    read = provider.read(READ_TYPES)
+    plan = make_plan(PlanRequest.for_spec(spec, read, state))
+    assert Executor(provider, store).apply(plan, state, read=read).ok
+    assert len([c for c in provider.calls if c.startswith("Get-")]) == len(READ_TYPES)
+    assert len(provider.calls) == len(READ_TYPES) + len(plan.steps)
