@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -185,7 +186,15 @@ class InterruptingProvider:
 def test_interrupt_at_any_step_records_that_call_then_rolls_back_exactly(
         tenant: dict[str, Any], config: dict[str, Any], data: st.DataObject) -> None:
     shm = Path("/dev/shm")  # tmpfs when there is one: the same code paths without fsync waits
-    run = Run(Path(tempfile.mkdtemp(prefix="exoform-interrupt-", dir=shm if shm.is_dir() else None)))
+    root = Path(tempfile.mkdtemp(prefix="exoform-interrupt-", dir=shm if shm.is_dir() else None))
+    try:
+        _interrupt_at_a_drawn_step(Run(root), tenant, config, data)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _interrupt_at_a_drawn_step(run: Run, tenant: dict[str, Any], config: dict[str, Any],
+                               data: st.DataObject) -> None:
     original = canonical_tenant(tenant)
     run.tenant.write_text(original, encoding="utf-8")
     spec = spec_from(config)
