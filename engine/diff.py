@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from deepdiff import DeepDiff
-
 from exoform.engine.kinds import KIND_SPECS, normalize, normalize_ip
 from exoform.engine.model import Action, Address, Kind, Resource, attrs_dict
 from exoform.engine.observe import Observed
@@ -24,6 +22,8 @@ class DiffOptions:
 
 def changed_attributes(kind: Kind, before: dict[str, object], after: dict[str, object]) -> tuple[str, ...]:
     """Names of managed attributes whose normalized values differ."""
+    from deepdiff import DeepDiff  # heavy (pulls in numpy): loaded only when a diff is needed
+
     diff = DeepDiff(normalize(kind, before), normalize(kind, after), ignore_order=True)
     return tuple(sorted(str(key) for key in diff.affected_root_keys))
 

@@ -3,9 +3,12 @@ convergence (apply then an empty re-plan, destroy restores the tenant), dependen
 steps, rollback after a fault at any step, and recovery after a crash at any step."""
 from __future__ import annotations
 
+import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
+
+import pytest
 
 from hypothesis import given, note, strategies as st
 
@@ -16,10 +19,21 @@ from harness import Run, SimulatedCrash, configs, crash, spec_from, tenants
 from harness import canonical_tenant
 
 
+_ROOTS: list[Path] = []
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _remove_example_folders() -> Iterator[None]:
+    yield
+    for root in _ROOTS:
+        shutil.rmtree(root, ignore_errors=True)
+
+
 def _fresh(tenant: dict[str, Any]) -> tuple[Run, str]:
     # tmpfs when there is one: the same code paths, without waiting on fsync for every example.
     shm = Path("/dev/shm")
     root = Path(tempfile.mkdtemp(prefix="exoform-prop-", dir=shm if shm.is_dir() else None))
+    _ROOTS.append(root)
     run = Run(root)
     original = canonical_tenant(tenant)
     run.tenant.write_text(original, encoding="utf-8")

@@ -9,7 +9,10 @@ from dataclasses import replace
 from typing import Any, TextIO
 
 from exoform.providers.emulator.conditions import Conditions
-from exoform.providers.emulator.server import Emulator, serve
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the server (and its crypto) loads only when `emulator serve` runs
+    from exoform.providers.emulator.server import Emulator
 
 SECRET_ENV = "EXOFORM_EMULATOR_SECRET"
 
@@ -57,6 +60,8 @@ def conditions_from(args: argparse.Namespace) -> Conditions:
 
 
 def run_serve(args: argparse.Namespace) -> int:
+    from exoform.providers.emulator.server import serve
+
     serve(args.tenant_file, args.port, conditions_from(args), workdir=args.workdir,
           ready=lambda emulator: announce(emulator, sys.stdout))
     return 0
