@@ -13,7 +13,7 @@ from exoform.engine.apply import ApplyResult
 from exoform.engine.interrupt import Interrupts
 from exoform.engine.plan import Plan
 from exoform.engine.reporter import Reporter
-from exoform.text import safe
+from exoform.render import outcome_lines
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 RECOVER = ("run `exoform plan` to see what is left, then `exoform apply` (or `exoform destroy`) "
@@ -64,19 +64,7 @@ def render_interrupted(plan: Plan, result: ApplyResult) -> str:
     where = f"before step {index + 1} of {total}" if index < total else "after its last step"
     verb = "Destroy" if plan.operation == "destroy" else "Apply"
     lines = [f"{verb} interrupted by {result.interrupted}: stopped {where}."]
-    if not result.rolled_back:
-        done = ", ".join(str(i + 1) for i in result.completed) or "none"
-        lines.append(f"--no-rollback: steps completed and kept: {done}. State records them; "
-                     f"{RECOVER}.")
-    elif not result.completed and result.rollback_complete:
-        lines.append("No step had been run; nothing was changed.")
-    elif result.rollback_complete:
-        lines.append("All completed steps were undone; the tenant was re-read and matches its "
-                     "state before the apply. Nothing was changed.")
-    else:
-        lines.append("Rollback did NOT complete. What is left in the tenant:")
-        lines += [f"  - {safe(line)}" for line in result.leftovers]
-        lines.append(f"State records what exists now: {RECOVER}.")
+    lines += outcome_lines(result, RECOVER)
     return "\n".join(lines)
 
 

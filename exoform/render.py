@@ -189,18 +189,25 @@ def render_result(plan: Plan, result: ApplyResult) -> str:
     failed = plan.steps[result.failed_step] if result.failed_step is not None else None
     lines = [f"Error: step {result.failed_step + 1 if failed else '?'} "
              f"({safe(failed.description) if failed else ''}) failed: {safe(result.error)}"]
+    return "\n".join(lines + outcome_lines(result, FIX_THEN_RECOVER))
+
+
+FIX_THEN_RECOVER = ("fix the cause above, then run `exoform apply` to converge or `exoform destroy` "
+                    "to remove what exoform created")
+
+
+def outcome_lines(result: ApplyResult, recover: str) -> list[str]:
+    """What a failed or stopped apply left behind: kept steps, a clean rollback, or leftovers."""
     if not result.rolled_back:
         done = ", ".join(str(i + 1) for i in result.completed) or "none"
-        lines.append(f"--no-rollback: steps completed and kept: {done}. State records them; run "
-                     "`exoform plan` to see what is left to do.")
-    elif result.rollback_complete:
-        lines.append("All completed steps were undone; the tenant was re-read and matches its "
-                     "state before the apply. Nothing was changed.")
-    else:
-        lines.append("Rollback did NOT complete. What is left in the tenant:")
-        lines += [f"  - {safe(line)}" for line in result.leftovers]
-        lines.append("State records what exists now. Fix the cause above, then run `exoform apply` "
-                     "to converge or `exoform destroy` to remove what exoform created.")
-    return "\n".join(lines)
+        return [f"--no-rollback: steps completed and kept: {done}. State records them; {recover}."]
+    if not result.completed and result.rollback_complete:
+        return ["No step had been run; nothing was changed."]
+    if result.rollback_complete:
+        return ["All completed steps were undone; the tenant was re-read and matches its "
+                "state before the apply. Nothing was changed."]
+    return (["Rollback did NOT complete. What is left in the tenant:"]
+            + [f"  - {safe(line)}" for line in result.leftovers]
+            + [f"State records what exists now: {recover}."])
 
 
