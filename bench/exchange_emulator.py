@@ -171,9 +171,10 @@ def apply_note(runs: list[Run], latency: float) -> str:
     engine = next(r.wall for r in runs if r.label.startswith("apply at 0 ms"))
     extra = apply.reads - READ_KINDS
     made = apply.reads // READ_KINDS + apply.writes
+    snapshot = ("the executor reuses the plan's read as its pre-apply snapshot" if extra == 0
+                else f"{extra} more for the executor's pre-apply snapshot")
     return (f"apply: {apply.writes} writes for {apply.changes} changes; {apply.reads} reads = "
-            f"{READ_KINDS} to plan + {extra} for the executor's pre-apply snapshot, a read round "
-            f"the plan's\nown read (same process, moments earlier) could serve. Wall "
+            f"{READ_KINDS} to plan, {snapshot}.\nWall "
             f"{apply.wall * 1000:.0f} ms = engine {engine * 1000:.0f} ms + "
             f"{(apply.wall - engine) / latency:.1f} x latency: {made} sequential rounds made, "
             f"{made - apply.rounds} more than needed.")
