@@ -149,8 +149,10 @@ def cmd_apply(args: argparse.Namespace, operation: str = "apply") -> int:
             print("\nError: the plan has errors (above); nothing was changed.", file=sys.stderr)
             return EXIT_ERROR
         if not plan.has_changes:
-            if state.pending is not None:  # the interrupted call is accounted for: say so in state
-                Executor(provider, ctx.store, ctx.reporter).settle(plan, state)
+            # Nothing to change in the tenant, but state still records what was just read (like
+            # Terraform's refresh on apply): an interrupted call's pending record is settled, a
+            # rule the admin enabled is recorded as enabled. Saved only if something differs.
+            Executor(provider, ctx.store, ctx.reporter).settle(plan, state)
             return _print_json(plan, None) if args.json else EXIT_OK
         asked = not (args.auto_approve or saved)
         if asked and not confirm(_question(plan)):
