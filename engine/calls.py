@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from exoform.engine.kinds import rule_enabled
 from exoform.engine.cmdlets import CmdletCall, ListEdit
 from exoform.engine.model import Kind, json_value
 
@@ -31,7 +32,7 @@ def new_call(kind: Kind, attrs: Mapping[str, Any], priority: int | None = None) 
     params = {k: _value(v) for k, v in attrs.items() if v is not None and v != ()}
     if kind is Kind.TRANSPORT_RULE:
         state = params.pop("State", "Enabled")
-        params["Enabled"] = str(state).casefold() == "enabled"
+        params["Enabled"] = rule_enabled({"State": state})
         if priority is not None:
             params["Priority"] = priority
     return CmdletCall.of(f"New-{kind.exchange_type}", params)

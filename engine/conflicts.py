@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
+from exoform.engine.kinds import as_bool
 from exoform.engine.blueprint import RECALL_HEADER
 from exoform.engine.model import Address, Kind, Resource, attrs_dict
 from exoform.engine.ownership import owner
@@ -113,7 +114,7 @@ def _true(obj: Obj, key: str, default: bool = False) -> bool:
     value = obj.get(key)
     if value is None:
         return default
-    return value is True or str(value).strip().casefold() == "true"
+    return as_bool(value)
 
 
 def _name(obj: Obj) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from exoform.engine.kinds import KIND_SPECS, normalize, normalize_ip
+from exoform.engine.kinds import KIND_SPECS, normalize, normalize_ip, rule_enabled
 from exoform.engine.model import Action, Address, Kind, Resource, attrs_dict
 from exoform.engine.observe import Observed
 from exoform.engine.plan import ResourceChange
@@ -80,7 +80,7 @@ def _respect_admin_enabling(
         address.kind is Kind.TRANSPORT_RULE
         and options.keep_admin_enabled_rules
         and "State" in changed
-        and str(before.get("State")).casefold() == "enabled"
+        and rule_enabled(before)
     ):
         after = dict(after, State="Enabled")
         changed = tuple(c for c in changed if c != "State")

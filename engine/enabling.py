@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from exoform.engine.kinds import as_bool, rule_enabled
 from exoform.engine.model import Action, Address, Kind, attrs_dict
 from exoform.engine.observe import Observed
 from exoform.engine.plan import Diagnostic, ResourceChange, Severity
@@ -34,7 +35,7 @@ def enabling_checks(
 def _enables(change: ResourceChange) -> bool:
     if change.address.kind is not Kind.TRANSPORT_RULE or change.after is None:
         return False
-    enabled = str(change.after_dict.get("State", "")).casefold() == "enabled"
+    enabled = rule_enabled(change.after_dict)
     new = change.action in (Action.CREATE, Action.REPLACE)
     return enabled and (new or "State" in change.changed)
 
@@ -51,10 +52,10 @@ def _not_ready(
     if attrs is None:
         return f"the {noun} it depends on ({dep}) does not exist and this plan does not create it"
     name = attrs.get("Name") or dep.name
-    if str(attrs.get("Enabled", True)).casefold() == "false":
+    if not as_bool(attrs.get("Enabled", True)):
         return f"the {noun} '{name}' it depends on is disabled and this plan does not enable it"
     routes = rule.after_dict.get("RouteMessageOutboundConnector")
-    scoped = str(attrs.get("IsTransportRuleScoped", False)).casefold() == "true"
+    scoped = as_bool(attrs.get("IsTransportRuleScoped", False))
     if routes and dep.kind is Kind.OUTBOUND_CONNECTOR and not scoped:
         return f"it routes mail to '{name}', which is not scoped to transport rules (IsTransportRuleScoped)"
     return None

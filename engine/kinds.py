@@ -136,7 +136,7 @@ def normalize_value(spec: AttrSpec, value: Any) -> Any:
         if value is None:
             return None
     if spec.norm is Norm.BOOL:
-        return _as_bool(value)
+        return as_bool(value)
     if spec.norm is Norm.NAME:
         return str(value).strip().casefold()
     if spec.norm is Norm.TEXT:
@@ -153,7 +153,8 @@ def normalize_value(spec: AttrSpec, value: Any) -> Any:
 _ADDRESS_SPACE = re.compile(r"^smtp:|;\d+$", re.IGNORECASE)
 
 
-def _as_bool(value: Value) -> bool:
+def as_bool(value: Value) -> bool:
+    """Exchange booleans may come as JSON booleans or as the strings 'True'/'False'."""
     if isinstance(value, str):
         return value.strip().lower() == "true"
     return bool(value)
@@ -201,3 +202,8 @@ def references(kind: Kind, attrs: Mapping[str, Any]) -> set[tuple[Kind, str]]:
         if value:
             found.add((target, str(value).casefold()))
     return found
+
+
+def rule_enabled(attrs: Mapping[str, Any]) -> bool:
+    """A transport rule's `State` is Enabled (compared as Exchange does, ignoring case)."""
+    return str(attrs.get("State", "")).strip().casefold() == "enabled"

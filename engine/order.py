@@ -11,7 +11,7 @@ from graphlib import CycleError, TopologicalSorter
 from typing import Iterable, Mapping
 
 from exoform.engine.errors import PlanError
-from exoform.engine.kinds import references
+from exoform.engine.kinds import references, rule_enabled
 from exoform.engine.model import KIND_ORDER, Action, Address
 from exoform.engine.plan import ResourceChange
 
@@ -37,7 +37,7 @@ def nodes_for(change: ResourceChange) -> list[Node]:
         return [Node(APPLY, change.address)]
     if change.action is Action.UPDATE:
         nodes = [Node(APPLY, change.address)]
-        if "State" in change.changed and str(change.after_dict.get("State")).casefold() == "enabled":
+        if "State" in change.changed and rule_enabled(change.after_dict):
             nodes.append(Node(ENABLE, change.address))
         return nodes
     return []

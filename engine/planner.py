@@ -16,7 +16,7 @@ from exoform.engine.blueprint import RULE_ORDER, blueprint
 from exoform.engine.conflicts import accept_risks, find_conflicts
 from exoform.engine.enabling import enabling_checks
 from exoform.engine.diff import DiffOptions, diff_resource
-from exoform.engine.kinds import references
+from exoform.engine.kinds import references, rule_enabled
 from exoform.engine.model import Action, Address, Kind, Resource
 from exoform.engine.observe import Observed, observe
 from exoform.engine.order import APPLY, ENABLE, Node, edges, kind_rank, schedule
@@ -330,7 +330,7 @@ def _update_calls(address: Address, change: ResourceChange, identity: str, place
     kind = address.kind
     out: list[tuple[StepOp, Any]] = []
     state_changed = "State" in change.changed
-    enable = str(change.after_dict.get("State", "")).casefold() == "enabled"
+    enable = rule_enabled(change.after_dict)
     if state_changed and not enable:
         out.append((StepOp.DISABLE, calls.state_call(identity, False)))
     priority = placement.place(address, change.exchange_name) if "Priority" in change.changed else None
