@@ -286,13 +286,13 @@ def _steps(changes: Mapping[Address, ResourceChange], request: PlanRequest) -> l
     prior = {r.address: r.dependencies for r in request.state.resources}
     for address, change in changes.items():
         prior.setdefault(address, change.dependencies if change.before else ())
-    order = schedule(edges(changes, prior), kind_rank(changes, RULE_ORDER))
+    preds = edges(changes, prior)
+    order = schedule(preds, kind_rank(changes, RULE_ORDER))
     placement = Placement(
         _rule_names(request.read), RULE_ORDER, top=request.placement_top,
         names={a: str(c.before_dict.get("Name", "")).casefold() for a, c in changes.items()
                if a.kind is Kind.TRANSPORT_RULE and c.before},
     )
-    preds = edges(changes, prior)
     steps: list[Step] = []
     last_of: dict[Node, int] = {}
     for node in order:
