@@ -21,7 +21,9 @@ from pathlib import Path
 
 from exoform.cli import main
 from exoform.engine.config import load_config
-from exoform.engine.planner import PlanRequest, make_plan
+from exoform.engine.operations import request_for
+from exoform.engine.planning import make_plan
+from exoform.engine.read import TenantRead
 from exoform.engine.provider import READ_TYPES
 from exoform.engine.statefile import StateStore
 from exoform.providers.sandbox import SandboxProvider
@@ -61,7 +63,7 @@ def one_plan(root: Path) -> tuple[float, float, int]:
     read_start = time.perf_counter()
     read = provider.read(READ_TYPES)
     read_time = time.perf_counter() - read_start
-    plan = make_plan(PlanRequest.for_spec(spec, read, state))
+    plan = make_plan(request_for(spec, TenantRead(read), state))
     return time.perf_counter() - start, read_time, len(plan.steps)
 
 

@@ -8,36 +8,42 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable
 
-from exoform.engine.calls import inverse_call
-from exoform.engine.errors import ExoformError, ProviderError
+from exoform.engine.errors import ProviderError
 from exoform.engine.interrupt import Interrupts
-from exoform.engine.model import Action, Address, Kind
+from exoform.engine.kinds import handler
+from exoform.engine.model import Action, Address
+from exoform.engine.outcome import ApplyResult, Leftover, LeftoverKind
 from exoform.engine.plan import Plan, ResourceChange, Step
 from exoform.engine.provider import READ_TYPES, Provider
-from exoform.engine.record import record_call, sync_record
+from exoform.engine.read import TenantRead
 from exoform.engine.reporter import Reporter
 from exoform.engine.snapshot import compare_snapshots, snapshot
 from exoform.engine.state import Pending, State
 from exoform.engine.statefile import StateStore
 
-
-@dataclass(frozen=True)
-class ApplyResult:
-    ok: bool
-    state: State
-    completed: tuple[int, ...] = ()
-    failed_step: int | None = None
-    error: ExoformError | None = None
-    rolled_back: bool = False
-    rollback_complete: bool = True
-    leftovers: tuple[str, ...] = field(default=())
-    interrupted: str | None = None  # the signal that stopped the apply (e.g. "SIGINT")
+__all__ = ["ApplyResult", "Executor"]
 
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclass
+class _Run:
+    """One apply in progress: the plan, the state as it moves, and what rollback needs."""
+
+    plan: Plan
+    state: State
+    original: State  # the records before the apply (rollback restores them)
+    before: dict[str, Any]  # the tenant's picture before the apply
+    rollback: bool
+    done: list[tuple[Step, list[dict[str, Any]]]] = field(default_factory=list)
+
+    @property
+    def completed(self) -> tuple[int, ...]:
+        return tuple(step.index for step, _ in self.done)
 
 
 class Executor:
@@ -58,158 +64,120 @@ class Executor:
         self.clock = clock
         self.interrupts = interrupts or Interrupts()
 
-    def apply(
-        self,
-        plan: Plan,
-        state: State,
-        *,
-        rollback: bool = True,
-        read: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
-    ) -> ApplyResult:
+    def apply(self, plan: Plan, state: State, *, rollback: bool = True,
+              read: TenantRead | None = None) -> ApplyResult:
         """Run `plan`. `read` is the tenant as read just before (no prompt in between); without
         it the pre-apply snapshot that rollback is verified against is read here."""
-        before_snapshot = snapshot(self.provider.read(READ_TYPES) if read is None else read)
+        before = snapshot(read if read is not None else TenantRead(self.provider.read(READ_TYPES)))
         original = _settle_interrupted(plan, state)
-        state = self.store.save(_sync(plan, original))
-        done: list[tuple[Step, list[dict[str, Any]]]] = []
+        run = _Run(plan, self.store.save(_sync(plan, original)), original, before, rollback)
         for step in plan.steps:
             if self.interrupts.requested:  # a safe point: the last call's result is saved
-                return self._stop(plan, step.index, done, state, original, before_snapshot, rollback)
-            change = plan.change(step.address)
+                return self._stop(run, step.index)
             try:
-                state, result = self._run(step, change, state, len(plan.steps))
+                result = self._run(run, step)
             except ProviderError as error:
                 self.reporter.step_failed(step, error)
-                state = self.store.save(state.with_pending(None))
-                return self._failed(plan, step.index, error, done, state, original, before_snapshot, rollback)
-            done.append((step, result))
+                run.state = self.store.save(run.state.with_pending(None))
+                return self._failed(run, step.index, error)
+            run.done.append((step, result))
         if self.interrupts.requested:  # during the last call: stop and undo like any other
-            return self._stop(plan, len(plan.steps), done, state, original, before_snapshot, rollback)
-        return ApplyResult(ok=True, state=state, completed=tuple(s.index for s, _ in done))
+            return self._stop(run, len(plan.steps))
+        return ApplyResult(ok=True, state=run.state, completed=run.completed)
 
     def settle(self, plan: Plan, state: State) -> State:
         """A plan with nothing to do still settles an interrupted run's pending record."""
         return self.store.save(_sync(plan, _settle_interrupted(plan, state)))
 
-    def _run(
-        self, step: Step, change: ResourceChange, state: State, total: int
-    ) -> tuple[State, list[dict[str, Any]]]:
+    def _run(self, run: _Run, step: Step) -> list[dict[str, Any]]:
+        total = len(run.plan.steps)
+        change = run.plan.change(step.address)
         self.reporter.step_started(step, total)
-        state = self.store.save(state.with_pending(self._pending(step)))
+        run.state = self.store.save(run.state.with_pending(self._pending(step)))
         result = self.provider.invoke(step.call)
-        state = record_call(state, change, step.call, result).with_pending(None)
-        state = self.store.save(state)
+        state = handler(step.address.kind).record(run.state, change, step.call, result)
+        run.state = self.store.save(state.with_pending(None))
         self.reporter.step_done(step, total)
-        return state, result
+        return result
 
     def _pending(self, step: Step, phase: str = "apply") -> Pending:
-        edit = step.call.args.get("IPAllowList")
-        return Pending(
-            step=step.index,
-            address=str(step.address),
-            operation=step.op.value,
-            cmdlet=step.call.name,
-            identity=step.call.identity,
-            started=self.clock(),
-            add=tuple(getattr(edit, "add", ())),
-            remove=tuple(getattr(edit, "remove", ())),
-            phase=phase,
-        )
+        add, remove = handler(step.address.kind).pending_entries(step.call)
+        return Pending(step=step.index, address=str(step.address), operation=step.op.value,
+                       cmdlet=step.call.name, identity=step.call.identity, started=self.clock(),
+                       add=add, remove=remove, phase=phase)
 
-    def _stop(
-        self,
-        plan: Plan,
-        index: int,
-        done: list[tuple[Step, list[dict[str, Any]]]],
-        state: State,
-        original: State,
-        before_snapshot: dict[str, Any],
-        rollback: bool,
-    ) -> ApplyResult:
+    def _stop(self, run: _Run, index: int) -> ApplyResult:
         """Interrupted: report where exoform stopped, then fail like a step would (no error)."""
-        total = len(plan.steps)
+        total = len(run.plan.steps)
         where = f"before step {index + 1} of {total}" if index < total else f"after the last step ({total})"
-        then = "; rolling back the completed steps" if rollback and done else ""
+        then = "; rolling back the completed steps" if run.rollback and run.done else ""
         self.reporter.warning(
-            f"{self.interrupts.signal_name} received: stopped {where}, {len(done)} step(s) "
+            f"{self.interrupts.signal_name} received: stopped {where}, {len(run.done)} step(s) "
             f"completed and recorded in the state{then}."
         )
-        return self._failed(plan, index, None, done, state, original, before_snapshot, rollback)
+        return self._failed(run, index, None)
 
-    def _failed(
-        self,
-        plan: Plan,
-        index: int,
-        error: ProviderError | None,
-        done: list[tuple[Step, list[dict[str, Any]]]],
-        state: State,
-        original: State,
-        before_snapshot: dict[str, Any],
-        rollback: bool,
-    ) -> ApplyResult:
-        completed = tuple(s.index for s, _ in done)
+    def _failed(self, run: _Run, index: int, error: ProviderError | None) -> ApplyResult:
         stopped = self.interrupts.signal_name if error is None else None
-        if not rollback:
-            return ApplyResult(False, state, completed, index, error, rolled_back=False,
+        if not run.rollback:
+            return ApplyResult(False, run.state, run.completed, index, error, rolled_back=False,
                                interrupted=stopped)
-        state, problems = self._rollback(plan, done, state, original)
-        after = snapshot(self.provider.read(READ_TYPES))
-        leftovers = tuple(problems) + tuple(compare_snapshots(before_snapshot, after))
+        problems = self._rollback(run)
+        after = snapshot(TenantRead(self.provider.read(READ_TYPES)))
+        leftovers = tuple(problems) + tuple(compare_snapshots(run.before, after))
         return ApplyResult(
-            ok=False, state=state, completed=completed, failed_step=index, error=error,
+            ok=False, state=run.state, completed=run.completed, failed_step=index, error=error,
             rolled_back=True, rollback_complete=not leftovers, leftovers=leftovers,
             interrupted=stopped,
         )
 
-    def _rollback(
-        self,
-        plan: Plan,
-        done: list[tuple[Step, list[dict[str, Any]]]],
-        state: State,
-        original: State,
-    ) -> tuple[State, list[str]]:
+    def _rollback(self, run: _Run) -> list[Leftover]:
         """Undo completed steps in reverse; the state returns to its pre-apply records."""
-        self.reporter.rollback_started(len(done))
+        self.reporter.rollback_started(len(run.done))
         self.interrupts.begin_rollback()
-        problems: list[str] = []
-        for step, result in reversed(done):
+        problems: list[Leftover] = []
+        for step, result in reversed(run.done):
             if self.interrupts.stop_rollback:  # asked twice while rolling back: stop here
-                problems.append(f"rollback stopped by {self.interrupts.signal_name} before undoing "
-                                f"step {step.index + 1}")
-                self.reporter.warning(f"{problems[-1]}; the tenant keeps a partial change.")
+                signal = self.interrupts.signal_name
+                problems.append(Leftover(LeftoverKind.ROLLBACK_STOPPED, step=step.index, signal=signal))
+                self.reporter.warning(f"rollback stopped by {signal} before undoing step "
+                                      f"{step.index + 1}; the tenant keeps a partial change.")
                 break
-            change = plan.change(step.address)
-            undo = inverse_call(step.address.kind, step.call, change.before_dict, change.before_priority, result)
-            description = f"undo step {step.index + 1}: {undo.name} '{undo.identity}'"
-            try:
-                state = self.store.save(state.with_pending(self._pending(dataclasses.replace(step, call=undo), "rollback")))
-                undone = self.provider.invoke(undo)
-            except ProviderError as error:
-                self.reporter.rollback_step(description, False, error)
-                problems.append(f"{description} failed: {error}")
-                state = self.store.save(state.with_pending(None))
-                continue
-            state = self.store.save(_restore(state, original, step.address, undone).with_pending(None))
-            self.reporter.rollback_step(description, True)
-        for change in plan.changes:  # records `_sync` wrote without a call go back too
-            if not any(s.address == change.address for s in plan.steps):
-                state = _restore(state, original, change.address, [])
-        return self.store.save(state), problems
+            problem = self._undo(run, step, result)
+            if problem is not None:
+                problems.append(problem)
+        for change in run.plan.changes:  # records `_sync` wrote without a call go back too
+            if not run.plan.has_steps_for(change.address):
+                run.state = _restore(run.state, run.original, change.address, [])
+        run.state = self.store.save(run.state)
+        return problems
+
+    def _undo(self, run: _Run, step: Step, result: list[dict[str, Any]]) -> Leftover | None:
+        change = run.plan.change(step.address)
+        undo = handler(step.address.kind).inverse(change, step.call, result)
+        description = f"undo step {step.index + 1}: {undo.name} '{undo.identity}'"
+        try:
+            pending = self._pending(dataclasses.replace(step, call=undo), "rollback")
+            run.state = self.store.save(run.state.with_pending(pending))
+            undone = self.provider.invoke(undo)
+        except ProviderError as error:
+            self.reporter.rollback_step(description, False, error)
+            run.state = self.store.save(run.state.with_pending(None))
+            return Leftover(LeftoverKind.UNDO_FAILED, step=step.index, cmdlet=undo.name,
+                            identity=undo.identity, error=str(error))
+        restored = _restore(run.state, run.original, step.address, undone)
+        run.state = self.store.save(restored.with_pending(None))
+        self.reporter.rollback_step(description, True)
+        return None
 
 
 def _settle_interrupted(plan: Plan, state: State) -> State:
     """The pending record of an interrupted run has served its purpose once a plan was made
-    from a fresh read: clear it, and keep what it told about allow-list entries that run added
-    (the plan's `owned_before`), or they would be forgotten and never removed."""
+    from a fresh read: clear it, keeping what each kind learnt from it."""
     if state.pending is None:
         return state
     for change in plan.changes:
-        if change.address.kind is not Kind.CONNECTION_FILTER_ALLOWLIST or change.before is None:
-            continue
-        record = state.get(change.address)
-        if set(record.owned_entries if record else ()) != set(change.owned_before):
-            base = record or sync_record(change)
-            state = state.put(dataclasses.replace(base, owned_entries=tuple(sorted(change.owned_before))))
+        state = handler(change.address.kind).settle(state, change)
     return state.with_pending(None)
 
 
@@ -219,12 +187,12 @@ def _sync(plan: Plan, state: State) -> State:
     for address in plan.forget:
         state = state.drop(address)
     for change in plan.changes:
-        has_steps = any(s.address == change.address for s in plan.steps)
+        has_steps = plan.has_steps_for(change.address)
         if change.action is Action.DELETE and not has_steps:
             state = state.drop(change.address)  # nothing of ours left to remove
         elif change.adopted or (not has_steps and change.action in (Action.NOOP, Action.CREATE, Action.UPDATE)):
             if change.action is not Action.DELETE and change.after is not None:
-                state = state.put(sync_record(_as_applied(change)))
+                state = state.put(handler(change.address.kind).sync_record(_as_applied(change)))
     return state
 
 

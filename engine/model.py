@@ -6,7 +6,7 @@ immutable and prints deterministically; `attrs_dict` / `freeze_attrs` convert at
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Mapping, Union
 
@@ -126,8 +126,6 @@ class Resource:
     attributes: Attrs
     dependencies: tuple[Address, ...] = ()
     guid: str | None = None
-    # Kind-specific bookkeeping that is not an Exchange attribute (allowlist ownership).
-    private: Attrs = field(default=())
 
     @property
     def exchange_name(self) -> str:

@@ -21,12 +21,16 @@ def marker(integration: str) -> str:
     )
 
 
+# Where each kind keeps the marker (kinds without one, the allow list, are never marked).
+COMMENT_FIELDS = {
+    Kind.INBOUND_CONNECTOR: "Comment",
+    Kind.OUTBOUND_CONNECTOR: "Comment",
+    Kind.TRANSPORT_RULE: "Comments",
+}
+
+
 def comment_field(kind: Kind) -> str | None:
-    if kind is Kind.TRANSPORT_RULE:
-        return "Comments"
-    if kind in (Kind.INBOUND_CONNECTOR, Kind.OUTBOUND_CONNECTOR):
-        return "Comment"
-    return None
+    return COMMENT_FIELDS.get(kind)
 
 
 def owner(kind: Kind, obj: Mapping[str, Any]) -> str | None:

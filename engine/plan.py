@@ -1,5 +1,7 @@
 """Plan data: per-resource changes (what and why), the ordered executable steps, and the
 diagnostics found while planning. Frozen; rendering and the apply executor only read it.
+Reasons are an enum and a rule move, an allow-list edit and a rule's state are typed fields:
+the words for people live in the views, the file vocabulary in `planfile`.
 """
 from __future__ import annotations
 
@@ -7,7 +9,63 @@ from dataclasses import dataclass
 from enum import Enum
 
 from exoform.engine.cmdlets import CmdletCall
-from exoform.engine.model import Action, Address, Attrs, attrs_dict
+from exoform.engine.model import Action, Address, Attrs, Value, attrs_dict
+
+
+class Reason(str, Enum):
+    """Why a resource gets its action (Terraform's `ActionReason`, exoform's vocabulary)."""
+
+    NOT_IN_TENANT = "not_in_tenant"
+    DELETED_OUTSIDE = "deleted_outside"
+    NOT_IN_CONFIG = "not_in_config"
+    DESTROY = "destroy"
+    CANNOT_UPDATE = "cannot_update"  # `requires_replace` names the attributes
+    ROUTES_THROUGH_REPLACED = "routes_through_replaced"  # `reason_subject` names the target
+    DRIFTED = "drifted"
+    CONFIG_CHANGED = "config_changed"
+    ADOPTED_BY_NAME = "adopted_by_name"
+    ADOPTED_BY_MARKER = "adopted_by_marker"
+    RULE_ORDER_DRIFTED = "rule_order_drifted"
+    UP_TO_DATE = "up_to_date"
+    ENTRIES_MERGED = "entries_merged"  # the gateway's ranges go into a shared list
+    ENTRIES_DIFFER = "entries_differ"
+    ENTRIES_REMOVED = "entries_removed"  # only exoform's own entries leave the shared list
+
+
+@dataclass(frozen=True)
+class Move:
+    """A rule moving within the tenant's rule list: its priority now and after the plan."""
+
+    before: int | None
+    after: int | None = None  # set when the plan is scheduled (it depends on other steps)
+
+
+@dataclass(frozen=True)
+class EntryEdit:
+    """An add/remove edit of entries in a list exoform shares with the admin (the allow list)."""
+
+    add: tuple[str, ...] = ()
+    remove: tuple[str, ...] = ()
+    owned_before: tuple[str, ...] = ()  # entries exoform owned before the apply
+
+
+@dataclass(frozen=True)
+class Enablement:
+    """Whether an object that can be switched on and off is on, before and after the plan."""
+
+    before: bool | None  # None: the object does not exist yet
+    after: bool | None  # None: the object is deleted
+    # On because an admin switched it on outside exoform and the config does not say whether
+    # it should be (rules.enabled absent): exoform leaves it as the admin set it.
+    kept: bool = False
+
+    @property
+    def switches_on(self) -> bool:
+        return self.after is True and self.before is not True
+
+    @property
+    def switches_off(self) -> bool:
+        return self.after is False and self.before is True
 
 
 @dataclass(frozen=True)
@@ -19,20 +77,22 @@ class ResourceChange:
     after: Attrs | None  # managed attributes as the config wants them (None: to delete)
     changed: tuple[str, ...]  # attribute names whose values differ (sorted)
     dependencies: tuple[Address, ...]
-    reason: str
+    reason: Reason
+    reason_subject: str = ""  # the object a reason refers to (e.g. the replaced connector)
+    requires_replace: tuple[str, ...] = ()  # attributes that forced a replacement
     guid: str | None = None
     before_priority: int | None = None  # transport rules: position before the apply
     adopted: bool = False  # found in the tenant with our marker, not yet in state
-    list_add: tuple[str, ...] = ()  # allowlist entries to add
-    list_remove: tuple[str, ...] = ()  # allowlist entries (exoform-owned) to remove
-    owned_before: tuple[str, ...] = ()  # allowlist entries exoform owned before the apply
+    move: Move | None = None  # a rule that must move to keep exoform's block together
+    edit: EntryEdit | None = None  # entries of a shared list (the allow list)
+    enabled: Enablement | None = None  # rules: on/off before and after
 
     @property
-    def before_dict(self) -> dict[str, object]:
+    def before_dict(self) -> dict[str, Value]:
         return attrs_dict(self.before)
 
     @property
-    def after_dict(self) -> dict[str, object]:
+    def after_dict(self) -> dict[str, Value]:
         return attrs_dict(self.after)
 
 
@@ -106,6 +166,9 @@ class Plan:
         return bool(self.steps or self.forget) or any(
             c.action is not Action.NOOP or c.adopted for c in self.changes
         )
+
+    def has_steps_for(self, address: Address) -> bool:
+        return any(step.address == address for step in self.steps)
 
     def counts(self) -> dict[str, int]:
         """Terraform's summary: a replace counts as one add and one destroy."""

@@ -13,9 +13,19 @@ from exoform import __version__
 from exoform.engine.cmdlets import from_wire, wire_params
 from exoform.engine.errors import InputError, PlanError
 from exoform.engine.jsonfile import atomic_write_json, read_json, schema_issues
-from exoform.engine.kinds import sensitive_attrs
-from exoform.engine.model import Action, Address, freeze_attrs, json_attrs
-from exoform.engine.plan import Diagnostic, Plan, ResourceChange, Severity, Step, StepOp
+from exoform.engine.kinds import handler, sensitive_attrs
+from exoform.engine.model import Action, Address, Attrs, freeze_attrs, json_attrs
+from exoform.engine.plan import (
+    Diagnostic,
+    EntryEdit,
+    Move,
+    Plan,
+    Reason,
+    ResourceChange,
+    Severity,
+    Step,
+    StepOp,
+)
 
 FORMAT_VERSION = 1
 
@@ -58,29 +68,81 @@ def content_digest(body: Mapping[str, Any]) -> str:
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
+# The file's words for each reason (format 1 stores words; `reason_text` reads them back).
+REASON_TEXT: dict[Reason, str] = {
+    Reason.NOT_IN_TENANT: "not in the tenant",
+    Reason.DELETED_OUTSIDE: "deleted outside exoform; will be recreated",
+    Reason.NOT_IN_CONFIG: "not in the configuration",
+    Reason.DESTROY: "exoform destroy",
+    Reason.CANNOT_UPDATE: "{attrs} cannot be changed in place",
+    Reason.ROUTES_THROUGH_REPLACED: "routes through {subject}, which is replaced",
+    Reason.DRIFTED: "changed outside exoform (drift)",
+    Reason.CONFIG_CHANGED: "configuration changed",
+    Reason.ADOPTED_BY_NAME: "adopted by name (it has no exoform marker yet); updated to match the configuration",
+    Reason.ADOPTED_BY_MARKER: "adopted: found with this integration's marker",
+    Reason.RULE_ORDER_DRIFTED: "rule order drifted: exoform's rules must stay together, SPF first",
+    Reason.UP_TO_DATE: "up to date",
+    Reason.ENTRIES_MERGED: "merge the gateway's ranges into the Default allow list",
+    Reason.ENTRIES_DIFFER: "allow list differs from the configuration",
+    Reason.ENTRIES_REMOVED: "removes only the entries exoform added",
+}
+_MOVE = "Priority"  # format 1 shows a rule move as a Priority attribute in before/after
+
+
+def reason_text(change: ResourceChange) -> str:
+    return REASON_TEXT[change.reason].format(attrs=", ".join(change.requires_replace),
+                                             subject=change.reason_subject)
+
+
+def _reason_from(text: str) -> tuple[Reason, str, tuple[str, ...]]:
+    """The reason, its subject and the attributes forcing a replacement, from the file's words."""
+    for reason, words in REASON_TEXT.items():
+        head, _, tail = words.partition("{")
+        tail = tail.partition("}")[2]
+        if "{" not in words and text == words:
+            return reason, "", ()
+        if "{" in words and text.startswith(head) and text.endswith(tail) and len(text) > len(head + tail):
+            middle = text[len(head):len(text) - len(tail)]
+            if reason is Reason.CANNOT_UPDATE:
+                return reason, "", tuple(middle.split(", "))
+            return reason, middle, ()
+    raise PlanError(f"unknown action_reason {text!r} in the saved plan")
+
+
+def _shown(attrs: Attrs | None, priority: int | None, move: Move | None) -> dict[str, Any] | None:
+    """Attributes as the file shows them: a scheduled move adds the rule's Priority."""
+    shown = json_attrs(attrs)
+    if shown is not None and move is not None and move.after is not None:
+        shown = dict(sorted({**shown, _MOVE: priority}.items()))
+    return shown
+
+
 def _change_json(change: ResourceChange) -> dict[str, Any]:
     mask = {name: True for name in sensitive_attrs(change.address.kind)}
+    edit = change.edit or EntryEdit()
+    move = change.move
+    changed = sorted({*change.changed, _MOVE}) if move else list(change.changed)
     return {
         "address": str(change.address),
         "type": change.address.kind.value,
         "name": change.address.name,
         "exchange_name": change.exchange_name,
-        "action_reason": change.reason,
+        "action_reason": reason_text(change),
         "adopted": change.adopted,
         "dependencies": [str(d) for d in change.dependencies],
         "guid": change.guid,
         "before_priority": change.before_priority,
         "allowlist": {
-            "add": list(change.list_add),
-            "remove": list(change.list_remove),
-            "owned_before": list(change.owned_before),
+            "add": list(edit.add),
+            "remove": list(edit.remove),
+            "owned_before": list(edit.owned_before),
         },
         "change": {
             "actions": list(change.action.terraform_actions),
             "action": change.action.value,
-            "before": json_attrs(change.before),
-            "after": json_attrs(change.after),
-            "changed": list(change.changed),
+            "before": _shown(change.before, move.before if move else None, move),
+            "after": _shown(change.after, move.after if move else None, move),
+            "changed": changed,
             "before_sensitive": mask if change.before is not None else False,
             "after_sensitive": mask if change.after is not None else False,
         },
@@ -120,22 +182,33 @@ def plan_from_json(data: Mapping[str, Any]) -> Plan:
 def _change_from(data: Mapping[str, Any]) -> ResourceChange:
     change = data["change"]
     allow = data["allowlist"]
-    return ResourceChange(
-        address=Address.parse(data["address"]),
+    reason, subject, forced = _reason_from(data["action_reason"])
+    before, after = change["before"], change["after"]
+    move = None
+    if _MOVE in change["changed"]:
+        move = Move((before or {}).get(_MOVE), (after or {}).get(_MOVE))
+    edit = EntryEdit(tuple(allow["add"]), tuple(allow["remove"]), tuple(allow["owned_before"]))
+    address = Address.parse(data["address"])
+    parsed = ResourceChange(
+        address=address,
         action=Action(change["action"]),
         exchange_name=data["exchange_name"],
-        before=None if change["before"] is None else freeze_attrs(change["before"]),
-        after=None if change["after"] is None else freeze_attrs(change["after"]),
-        changed=tuple(change["changed"]),
+        before=None if before is None else freeze_attrs(_without_move(before)),
+        after=None if after is None else freeze_attrs(_without_move(after)),
+        changed=tuple(c for c in change["changed"] if c != _MOVE),
         dependencies=tuple(Address.parse(d) for d in data["dependencies"]),
-        reason=data["action_reason"],
+        reason=reason, reason_subject=subject, requires_replace=forced,
         guid=data["guid"],
         before_priority=data["before_priority"],
         adopted=data["adopted"],
-        list_add=tuple(allow["add"]),
-        list_remove=tuple(allow["remove"]),
-        owned_before=tuple(allow["owned_before"]),
+        move=move,
+        edit=edit if edit != EntryEdit() else None,  # the kind's `restore` knows if it has one
     )
+    return handler(address.kind).restore(parsed)
+
+
+def _without_move(attrs: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in attrs.items() if k != _MOVE}
 
 
 def _step_from(data: Mapping[str, Any]) -> Step:

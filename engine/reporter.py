@@ -1,5 +1,5 @@
 """Progress hooks: the engine reports what it does through a `Reporter` whose hooks do nothing
-by default. The CLI subclasses it to print; tests subclass it to record."""
+by default. The CLI subclasses it to print; tests subclass it to record (tests/support)."""
 from __future__ import annotations
 
 from typing import Any
@@ -41,22 +41,3 @@ class Reporter:
     def interrupt_received(self, interrupts: Any) -> None:
         """Called by the CLI's signal handler, at once: it must not block or take locks."""
         pass
-
-
-class RecordingReporter(Reporter):
-    """Keeps every event as (hook, args) for tests and for the JSON output of apply."""
-
-    def __init__(self) -> None:
-        self.events: list[tuple[str, tuple[Any, ...]]] = []
-
-    def __getattribute__(self, name: str) -> Any:
-        attr = object.__getattribute__(self, name)
-        if name.startswith("_") or name == "events" or not callable(attr):
-            return attr
-        if name not in Reporter.__dict__:
-            return attr
-
-        def record(*args: Any) -> None:
-            object.__getattribute__(self, "events").append((name, args))
-
-        return record

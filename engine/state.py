@@ -52,10 +52,13 @@ class State:
     serial: int = 0
     resources: tuple[StateResource, ...] = ()
     pending: Pending | None = None
+    # False for a state never written anywhere: its lineage is not pinned yet, so a plan made
+    # from it records none (Terraform does the same).
+    persisted: bool = True
 
     @classmethod
     def new(cls, integration: str) -> "State":
-        return cls(integration=integration, lineage=str(uuid.uuid4()))
+        return cls(integration=integration, lineage=str(uuid.uuid4()), persisted=False)
 
     def get(self, address: Address) -> StateResource | None:
         for resource in self.resources:
@@ -77,7 +80,10 @@ class State:
 
     def same_content(self, other: "State") -> bool:
         """Equal apart from the serial (Terraform bumps the serial only on a content change)."""
-        return dataclasses.replace(self, serial=0) == dataclasses.replace(other, serial=0)
+        def key(state: "State") -> "State":
+            return dataclasses.replace(state, serial=0, persisted=True)
+
+        return key(self) == key(other)
 
 
 def to_json(state: State) -> dict[str, Any]:

@@ -62,7 +62,7 @@ class StateStore:
         if last is not None and state.same_content(last) and self.path.exists():
             return last
         serial = (last.serial + 1) if last is not None else state.serial
-        state = dataclasses.replace(state, serial=max(serial, state.serial))
+        state = dataclasses.replace(state, serial=max(serial, state.serial), persisted=True)
         if self.guard is not None:
             self.guard()
         if not self._swept:  # temp files of a writer killed mid-write (we hold the lock now)

@@ -1,13 +1,15 @@
-"""The `exoform` command line: argparse wiring and the one place where errors become exit
-codes and clear messages (never a traceback for a user's mistake)."""
+"""The `exoform` command line: one table of commands and their arguments (argparse), and the
+one place where errors become exit codes and clear messages (never a traceback for a user's
+mistake). What each command does is in `exoform.commands`."""
 from __future__ import annotations
 
 import argparse
 import sys
-from typing import Callable
+from typing import Any, Callable
 
-from exoform import __version__
+from exoform import __version__, commands
 from exoform.engine.errors import ExoformError
+from exoform.providers.emulator.cli import register as register_emulator
 from exoform.text import safe
 
 HELP = """exoform wires an email security gateway into Exchange Online, Terraform style:
@@ -22,6 +24,15 @@ HELP = """exoform wires an email security gateway into Exchange Online, Terrafor
   import     take existing objects (vendor wizard, manual or script install) into state
   drift      report changes made outside exoform since the last apply (= plan --refresh-only)
 """
+
+EPILOG = """exit codes: 0 success, 1 error (nothing changed, or rolled back cleanly), 2 changes
+(plan --detailed-exitcode), 3 apply failed and its rollback did not complete, 130 interrupted by
+Ctrl-C (143 by SIGTERM). Ctrl-C during apply/destroy stops after the tenant call in progress (never
+between a call and its state record) and rolls back unless --no-rollback; a second Ctrl-C while
+rolling back warns, a third stops the rollback (then `exoform plan` / `exoform apply` converge).
+"""
+
+Adder = Callable[[argparse.ArgumentParser], None]
 
 
 def _common(p: argparse.ArgumentParser, *, state: bool = True) -> None:
@@ -40,26 +51,7 @@ def _planning(p: argparse.ArgumentParser) -> None:
                    help="take over unmarked objects that already have the desired names (see `exoform import`)")
 
 
-EPILOG = """exit codes: 0 success, 1 error (nothing changed, or rolled back cleanly), 2 changes
-(plan --detailed-exitcode), 3 apply failed and its rollback did not complete, 130 interrupted by
-Ctrl-C (143 by SIGTERM). Ctrl-C during apply/destroy stops after the tenant call in progress (never
-between a call and its state record) and rolls back unless --no-rollback; a second Ctrl-C while
-rolling back warns, a third stops the rollback (then `exoform plan` / `exoform apply` converge).
-"""
-
-
-def build_parser() -> argparse.ArgumentParser:
-    from exoform import commands, locking, show
-
-    parser = argparse.ArgumentParser(prog="exoform", description=HELP, epilog=EPILOG,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--version", action="version", version=f"exoform {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    p = sub.add_parser("validate", help="check the config file")
-    _common(p, state=False)
-    p.set_defaults(func=commands.cmd_validate)
-    p = sub.add_parser("plan", help="show the changes apply would make")
-    _common(p)
+def _plan_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", metavar="FILE", help="save the plan for `exoform apply FILE`")
     p.add_argument("--destroy", action="store_true", help="plan the removal of everything")
     p.add_argument("--detailed-exitcode", action="store_true", help="exit 0 no changes, 2 changes, 1 error")
@@ -68,50 +60,111 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--refresh-only", action="store_true",
                    help="drift report: what changed outside exoform since the last apply (exit 0 none, 2 drift, 1 error)")
     _planning(p)
-    p.set_defaults(func=commands.cmd_plan)
-    for name, operation in (("apply", "apply"), ("destroy", "destroy")):
-        p = sub.add_parser(name, help=f"{name} (asks for confirmation unless --auto-approve)")
-        _common(p)
+
+
+def _change_args(name: str) -> Adder:
+    def add(p: argparse.ArgumentParser) -> None:
         if name == "apply":
             p.add_argument("planfile", nargs="?", help="a plan saved with `plan --out`")
             _planning(p)
         p.add_argument("--auto-approve", action="store_true", help="do not ask for confirmation")
         p.add_argument("--no-rollback", action="store_true", help="keep partial progress on failure")
-        p.set_defaults(func=_bind(commands.cmd_apply, operation))
-    p = sub.add_parser("show", help="print the state or a saved plan")
-    _common(p)
+    return add
+
+
+def _show_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", nargs="?", help="a saved plan or state file (default: the state)")
-    p.set_defaults(func=show.cmd_show)
-    state = sub.add_parser("state", help="inspect the state").add_subparsers(dest="state_command", metavar="SUBCOMMAND")
-    p = state.add_parser("list", help="list resource addresses")
-    _common(p)
+
+
+def _script_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("planfile", nargs="?", help="a plan saved with `plan --out` (default: plan now)")
+    p.add_argument("--destroy", action="store_true", help="script the uninstall")
+    p.add_argument("--accept-risk", action="append", metavar="ID", default=[],
+                   help="acknowledge a finding (e.g. loop:NAME) so the script can be written; repeatable")
+    p.add_argument("--adopt", action="store_true", help="take over unmarked objects that have the desired names")
+
+
+def _import_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("planfile", nargs="?",
+                   help="the saved plan a script was made from: the allow-list entries it added become exoform's")
+
+
+def _unlock_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("lock_id", metavar="LOCK_ID", help="the lock ID from the 'state is locked' error")
+    p.add_argument("--force", action="store_true",
+                   help="break the lock even though its holder still runs on this host")
+
+
+def _none(p: argparse.ArgumentParser) -> None:
+    pass
+
+
+def _apply(args: argparse.Namespace) -> int:
+    return commands.cmd_apply(args, "apply")
+
+
+def _destroy(args: argparse.Namespace) -> int:
+    return commands.cmd_apply(args, "destroy")
+
+
+UNLOCK_DESCRIPTION = ("Clear the state lock whose ID a locked command printed. A lock whose holder "
+                      "has exited is only a stale record; a lock still held is broken, which is "
+                      "refused while the holder runs on this host unless --force.")
+
+# name, help, arguments, handler, extra keyword arguments for add_parser
+COMMANDS: tuple[tuple[str, str, Adder, Callable[[argparse.Namespace], int], dict[str, Any]], ...] = (
+    ("validate", "check the config file", _none, commands.cmd_validate, {"state": False}),
+    ("plan", "show the changes apply would make", _plan_args, commands.cmd_plan, {}),
+    ("apply", "apply (asks for confirmation unless --auto-approve)", _change_args("apply"), _apply, {}),
+    ("destroy", "destroy (asks for confirmation unless --auto-approve)", _change_args("destroy"), _destroy, {}),
+    ("show", "print the state or a saved plan", _show_args, commands.cmd_show, {}),
+    ("force-unlock", "clear a state lock left behind (by its LOCK_ID)", _unlock_args,
+     commands.cmd_force_unlock, {"description": UNLOCK_DESCRIPTION}),
+    ("script", "print the plan as a PowerShell script (the \"Manual\" method)", _script_args,
+     commands.cmd_script, {}),
+    ("import", "take existing objects (wizard, manual or script install) into state", _import_args,
+     commands.cmd_import, {}),
+    ("drift", "report changes made outside exoform since the last apply (exit 0/2/1)", _none,
+     commands.cmd_drift, {}),
+)
+def _list_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-l", "--long", action="store_true", help="also print Exchange names")
-    p.set_defaults(func=show.cmd_state_list)
-    p = state.add_parser("show", help="show one resource")
-    _common(p)
+
+
+def _address_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("address", help="e.g. transport_rule.spf")
-    p.set_defaults(func=show.cmd_state_show)
-    locking.register(sub, _common)
-    _register_extras(sub)
+
+
+STATE_COMMANDS: tuple[tuple[str, str, Adder, Callable[[argparse.Namespace], int]], ...] = (
+    ("list", "list resource addresses", _list_args, commands.cmd_state_list),
+    ("show", "show one resource", _address_args, commands.cmd_state_show),
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="exoform", description=HELP, epilog=EPILOG,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"exoform {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, text, add, handler, extra in COMMANDS[:5]:
+        _add(sub, name, text, add, handler, extra)
+    state = sub.add_parser("state", help="inspect the state").add_subparsers(dest="state_command", metavar="SUBCOMMAND")
+    for name, text, add, handler in STATE_COMMANDS:
+        _add(state, name, text, add, handler, {})
+    for name, text, add, handler, extra in COMMANDS[5:]:
+        _add(sub, name, text, add, handler, extra)
+    register_emulator(sub)
     return parser
 
 
-def _register_extras(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """Commands that live beside their features (PowerShell script, emulator)."""
-    from exoform import drift, importing, script
-
-    script.register(sub, _common)
-    importing.register(sub, _common)
-    drift.register(sub, _common)
-    try:
-        from exoform.providers.emulator.cli import register
-    except ImportError:  # the emulator needs the test extra (trustme, cryptography)
-        return
-    register(sub)
-
-
-def _bind(fn: Callable[..., int], operation: str) -> Callable[[argparse.Namespace], int]:
-    return lambda args: fn(args, operation)
+def _add(sub: Any, name: str, text: str, add: Adder, handler: Callable[[argparse.Namespace], int],
+         extra: dict[str, Any]) -> None:
+    options = dict(extra)
+    with_state = options.pop("state", True)
+    p = sub.add_parser(name, help=text, **options)
+    _common(p, state=with_state)
+    add(p)
+    p.set_defaults(func=handler)
 
 
 def main(argv: list[str] | None = None) -> int:

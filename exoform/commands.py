@@ -1,75 +1,56 @@
-"""What each CLI command does: load the config and state, read the tenant through the
-provider, plan, render, ask, apply. Returns exit codes; raises `ExoformError` for anything a
-user must fix (the CLI prints it as one clear message)."""
+"""What each CLI command does: open a session on the config, call one operation, render its
+result with a view and choose the exit code. Raises `ExoformError` for anything a user must
+fix (the CLI prints it as one clear message). No planning or state logic lives here."""
 from __future__ import annotations
 
 import argparse
 import json
 import sys
-from contextlib import ExitStack
-from dataclasses import dataclass, replace
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from exoform.console import ConsoleReporter, confirm
-from exoform.engine.apply import ApplyResult, Executor
-from exoform.engine.config import load_config
+from exoform.engine import operations as ops
 from exoform.engine.errors import ExoformError, PlanError
-from exoform.engine.lock import StateLock
-from exoform.interrupts import exit_code as interrupt_exit_code, handling_interrupts, render_interrupted
+from exoform.engine.model import Address
+from exoform.engine.operations import ApplyResult, PlanOptions, Session
 from exoform.engine.plan import Plan
-from exoform.engine.planfile import plan_to_json, read_plan, write_plan
-from exoform.engine.planner import PlanRequest, make_plan
-from exoform.engine.provider import READ_TYPES, Provider
-from exoform.engine.spec import IntegrationSpec
-from exoform.engine.state import State
-from exoform.engine.statefile import StateStore, default_state_path
-from exoform.providers.registry import make_provider, tenant_label
-from exoform.render import render_diagnostics, render_plan, render_result
+from exoform.engine.state import to_json
+from exoform.providers import registry
+from exoform.signals import exit_code as interrupt_exit_code
+from exoform.signals import handling_interrupts
+from exoform.text import safe
+from exoform.views.apply import render_interrupted, render_result, result_json
+from exoform.views.drift import render_report, report_json
+from exoform.views.importing import import_json, render_import
+from exoform.views.plan import render_diagnostics, render_plan
+from exoform.views.script import render_script
+from exoform.views.show import render_list, render_resource, render_state
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_PARTIAL = 0, 1, 2, 3
 
 
-@dataclass
-class Context:
-    args: argparse.Namespace
-    spec: IntegrationSpec
-    store: StateStore
-    reporter: ConsoleReporter
+def open_session(args: argparse.Namespace) -> Session:
+    stream = sys.stderr if getattr(args, "json", False) else sys.stdout
+    return Session.open(
+        args.config, ConsoleReporter(stream), registry, state=getattr(args, "state", None),
+        token_cache=not getattr(args, "no_token_cache", False),
+        prompt=lambda text: print(text, file=sys.stderr, flush=True),
+    )
 
-    @classmethod
-    def load(cls, args: argparse.Namespace) -> "Context":
-        spec = load_config(args.config)
-        path = Path(args.state) if args.state else default_state_path(spec.integration)
-        stream = sys.stderr if getattr(args, "json", False) else sys.stdout
-        return cls(args, spec, StateStore(path), ConsoleReporter(stream))
 
-    def provider(self) -> Provider:
-        return make_provider(
-            self.spec.tenant, self.spec.integration, self.reporter,
-            token_cache=not getattr(self.args, "no_token_cache", False),
-            prompt=lambda text: print(text, file=sys.stderr, flush=True),
-        )
+def plan_options(args: argparse.Namespace, *, destroy: bool = False) -> PlanOptions:
+    return PlanOptions(destroy=destroy, adopt=bool(getattr(args, "adopt", False)),
+                       accepted_risks=tuple(getattr(args, "accept_risk", None) or ()))
 
-    def plan(self, provider: Provider, state: State, operation: str, *, adopt: bool | None = None,
-             accepted: tuple[str, ...] | None = None, read: dict[str, Any] | None = None) -> Plan:
-        """The plan now; `adopt`/`accepted` default to the --adopt/--accept-risk flags, `read`
-        to a fresh read of the tenant."""
-        spec, args = self.spec, self.args
-        label = tenant_label(spec.tenant, spec.integration)
-        adopt = bool(getattr(args, "adopt", False)) if adopt is None else adopt
-        accepted = tuple(getattr(args, "accept_risk", None) or ()) if accepted is None else accepted
-        read = provider.read(READ_TYPES) if read is None else read
-        request = PlanRequest.for_spec(spec, read, state, operation, label, adopt=adopt, accepted_risks=accepted)
-        plan = make_plan(request)
-        if not self.store.exists():
-            # A state that does not exist yet has no lineage to pin (Terraform does the same).
-            plan = replace(plan, state_lineage="")
-        return plan
+
+def _dump(body: Any) -> None:
+    print(json.dumps(body, indent=2, sort_keys=True))
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    spec = load_config(args.config)
+    spec = ops.validate(args.config)
     if args.json:
         print(json.dumps({"valid": True, "integration": spec.integration}))
     else:
@@ -85,22 +66,15 @@ def cmd_plan(args: argparse.Namespace) -> int:
             raise ExoformError("--refresh-only and --verify only report; they cannot be combined with "
                                "--out, with each other, or (--refresh-only) with --destroy/--adopt")
         if args.refresh_only:
-            from exoform.drift import cmd_drift
-
             return cmd_drift(args)
-    ctx = Context.load(args)
-    operation = "destroy" if args.destroy else "apply"
-    with ExitStack() as stack:
-        provider = ctx.provider()
-        stack.callback(provider.close)
-        state = ctx.store.load(ctx.spec.integration)
-        plan = ctx.plan(provider, state, operation)
+    session = open_session(args)
     if args.verify:
-        return _verify(plan, args.json)
+        return _verify(ops.verify(session, plan_options(args, destroy=args.destroy)), args.json)
+    plan = session.plan(plan_options(args, destroy=args.destroy))
     if args.out:
-        write_plan(Path(args.out), plan)
+        ops.save_plan(plan, Path(args.out))
     if args.json:
-        print(json.dumps(plan_to_json(plan), indent=2, sort_keys=True))
+        _dump(ops.plan_to_json(plan))
     else:
         print(render_plan(plan))
         if args.out:
@@ -108,17 +82,13 @@ def cmd_plan(args: argparse.Namespace) -> int:
                   f"  exoform apply {args.out}")
     if plan.errors:
         return EXIT_ERROR
-    if args.detailed_exitcode and plan.has_changes:
-        return EXIT_CHANGES
-    return EXIT_OK
+    return EXIT_CHANGES if args.detailed_exitcode and plan.has_changes else EXIT_OK
 
 
-def _verify(plan: Plan, as_json: bool) -> int:
-    """Does the tenant match? Only tenant work counts: recording objects in state does not."""
-    matches = not plan.errors and not plan.steps
+def _verify(verification: ops.Verification, as_json: bool) -> int:
+    plan, matches = verification.plan, verification.matches
     if as_json:
-        print(json.dumps({"matches": matches, "steps": len(plan.steps), "plan": plan_to_json(plan)},
-                         indent=2, sort_keys=True))
+        _dump({"matches": matches, "steps": len(plan.steps), "plan": ops.plan_to_json(plan)})
     elif matches:
         print(render_diagnostics(plan) + "Verified: the tenant matches the configuration.")
         if plan.has_changes:
@@ -133,36 +103,24 @@ def _verify(plan: Plan, as_json: bool) -> int:
 
 
 def cmd_apply(args: argparse.Namespace, operation: str = "apply") -> int:
-    ctx = Context.load(args)
-    with ExitStack() as stack:
-        lock = stack.enter_context(StateLock(ctx.store.path, f"exoform {operation}"))
-        ctx.store.guard = lock.verify  # stop before writing if force-unlock broke the lock
-        provider = ctx.provider()
-        stack.callback(provider.close)
-        state = ctx.store.load(ctx.spec.integration)
-        saved = getattr(args, "planfile", None)
-        read = provider.read(READ_TYPES)
-        plan = _saved_plan(ctx, provider, state, Path(saved), read) if saved else ctx.plan(provider, state, operation, read=read)
+    session = open_session(args)
+    saved = Path(args.planfile) if getattr(args, "planfile", None) else None
+    with ops.applying(session, plan_options(args, destroy=operation == "destroy"), saved) as run:
+        plan = run.plan
         if not args.json:
             print(render_plan(plan))
         if plan.errors:
             print("\nError: the plan has errors (above); nothing was changed.", file=sys.stderr)
             return EXIT_ERROR
         if not plan.has_changes:
-            # Nothing to change in the tenant, but state still records what was just read (like
-            # Terraform's refresh on apply): an interrupted call's pending record is settled, a
-            # rule the admin enabled is recorded as enabled. Saved only if something differs.
-            Executor(provider, ctx.store, ctx.reporter).settle(plan, state)
+            run.settle()
             return _print_json(plan, None) if args.json else EXIT_OK
         asked = not (args.auto_approve or saved)
         if asked and not confirm(_question(plan)):
             print("\nApply cancelled; nothing was changed.", file=sys.stderr)
             return EXIT_ERROR
-        with handling_interrupts(ctx.reporter) as interrupts:
-            executor = Executor(provider, ctx.store, ctx.reporter, interrupts=interrupts)
-            # The read the plan came from is the pre-apply snapshot, unless a person took time
-            # to answer the prompt in between: then the executor reads the tenant again.
-            result = executor.apply(plan, state, rollback=not args.no_rollback, read=None if asked else read)
+        with handling_interrupts(session.reporter) as interrupts:
+            result = run.execute(rollback=not args.no_rollback, interrupts=interrupts, reread=asked)
     return _finish(plan, result, args.json)
 
 
@@ -185,48 +143,87 @@ def _finish(plan: Plan, result: ApplyResult, as_json: bool) -> int:
 
 
 def _print_json(plan: Plan, result: ApplyResult | None) -> int:
-    body: dict[str, Any] = {"plan": plan_to_json(plan)}
+    body: dict[str, Any] = {"plan": ops.plan_to_json(plan)}
     if result is not None:
-        body["result"] = {
-            "ok": result.ok, "completed_steps": list(result.completed),
-            "failed_step": result.failed_step, "error": str(result.error) if result.error else None,
-            "rolled_back": result.rolled_back, "rollback_complete": result.rollback_complete,
-            "leftovers": list(result.leftovers), "interrupted": result.interrupted,
-        }
-    print(json.dumps(body, indent=2, sort_keys=True))
+        body["result"] = result_json(result)
+    _dump(body)
     return EXIT_OK
 
 
-def _saved_plan(ctx: Context, provider: Provider, state: State, path: Path, read: dict[str, Any]) -> Plan:
-    """Load a saved plan and refuse it unless it still describes exactly what would happen."""
-    plan = read_plan(path)
-    spec = ctx.spec
-    lineage = state.lineage if ctx.store.exists() else ""
-    if plan.integration != spec.integration or plan.tenant != tenant_label(spec.tenant, spec.integration):
-        raise PlanError(f"{path} was made for integration '{plan.integration}' on {plan.tenant}, "
-                        "not this configuration's; make a new plan with `exoform plan --out`")
-    if plan.state_lineage == "" and lineage:
-        raise PlanError(f"saved plan {path} is stale: it was made before any state existed and "
-                        f"{ctx.store.path} has been written since; make a new plan")
-    if plan.state_lineage != lineage:
-        raise PlanError(f"{path} does not match the state {ctx.store.path} (different lineage); "
-                        "it was made against another state — make a new plan")
-    if plan.state_serial != state.serial:
-        raise PlanError(f"saved plan {path} is stale: the state changed (serial {plan.state_serial} "
-                        f"-> {state.serial}) after it was made; make a new plan")
-    if plan.config_digest != spec.digest:
-        raise PlanError(f"saved plan {path} is stale: {spec.source} changed after it was made; "
-                        "make a new plan")
-    fresh = ctx.plan(provider, state, plan.operation, adopt=plan.adopt, accepted=plan.accepted_risks, read=read)
-    if fresh.errors:
-        raise PlanError(f"saved plan {path} can no longer be applied: the tenant changed after it was "
-                        f"made and planning now finds: {fresh.errors[0].message}")
-    if _comparable(fresh) != _comparable(plan):
-        raise PlanError(f"saved plan {path} is stale: the tenant changed after it was made, so "
-                        "its steps are no longer what exoform would do; make a new plan")
-    return plan
+def cmd_drift(args: argparse.Namespace) -> int:
+    outcome = ops.drift(open_session(args))
+    if args.json:
+        _dump(report_json(outcome.report, outcome.tenant))
+    else:
+        print(render_report(outcome.report, outcome.has_state))
+    return EXIT_CHANGES if outcome.report.drifted else EXIT_OK
 
 
-def _comparable(plan: Plan) -> Any:
-    body = plan_to_json(plan)
-    return body["resource_changes"], body["steps"]
+def cmd_import(args: argparse.Namespace) -> int:
+    session = open_session(args)
+    try:
+        outcome = ops.import_objects(session, Path(args.planfile) if args.planfile else None)
+    except ops.ImportBlocked as blocked:
+        print(render_diagnostics(blocked.plan), file=sys.stderr)
+        raise
+    print(import_json(outcome) if args.json else render_import(outcome))
+    return EXIT_OK
+
+
+def cmd_script(args: argparse.Namespace) -> int:
+    source = f"the saved plan {args.planfile}" if args.planfile else "the tenant and state as read now"
+    if args.planfile:
+        plan = ops.read_plan(Path(args.planfile))
+    else:
+        plan = open_session(args).plan(plan_options(args, destroy=args.destroy))
+    if plan.errors:
+        print(render_diagnostics(plan), file=sys.stderr)
+        raise PlanError("the plan has errors (above), so no script was written")
+    print(render_script(plan, datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), source))
+    return EXIT_OK
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    path = Path(args.file) if args.file else ops.state_of_config(args.config, args.state)
+    document = ops.load_document(path) if args.file and path.exists() else ops.read_state(path)
+    if isinstance(document, Plan):
+        print(json.dumps(ops.plan_to_json(document), indent=2, sort_keys=True) if args.json
+              else render_plan(document))
+    elif args.json:
+        _dump(to_json(document))
+    else:
+        print(render_state(document, path))
+    return EXIT_OK
+
+
+def cmd_state_list(args: argparse.Namespace) -> int:
+    state = ops.read_state(ops.state_of_config(args.config, args.state))
+    if state.resources:
+        print(render_list(state, args.long))
+    return EXIT_OK
+
+
+def cmd_state_show(args: argparse.Namespace) -> int:
+    try:
+        address = Address.parse(args.address)
+    except ValueError as error:
+        raise ExoformError(f"'{safe(args.address)}' is not a resource address: {error}") from None
+    state = ops.read_state(ops.state_of_config(args.config, args.state))
+    resource = state.get(address)
+    if resource is None:
+        known = ", ".join(str(r.address) for r in state.resources) or "none"
+        raise ExoformError(f"{address} is not in the state (known: {known})")
+    print(render_resource(resource))
+    return EXIT_OK
+
+
+def cmd_force_unlock(args: argparse.Namespace) -> int:
+    done = ops.force_unlock(args.config, args.state, args.lock_id, force=args.force)
+    who = safe(done.holder.describe())
+    if done.held:
+        print(f"Broke the lock held by {who}. If that process still runs, it stops at its next "
+              "state write; run `exoform plan` to see where things stand.")
+    else:
+        print(f"The lock was not held: the record of {who} was stale (that process has exited). "
+              "Cleared it.")
+    return EXIT_OK

@@ -6,8 +6,8 @@ import os
 import sys
 from typing import Any, TextIO
 
-from exoform.engine.reporter import Reporter
-from exoform.interrupts import notice
+from exoform.engine.operations import Reporter
+from exoform.signals import notice
 from exoform.text import safe
 
 

@@ -39,4 +39,4 @@ def make_provider(
     kwargs: dict[str, Any] = {"token_cache": token_cache}
     if prompt is not None:
         kwargs["device_code_prompt"] = prompt
-    return make_exchange(tenant.options, reporter, **kwargs)  # type: ignore[no-any-return]
+    return make_exchange(tenant.options, reporter, **kwargs)

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from exoform.engine.blueprint import blueprint
-from harness import spec_from
+from support.harness import spec_from
 
 IPS = ("198.51.100.7", "203.0.113.0/24")
 SELECTED = {"users": "selected", "recipients": ["alice@contoso.com"], "groups": ["finance@contoso.com"]}

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from conftest import REPO, Workspace
+from support.workspace import REPO, Workspace
 from exoform.engine.lock import StateLock
 
 INLINE = {

@@ -1,4 +1,4 @@
-"""Third-party conflicts and loops (engine/conflicts.py) as a pure function over Get- output,
+"""Third-party conflicts and loops (engine/checks/conflicts.py) as a pure function over a read,
 acknowledging findings with --accept-risk (downgraded, recorded in the saved plan, re-checked
 when the saved plan is applied), and the staged-enabling dependency check."""
 from __future__ import annotations
@@ -9,17 +9,21 @@ from typing import Any
 
 import pytest
 
-from conftest import Workspace
+from support.workspace import Workspace
 from exoform.engine.blueprint import INBOUND_RULE, OUTBOUND_CONNECTOR, blueprint
-from exoform.engine.conflicts import accept_risks, covers_ranges, find_conflicts, vendor_of
-from exoform.engine.enabling import enabling_checks
-from exoform.engine.kinds import managed_view
+from exoform.engine.checks.context import CheckContext
+from exoform.engine.checks.conflicts import covers_ranges, find_conflicts, vendor_of
+from exoform.engine.checks.enabling import enabling_blocked
+from exoform.engine.checks.risk import accept_risks
+from exoform.engine.kinds import spec
+from exoform.engine.kinds.base import Observed
 from exoform.engine.model import Kind, Resource
-from exoform.engine.observe import Observed
-from exoform.engine.plan import Diagnostic, Severity
-from exoform.engine.planner import PlanRequest, make_plan
+from exoform.engine.operations import request_for
+from exoform.engine.plan import Diagnostic, ResourceChange, Severity
+from exoform.engine.planning import make_plan
+from exoform.engine.read import TenantRead
 from exoform.engine.state import State
-from harness import spec_from
+from support.harness import plan_for, spec_from
 
 RANGES = ["203.0.113.0/24", "198.51.100.7"]
 CONFIG: dict[str, Any] = {
@@ -31,7 +35,16 @@ CONFIG: dict[str, Any] = {
 
 def findings(read: dict[str, Any], config: dict[str, Any] = CONFIG, top: bool = True) -> dict[str, Severity]:
     desired = blueprint(spec_from(config))
-    return {d.id: d.severity for d in find_conflicts(read, desired, {}, "prop", top)}
+    return {d.id: d.severity for d in find_conflicts(TenantRead(read), desired, {}, "prop", top)}
+
+
+def enabling_checks(changes: dict[Any, ResourceChange], observed: dict[Any, Observed]) -> list[Diagnostic]:
+    request = request_for(spec_from(CONFIG), TenantRead.empty(), State.new("prop"))
+    return enabling_blocked(CheckContext(request, observed, changes))
+
+
+def managed_view(kind: Kind, obj: dict[str, Any]) -> Any:
+    return spec(kind).managed_view(obj)
 
 
 def rule(name: str, **attrs: Any) -> dict[str, Any]:
@@ -110,13 +123,13 @@ def test_hybrid_overlap_and_shadowing_are_warnings() -> None:
 def test_our_loop_guards_are_checked_in_the_tenant_and_after_the_plan() -> None:
     spec = spec_from(CONFIG)
     desired = blueprint(spec)
-    plan = make_plan(PlanRequest.for_spec(spec, {"HostedConnectionFilterPolicy": [{"Name": "Default"}]}, State.new("prop")))
+    plan = plan_for(spec, {"HostedConnectionFilterPolicy": [{"Name": "Default"}]}, State.new("prop"))
     change = plan.change(INBOUND_RULE)
     stripped = dataclasses.replace(change, before=tuple((k, None if k.startswith("ExceptIf") else v) for k, v in change.after))
-    found = find_conflicts({}, desired, {INBOUND_RULE: stripped}, "prop")
+    found = find_conflicts(TenantRead.empty(), desired, {INBOUND_RULE: stripped}, "prop")
     assert [(d.id, d.severity) for d in found] == [("loop_guard:OPSWAT MDCES - Inbound emails", Severity.WARNING)]
     broken = dataclasses.replace(stripped, after=stripped.before)
-    found = find_conflicts({}, desired, {INBOUND_RULE: broken}, "prop")
+    found = find_conflicts(TenantRead.empty(), desired, {INBOUND_RULE: broken}, "prop")
     assert [(d.id, d.severity) for d in found] == [("loop_guard:OPSWAT MDCES - Inbound emails", Severity.ERROR)]
 
 
@@ -137,13 +150,13 @@ def test_enabling_is_refused_while_a_dependency_is_missing_or_disabled() -> None
     spec = spec_from(CONFIG)
     desired = tuple(r for r in blueprint(spec) if r.address != OUTBOUND_CONNECTOR)
     read = {"HostedConnectionFilterPolicy": [{"Name": "Default"}]}
-    plan = make_plan(dataclasses.replace(PlanRequest.for_spec(spec, read, State.new("prop")), desired=desired))
+    plan = make_plan(dataclasses.replace(request_for(spec, TenantRead(read), State.new("prop")), desired=desired))
     blocked = [d for d in plan.errors if d.code == "enable_blocked"]
     assert {d.address for d in blocked} == {"transport_rule.inbound_emails", "transport_rule.outbound_emails"}
     assert "does not exist and this plan does not create it" in blocked[0].message
     off = {"Name": "OPSWAT MDCES - Outbound", "Comment": "[exoform:prop]", "Enabled": False, "IsTransportRuleScoped": True,
            "SmartHosts": ["ces.metadefender.opswat.com"], "UseMXRecord": False, "Guid": "g-1"}
-    fixed = make_plan(PlanRequest.for_spec(spec, {**read, "OutboundConnector": [off]}, State.new("prop")))
+    fixed = plan_for(spec, {**read, "OutboundConnector": [off]}, State.new("prop"))
     assert not [d for d in fixed.errors if d.code == "enable_blocked"]  # the plan enables the connector first
     changes = {c.address: c for c in fixed.changes if c.address != OUTBOUND_CONNECTOR}
     seen = Observed(OUTBOUND_CONNECTOR, Resource(OUTBOUND_CONNECTOR, managed_view(Kind.OUTBOUND_CONNECTOR, off)))

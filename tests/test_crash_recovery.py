@@ -14,8 +14,8 @@ from typing import Any, Iterator
 
 import pytest
 
-from conftest import Workspace
-from harness import Run, SimulatedCrash, canonical_tenant, crash, spec_from
+from support.workspace import Workspace
+from support.harness import Run, SimulatedCrash, canonical_tenant, crash, spec_from
 
 ADMIN_ENTRY = "9.9.9.9"
 BASE: dict[str, Any] = {"protection": {"mode": "inline", "directions": ["inbound"], "scope": {"users": "all"}}}

@@ -7,11 +7,11 @@ import itertools
 from pathlib import Path
 from typing import Any
 
-from conftest import REPO
+from support.workspace import REPO
 from exoform.engine.blueprint import blueprint
 from exoform.engine.model import Resource
 from exoform.text import literal
-from harness import spec_from
+from support.harness import spec_from
 
 DOC = REPO / "docs" / "resources.md"
 BEGIN, END = "<!-- BEGIN GENERATED TABLES -->", "<!-- END GENERATED TABLES -->"

@@ -6,13 +6,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from harness import canonical_tenant
-from exoform.engine.planner import PlanRequest, make_plan
+from exoform.engine.operations import request_for
+from exoform.engine.planning import make_plan
 from exoform.engine.provider import READ_TYPES
+from exoform.engine.read import TenantRead
 from exoform.engine.statefile import StateStore
 from exoform.providers.faults import FaultPlan
 from exoform.providers.sandbox import SandboxProvider
-from harness import Run, spec_from
+from support.harness import Run, canonical_tenant, plan_for, spec_from
 
 CONFIG = {"gateway": {"ip_ranges": ["203.0.113.0/24"], "tenant_info": "t"},
           "protection": {"mode": "inline", "directions": ["inbound", "outbound"], "scope": {"users": "all"}}}
@@ -27,7 +28,7 @@ def test_a_plan_reads_each_kind_once_whatever_the_tenant_size(tmp_path: Path) ->
         (tmp_path / "tenant.json").write_text(canonical_tenant(_big_tenant(size)))
         provider = SandboxProvider(tmp_path / "tenant.json", faults=FaultPlan())
         state = StateStore(tmp_path / "s.json").load("prop")
-        make_plan(PlanRequest.for_spec(spec_from(CONFIG), provider.read(READ_TYPES), state))
+        plan_for(spec_from(CONFIG), provider.read(READ_TYPES), state)
         assert sorted(provider.calls) == sorted(f"Get-{t}" for t in READ_TYPES)
 
 
@@ -50,7 +51,7 @@ def test_planning_is_deterministic(tmp_path: Path) -> None:
     provider = SandboxProvider(tmp_path / "tenant.json", faults=FaultPlan())
     read = provider.read(READ_TYPES)
     state = StateStore(tmp_path / "s.json").load("prop")
-    request = PlanRequest.for_spec(spec_from(CONFIG), read, state)
+    request = request_for(spec_from(CONFIG), TenantRead(read), state)
     before = json.dumps(read, sort_keys=True)
     assert make_plan(request) == make_plan(request)
     assert json.dumps(read, sort_keys=True) == before  # the read is not mutated
@@ -65,7 +66,7 @@ def test_apply_reuses_the_plan_read_as_its_snapshot(tmp_path: Path) -> None:
     provider = run.provider()
     store, state = run.state()
     read = provider.read(READ_TYPES)
-    plan = make_plan(PlanRequest.for_spec(spec, read, state))
-    assert Executor(provider, store).apply(plan, state, read=read).ok
+    plan = plan_for(spec, read, state)
+    assert Executor(provider, store).apply(plan, state, read=TenantRead(read)).ok
     assert len([c for c in provider.calls if c.startswith("Get-")]) == len(READ_TYPES)
     assert len(provider.calls) == len(READ_TYPES) + len(plan.steps)

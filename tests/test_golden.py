@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from conftest import Workspace
+from support.workspace import Workspace
 
 GOLDEN = Path(__file__).parent / "golden"
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")

@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 import pytest
 
-from conftest import Workspace
+from support.workspace import Workspace
 from exoform.engine.planfile import content_digest
 
 INLINE = {

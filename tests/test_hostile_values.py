@@ -17,19 +17,19 @@ from typing import Any, Iterator
 import pytest
 from hypothesis import example, given, settings, strategies as st
 
-from conftest import Workspace
+from support.workspace import Workspace
 from exoform.console import ConsoleReporter
 from exoform.engine.apply import Executor
 from exoform.engine.config import parse_config
 from exoform.engine.errors import InputError
-from exoform.engine.planner import PlanRequest, make_plan
 from exoform.engine.provider import READ_TYPES
-from exoform.render import render_plan, render_result
-from exoform.script import render_script
-from exoform.show import render_resource
+from exoform.views.apply import render_result
+from exoform.views.plan import render_plan
+from exoform.views.script import render_script
+from exoform.views.show import render_resource
 from exoform.text import safe
-from harness import RECIPIENTS, Run, canonical_tenant
-from ps_replay import script_calls
+from support.harness import RECIPIENTS, Run, canonical_tenant, plan_for
+from support.ps_replay import script_calls
 
 _RAW = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 HOSTILE = [
@@ -107,7 +107,7 @@ def _passes_through(spec: Any, root: Path) -> None:
     run = Run(root, spec.integration)
     run.tenant.write_text(canonical_tenant({"recipients": RECIPIENTS + _scope_recipients(spec)}), encoding="utf-8")
     store, state = run.state()
-    plan = make_plan(PlanRequest.for_spec(spec, run.provider().read(READ_TYPES), state))
+    plan = plan_for(spec, run.provider().read(READ_TYPES), state)
     assert not plan.errors, plan.errors
     assert_terminal_safe(render_plan(plan))
     script = render_script(plan, "now")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from conftest import Workspace
+from support.workspace import Workspace
 
 RANGES = ["203.0.113.0/24", "198.51.100.7"]
 CONFIG: dict[str, Any] = {

@@ -19,12 +19,12 @@ from typing import Any, Callable
 import pytest
 from hypothesis import given, note, strategies as st
 
-from conftest import Workspace
+from support.workspace import Workspace
 from exoform.engine.apply import Executor
 from exoform.engine.interrupt import Interrupts
-from exoform.engine.reporter import RecordingReporter
-from exoform.interrupts import notice
-from harness import Run, canonical_tenant, configs, spec_from, tenants
+from support.reporter import RecordingReporter
+from exoform.signals import notice
+from support.harness import Run, canonical_tenant, configs, spec_from, tenants
 
 INLINE = {
     "gateway": {"ip_ranges": ["203.0.113.0/24"], "tenant_info": "tenant-info-123"},

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Workspace
+from support.workspace import Workspace
 from exoform.engine.errors import LockError
 from exoform.engine.lock import StateLock, force_unlock, lock_path, read_lock_info
 from exoform.providers.sandbox import tenant_issues

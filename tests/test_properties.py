@@ -15,8 +15,8 @@ from hypothesis import given, note, strategies as st
 from exoform.engine.model import Kind
 from exoform.engine.ownership import owner
 from exoform.engine.plan import Plan, StepOp
-from harness import Run, SimulatedCrash, configs, crash, spec_from, tenants
-from harness import canonical_tenant
+from support.harness import Run, SimulatedCrash, configs, crash, spec_from, tenants
+from support.harness import canonical_tenant
 
 
 _ROOTS: list[Path] = []

@@ -18,7 +18,7 @@ import pytest
 from exoform.engine.cmdlets import CmdletCall, ListEdit
 from exoform.engine.errors import AlreadyExists, InputError, ServerError, Throttled
 from exoform.engine.provider import READ_TYPES
-from exoform.engine.reporter import RecordingReporter
+from support.reporter import RecordingReporter
 from exoform.providers.faults import ENV_VAR, FaultPlan
 from exoform.providers.retry import RetryPolicy
 from exoform.providers.sandbox import SandboxProvider, TenantFile, tenant_issues

@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 from hypothesis import given, strategies as st
 
-from conftest import Workspace
+from support.workspace import Workspace
 from exoform.engine.cmdlets import CmdletCall, ListEdit
 from exoform.engine.errors import PlanError
-from exoform.powershell import CMDLETS, command, comment, quote
+from exoform.views.powershell import CMDLETS, command, comment, quote
 from exoform.providers.faults import FaultPlan
 from exoform.providers.sandbox import SandboxProvider
-from ps_replay import ScriptError, _Reader, parse_command, replay, script_calls, string_expr
+from support.ps_replay import ScriptError, _Reader, parse_command, replay, script_calls, string_expr
 
 SCENARIOS = Path(__file__).parent / "scenarios"
 NASTY = list("'\u2018\u2019\u201a\u201b\"`$(){}[];@#,+-:=|&<>\\ \t\n\r\x00\x1b\x7f\u0085\u2028\u202e\u00dc\u00d2\u20ac") + [

@@ -14,10 +14,10 @@ from typing import Any, Iterator
 
 import pytest
 
-from conftest import Workspace
+from support.workspace import Workspace
 from exoform.providers.emulator.server import Emulator
 from exoform.providers.faults import FaultPlan
-from harness import RECIPIENTS, canonical_tenant
+from support.harness import RECIPIENTS, canonical_tenant
 
 CLIENT_SECRET = "Zq8~known-client-secret-7f3a9c2e5b1d"
 CONFIG = {

@@ -8,9 +8,11 @@ import ipaddress
 import json
 from typing import Any
 
-from conftest import Workspace
+from support.workspace import Workspace
 from exoform.engine.model import Address, Kind, Resource, freeze_attrs
-from exoform.engine.planner import ALLOWLIST_LIMIT, PlanRequest, make_plan
+from exoform.engine.kinds.allowlist import ALLOWLIST_LIMIT
+from exoform.engine.planning import PlanRequest, make_plan
+from exoform.engine.read import TenantRead
 from exoform.engine.state import State
 
 CONFIG: dict[str, Any] = {
@@ -58,7 +60,7 @@ def _allowlist_plan(existing: list[str], wanted: list[str]) -> Any:
     address = Address(Kind.CONNECTION_FILTER_ALLOWLIST, "default")
     desired = (Resource(address, freeze_attrs({"Name": "Default", "IPAllowList": tuple(wanted)})),)
     read = {"HostedConnectionFilterPolicy": [{"Name": "Default", "IPAllowList": existing}]}
-    return make_plan(PlanRequest("i", desired, read, State.new("i")))
+    return make_plan(PlanRequest("i", desired, TenantRead(read), State.new("i")))
 
 
 def test_the_entry_limit_and_prefix_rule_are_checked_at_plan_time() -> None:

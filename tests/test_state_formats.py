@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Workspace
+from support.workspace import Workspace
 from exoform.engine.jsonfile import schema_issues
 from exoform.engine.state import FORMAT_VERSION, MIGRATIONS, migrate, to_json
 from exoform.engine.statefile import read_state_file

@@ -20,6 +20,7 @@ from exoform.engine.kinds import normalize, normalize_ip
 from exoform.engine.model import Kind
 from exoform.engine.ownership import owner
 from exoform.engine.plan import Plan
+from exoform.engine.read import TenantRead
 from exoform.engine.snapshot import snapshot
 from exoform.engine.state import State
 from exoform.providers.sandbox import tenant_issues
@@ -38,9 +39,9 @@ def canonical(document: Mapping[str, Any]) -> str:
     return dump_tenant(full)
 
 
-def read_all(document: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
+def read_all(document: Mapping[str, Any]) -> TenantRead:
     model = TenantModel(copy.deepcopy(dict(document)))
-    return {t: model.invoke(CmdletCall.of(f"Get-{t}")) for t in TYPES}
+    return TenantRead({t: model.invoke(CmdletCall.of(f"Get-{t}")) for t in TYPES})
 
 
 def step_snapshots(document: Mapping[str, Any], plan: Plan) -> list[dict[str, Any]]:

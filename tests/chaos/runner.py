@@ -27,12 +27,12 @@ from exoform.engine.config import load_config
 from exoform.engine.errors import ExoformError
 from exoform.engine.kinds import normalize_ip
 from exoform.engine.plan import Plan
-from exoform.engine.planner import PlanRequest, make_plan
 from exoform.engine.provider import READ_TYPES
 from exoform.engine.state import State
 from exoform.engine.statefile import StateStore, read_state_file
 from exoform.providers.faults import FaultPlan
 from exoform.providers.sandbox import SandboxProvider
+from support.harness import plan_for
 
 from .checks import (
     KillPoint,
@@ -156,7 +156,7 @@ class Site:
         spec = load_config(str(config))
         read = SandboxProvider(self.tenant, faults=FaultPlan(), latency=0).read(READ_TYPES)
         state = StateStore(self.state).load(INTEGRATION)
-        return make_plan(PlanRequest.for_spec(spec, read, state, operation))
+        return plan_for(spec, read, state, operation)
 
 
 def run_scenario(scenario: Scenario, deadline: float) -> Outcome:

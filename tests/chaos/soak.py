@@ -25,9 +25,9 @@ from tabulate import tabulate
 from exoform.engine.apply import Executor
 from exoform.engine.config import parse_config
 from exoform.engine.errors import ProviderError
-from exoform.engine.planner import PlanRequest, make_plan
 from exoform.engine.provider import READ_TYPES
-from exoform.engine.reporter import RecordingReporter
+from support.harness import plan_for
+from support.reporter import RecordingReporter
 from exoform.engine.statefile import StateStore
 from exoform.providers.faults import FaultPlan
 from exoform.providers.retry import RetryPolicy
@@ -136,7 +136,7 @@ def _one_run(site: _Site, rng: random.Random, figures: SoakFigures, destroy: boo
     state = store.load(INTEGRATION)
     figures.runs += 1
     try:
-        plan = make_plan(PlanRequest.for_spec(spec, provider.read(READ_TYPES), state, operation))
+        plan = plan_for(spec, provider.read(READ_TYPES), state, operation)
         if plan.errors:
             figures.problems.append(f"plan error: {plan.errors[0].message[:100]}")
             return
@@ -162,7 +162,7 @@ def _verify(site: _Site, spec: Any, operation: str, figures: SoakFigures) -> Non
     try:
         state = StateStore(site.store_path).load(INTEGRATION)
         read = provider.read(READ_TYPES)
-        again = make_plan(PlanRequest.for_spec(spec, read, state, operation))
+        again = plan_for(spec, read, state, operation)
         if again.has_changes:
             figures.problems.append(f"{operation} reported success but the next plan has changes")
         else:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from exoform.engine.cmdlets import CmdletCall
-from exoform.engine.reporter import RecordingReporter
+from support.reporter import RecordingReporter
 from exoform.providers.faults import FaultPlan
 from exoform.providers.sandbox import SandboxProvider
 

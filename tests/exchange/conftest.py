@@ -7,7 +7,8 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
-from exoform.engine.reporter import RecordingReporter, Reporter
+from exoform.engine.reporter import Reporter
+from support.reporter import RecordingReporter
 from exoform.providers.emulator.conditions import Conditions
 from exoform.providers.emulator.server import Emulator
 from exoform.providers.exchange import ExchangeOnlineProvider, make_provider

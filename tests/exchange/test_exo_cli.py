@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from conftest import Workspace
+from support.workspace import Workspace
 from exoform.providers.emulator.conditions import Conditions
 from exoform.providers.faults import FaultPlan
 

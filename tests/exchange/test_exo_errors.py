@@ -23,7 +23,7 @@ from exoform.engine.errors import (
     Transient,
     ValidationFailed,
 )
-from exoform.engine.reporter import RecordingReporter
+from support.reporter import RecordingReporter
 from exoform.providers.exchange.client import AdminApiClient
 from exoform.providers.exchange.error_mapping import classify, parse_retry_after
 from exoform.providers.exchange.settings import ExchangeSettings

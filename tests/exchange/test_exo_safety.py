@@ -10,7 +10,7 @@ from typing import Any
 
 from exoform.engine.cmdlets import from_wire
 from exoform.providers.tenant_model import ALLOWED_PARAMETERS
-from ps_replay import replay
+from support.ps_replay import replay
 
 CONFIG: dict[str, Any] = {
     "gateway": {"profile": "opswat-mdces", "ip_ranges": ["203.0.113.0/24"], "tenant_info": "tenant-info-value"},

@@ -12,7 +12,7 @@ import pytest
 from exoform.engine.cmdlets import CmdletCall
 from exoform.engine.errors import ExoformError
 from exoform.engine.provider import READ_TYPES
-from exoform.engine.reporter import RecordingReporter
+from support.reporter import RecordingReporter
 from exoform.providers.exchange.credentials import load_credential
 from exoform.providers.exchange.settings import ExchangeSettings
 

@@ -15,7 +15,8 @@ import pytest
 from exoform.engine.cmdlets import CmdletCall
 from exoform.engine.errors import ServerError, Transient, ValidationFailed
 from exoform.engine.provider import READ_TYPES
-from exoform.engine.reporter import RecordingReporter, Reporter
+from exoform.engine.reporter import Reporter
+from support.reporter import RecordingReporter
 from exoform.providers.emulator.conditions import Conditions
 from exoform.providers.exchange import make_session
 from exoform.providers.exchange.auth import TokenSource

@@ -11,41 +11,27 @@ from graphlib import CycleError, TopologicalSorter
 from typing import Iterable, Mapping
 
 from exoform.engine.errors import PlanError
-from exoform.engine.kinds import references, rule_enabled
-from exoform.engine.model import KIND_ORDER, Action, Address
+from exoform.engine.kinds import handler, spec
+from exoform.engine.kinds.base import APPLY, DESTROY, ENABLE
+from exoform.engine.model import KIND_ORDER, Action, Address, Kind
 from exoform.engine.plan import ResourceChange
-
-DESTROY = "destroy"
-APPLY = "apply"
-ENABLE = "enable"  # a rule's Enable- runs after everything it depends on is in place
 
 
 @dataclass(frozen=True, order=True)
 class Node:
-    """One phase of one resource: its delete (`destroy`) or its create/update (`apply`)."""
+    """One phase of one resource: its delete (`destroy`), create/update (`apply`) or `enable`."""
 
     phase: str
     address: Address
 
 
 def nodes_for(change: ResourceChange) -> list[Node]:
-    if change.action is Action.DELETE:
-        return [Node(DESTROY, change.address)]
-    if change.action is Action.REPLACE:
-        return [Node(DESTROY, change.address), Node(APPLY, change.address)]
-    if change.action is Action.CREATE:
-        return [Node(APPLY, change.address)]
-    if change.action is Action.UPDATE:
-        nodes = [Node(APPLY, change.address)]
-        if "State" in change.changed and rule_enabled(change.after_dict):
-            nodes.append(Node(ENABLE, change.address))
-        return nodes
-    return []
+    return [Node(phase, change.address) for phase in handler(change.address.kind).phases(change)]
 
 
-def _ref_names(change: ResourceChange, side: str) -> set[tuple[object, str]]:
+def _ref_names(change: ResourceChange, side: str) -> set[tuple[Kind, str]]:
     attrs = change.before_dict if side == "before" else change.after_dict
-    return references(change.address.kind, attrs)
+    return spec(change.address.kind).references_in(attrs)
 
 
 def detaches(change: ResourceChange, target: ResourceChange) -> bool:
@@ -124,5 +110,3 @@ def kind_rank(addresses: Iterable[Address], rule_order: tuple[Address, ...]) -> 
         extra = rule_order.index(address) if address in rule_order else 50
         ranks[address] = base + extra
     return ranks
-
-

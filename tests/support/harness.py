@@ -9,9 +9,11 @@ from hypothesis import strategies as st
 
 from exoform.engine.apply import ApplyResult, Executor
 from exoform.engine.config import parse_config
+from exoform.engine.operations import request_for
 from exoform.engine.plan import Plan
-from exoform.engine.planner import PlanRequest, make_plan
+from exoform.engine.planning import make_plan
 from exoform.engine.provider import READ_TYPES
+from exoform.engine.read import TenantRead
 from exoform.engine.spec import IntegrationSpec
 from exoform.engine.state import State
 from exoform.engine.statefile import StateStore
@@ -66,8 +68,7 @@ class Run:
 
     def plan(self, spec: IntegrationSpec, operation: str = "apply") -> Plan:
         _, state = self.state()
-        read = self.provider().read(READ_TYPES)
-        return make_plan(PlanRequest.for_spec(spec, read, state, operation))
+        return plan_for(spec, self.provider().read(READ_TYPES), state, operation)
 
     def apply(self, spec: IntegrationSpec, operation: str = "apply", faults: str = "",
               crash_hook: Any = None, plan: Plan | None = None) -> ApplyResult:
@@ -75,6 +76,13 @@ class Run:
         plan = plan or self.plan(spec, operation)
         executor = Executor(self.provider(faults, crash_hook), store)
         return executor.apply(plan, state)
+
+
+def plan_for(spec: IntegrationSpec, read: Any, state: State, operation: str = "apply",
+             **options: Any) -> Plan:
+    """The plan for `spec` on a raw read (Get- output by type), straight through the planner."""
+    raw = read.raw() if isinstance(read, TenantRead) else read
+    return make_plan(request_for(spec, TenantRead(raw), state, operation=operation, **options))
 
 
 def spec_from(config: dict[str, Any], integration: str = "prop") -> IntegrationSpec:

@@ -1,6 +1,6 @@
 """Human rendering of a finished plan in Terraform's idiom (`+`, `~`, `-`, `-/+`, per-attribute
-`before -> after`, `(sensitive value)`), the ordered step table (tabulate), the summary line,
-and apply results. Reads plans and results only; never decides anything.
+`before -> after`, `(sensitive value)`), the ordered step table (tabulate), the summary line and
+the notes on staged rules. Reads plans only; never decides anything.
 """
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ from typing import Any
 
 from tabulate import tabulate
 
-from exoform.engine.apply import ApplyResult
-from exoform.engine.kinds import KIND_SPECS, sensitive_attrs
-from exoform.engine.model import Action, Kind
+from exoform.engine.model import Action
+from exoform.engine.operations import reason_text, sensitive_attrs
 from exoform.engine.plan import Plan, ResourceChange, Severity
 from exoform.text import literal, safe
 
 SENSITIVE = "(sensitive value)"
+_MOVE = "Priority"  # a rule's move is shown as its priority changing
 
 _HEADLINE = {
     Action.CREATE: "will be created",
@@ -46,13 +46,13 @@ def render_plan(plan: Plan) -> str:
 def rule_notes(plan: Plan, applied: bool = False) -> list[str]:
     """How to take staged rules further: enabling disabled ones, leaving Audit mode."""
     notes = []
-    if any(_creates_disabled_rule(c) for c in plan.changes) and applied:
+    if any(_creates_disabled(c) for c in plan.changes) and applied:
         notes.append(
             "Note: the mail flow rules were created disabled. Review them in the Exchange admin center "
             "(Mail flow > Rules), then set \"rules\": {\"enabled\": true} in the config and run "
             "`exoform apply` again to enable them."
         )
-    elif any(_creates_disabled_rule(c) for c in plan.changes):
+    elif any(_creates_disabled(c) for c in plan.changes):
         notes.append(
             "Note: mail flow rules are created disabled so you can review them first. To enable "
             "them, set \"rules\": {\"enabled\": true} in the config and run `exoform apply` again "
@@ -67,27 +67,22 @@ def rule_notes(plan: Plan, applied: bool = False) -> list[str]:
 
 
 def _audits(change: ResourceChange) -> bool:
-    after = change.after_dict
     return (
-        change.address.kind is Kind.TRANSPORT_RULE
-        and change.action in (Action.CREATE, Action.REPLACE, Action.UPDATE)
-        and str(after.get("Mode", "")).casefold() == "audit"
-        and str(after.get("State", "")).casefold() == "enabled"
+        change.action in (Action.CREATE, Action.REPLACE, Action.UPDATE)
+        and change.enabled is not None and change.enabled.after is True
+        and str(change.after_dict.get("Mode", "")).casefold() == "audit"
     )
+
+
+def _creates_disabled(change: ResourceChange) -> bool:
+    return (change.action in (Action.CREATE, Action.REPLACE)
+            and change.enabled is not None and change.enabled.after is False)
 
 
 def _no_changes(plan: Plan) -> str:
     if plan.operation == "destroy":
         return "No changes. No objects need to be destroyed."
     return "No changes. Your tenant matches the configuration."
-
-
-def _creates_disabled_rule(change: ResourceChange) -> bool:
-    return (
-        change.address.kind is Kind.TRANSPORT_RULE
-        and change.action in (Action.CREATE, Action.REPLACE)
-        and change.after_dict.get("State") == "Disabled"
-    )
 
 
 def summary_line(plan: Plan) -> str:
@@ -99,7 +94,7 @@ def summary_line(plan: Plan) -> str:
 def render_change(change: ResourceChange) -> str:
     action = change.action
     headline = _HEADLINE.get(action, "will be adopted into state")
-    lines = [f"  # {change.address} {headline} ({safe(change.reason)})"]
+    lines = [f"  # {change.address} {headline} ({safe(reason_text(change))})"]
     symbol = action.symbol if action is not Action.NOOP else "~"
     pad = " " * (3 - len(symbol))
     lines.append(f"{pad}{symbol} resource \"{change.address.kind.value}\" \"{change.address.name}\" {{")
@@ -108,16 +103,25 @@ def render_change(change: ResourceChange) -> str:
     return "\n".join(lines)
 
 
+def _sides(change: ResourceChange) -> tuple[dict[str, Any], dict[str, Any], set[str]]:
+    """Before and after attributes as shown (a move adds the rule's Priority), and what changed."""
+    before, after, changed = dict(change.before_dict), dict(change.after_dict), set(change.changed)
+    move = change.move
+    if move is not None:
+        changed.add(_MOVE)
+        if move.after is not None and change.before and change.after:
+            before[_MOVE], after[_MOVE] = move.before, move.after
+    return before, after, changed
+
+
 def _attribute_lines(change: ResourceChange) -> list[str]:
-    kind = change.address.kind
-    before, after = change.before_dict, change.after_dict
-    hidden = sensitive_attrs(kind)
+    before, after, changed = _sides(change)
+    hidden = sensitive_attrs(change.address.kind)
     keys = [k for k in sorted(set(before) | set(after)) if _present(before.get(k)) or _present(after.get(k))]
-    if kind is Kind.CONNECTION_FILTER_ALLOWLIST:
+    if change.edit is not None:
         keys = [k for k in keys if k == "Name"]  # entries are listed one by one below
     width = max((len(k) for k in keys), default=0)
     lines, unchanged = [], 0
-    forced = {a.name for a in KIND_SPECS[kind].attrs if a.force_new}
     for key in keys:
         old, new = _show(key, before.get(key), hidden), _show(key, after.get(key), hidden)
         label = key.ljust(width)
@@ -125,24 +129,19 @@ def _attribute_lines(change: ResourceChange) -> list[str]:
             lines.append(f"      + {label} = {new}")
         elif change.action is Action.DELETE:
             lines.append(f"      - {label} = {old}")
-        elif key in change.changed:
-            note = "  # forces replacement" if key in forced and change.action is Action.REPLACE else ""
+        elif key in changed:
+            note = "  # forces replacement" if key in change.requires_replace else ""
             lines.append(f"      ~ {label} = {old} -> {new}{note}")
         elif key == "Name":
             lines.append(f"        {label} = {new}")
         else:
             unchanged += 1
-    if change.address.kind is Kind.CONNECTION_FILTER_ALLOWLIST:
-        lines += _allowlist_lines(change)
+    if change.edit is not None:
+        lines += [f"      + IPAllowList entry {safe(e)}" for e in change.edit.add]
+        lines += [f"      - IPAllowList entry {safe(e)}" for e in change.edit.remove]
     if unchanged:
         lines.append(f"        # ({unchanged} unchanged attributes hidden)")
     return lines
-
-
-def _allowlist_lines(change: ResourceChange) -> list[str]:
-    out = [f"      + IPAllowList entry {safe(e)}" for e in change.list_add]
-    out += [f"      - IPAllowList entry {safe(e)}" for e in change.list_remove]
-    return out
 
 
 def _present(value: Any) -> bool:
@@ -162,7 +161,7 @@ def step_table(plan: Plan) -> str:
          ",".join(str(d + 1) for d in s.depends_on) or "-")
         for s in plan.steps
     ]
-    return tabulate(rows, headers=("#", "op", "address", "cmdlet", "object", "after"), tablefmt="simple")
+    return str(tabulate(rows, headers=("#", "op", "address", "cmdlet", "object", "after"), tablefmt="simple"))
 
 
 def render_diagnostics(plan: Plan) -> str:
@@ -178,36 +177,3 @@ def render_diagnostics(plan: Plan) -> str:
 
 
 _SEVERITY_ORDER = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
-
-
-def render_result(plan: Plan, result: ApplyResult) -> str:
-    if result.ok:
-        n = plan.counts()
-        verb = "Destroy" if plan.operation == "destroy" else "Apply"
-        done = f"{verb} complete! Resources: {n['add']} added, {n['change']} changed, {n['destroy']} destroyed."
-        return "\n\n".join([done, *rule_notes(plan, applied=True)])
-    failed = plan.steps[result.failed_step] if result.failed_step is not None else None
-    lines = [f"Error: step {result.failed_step + 1 if failed else '?'} "
-             f"({safe(failed.description) if failed else ''}) failed: {safe(result.error)}"]
-    return "\n".join(lines + outcome_lines(result, FIX_THEN_RECOVER))
-
-
-FIX_THEN_RECOVER = ("fix the cause above, then run `exoform apply` to converge or `exoform destroy` "
-                    "to remove what exoform created")
-
-
-def outcome_lines(result: ApplyResult, recover: str) -> list[str]:
-    """What a failed or stopped apply left behind: kept steps, a clean rollback, or leftovers."""
-    if not result.rolled_back:
-        done = ", ".join(str(i + 1) for i in result.completed) or "none"
-        return [f"--no-rollback: steps completed and kept: {done}. State records them; {recover}."]
-    if not result.completed and result.rollback_complete:
-        return ["No step had been run; nothing was changed."]
-    if result.rollback_complete:
-        return ["All completed steps were undone; the tenant was re-read and matches its "
-                "state before the apply. Nothing was changed."]
-    return (["Rollback did NOT complete. What is left in the tenant:"]
-            + [f"  - {safe(line)}" for line in result.leftovers]
-            + [f"State records what exists now: {recover}."])
-
-

@@ -1,24 +1,23 @@
 """Third-party conflicts and mail loops, found at plan time in the tenant as read: other
 gateways' connectors and routing rules, hybrid-wizard connectors, rules above ours that stop
 rule processing, anything that sends mail back to our gateway, and our own loop guards.
-Pure: Get- output and the plan's changes in, `Diagnostic`s (with stable IDs) out.
+Pure: the tenant read and the plan's changes in, `Diagnostic`s (with stable IDs) out.
 """
 from __future__ import annotations
 
-import dataclasses
 import ipaddress
 import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
-from exoform.engine.kinds import as_bool
 from exoform.engine.blueprint import RECALL_HEADER
+from exoform.engine.checks.context import CheckContext
+from exoform.engine.kinds.schema import ADDRESS_SPACE
+from exoform.engine.kinds.transport_rule import is_on
 from exoform.engine.model import Address, Kind, Resource, attrs_dict
 from exoform.engine.ownership import owner
 from exoform.engine.plan import Diagnostic, ResourceChange, Severity
-
-Read = Mapping[str, Sequence[Mapping[str, Any]]]
-Obj = Mapping[str, Any]
+from exoform.engine.read import Obj, TenantRead, flag, name_of, text, values
 
 # Products recognised by smart host domain, or by a word in a connector's or rule's name or in
 # the header a rule stamps. Anything else that routes mail in-line is reported as unknown.
@@ -32,7 +31,6 @@ VENDORS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
     ("Hornetsecurity", ("hornetsecurity.com", "hornetsecurity.de"), ("hornetsecurity", "hornet security", "365 total protection")),
 )
 DIRECTIONS = {"inbound": ("notinorganization", "inorganization"), "outbound": ("inorganization", "notinorganization")}
-_ADDRESS_SPACE = re.compile(r"^smtp:|;\d+$")  # `smtp:*;1`, the address-space form of a domain
 _HYBRID_NAME = re.compile(r"^(outbound to|inbound from) [0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$")
 
 
@@ -55,8 +53,15 @@ class Ours:
     rules: tuple[OurRule, ...]
 
 
+def conflicts(ctx: CheckContext) -> list[Diagnostic]:
+    """The check: every finding, sorted by ID. A destroy plan (nothing desired) has none."""
+    request = ctx.request
+    return find_conflicts(request.read, request.desired, ctx.changes, request.integration,
+                          request.placement_top)
+
+
 def find_conflicts(
-    read: Read,
+    read: TenantRead,
     desired: Sequence[Resource],
     changes: Mapping[Address, ResourceChange],
     integration: str,
@@ -76,73 +81,49 @@ def ours_from(desired: Sequence[Resource], changes: Mapping[Address, ResourceCha
     inbound, outbound = by_kind.get(Kind.INBOUND_CONNECTOR), by_kind.get(Kind.OUTBOUND_CONNECTOR)
     rules = []
     for resource in desired:
-        scope = _text(attrs_dict(resource.attributes), "SentToScope")
+        scope = text(attrs_dict(resource.attributes), "SentToScope")
         if resource.address.kind is Kind.TRANSPORT_RULE and scope:
             change = changes.get(resource.address)
             after = change.after_dict if change and change.after else attrs_dict(resource.attributes)
             rules.append(OurRule(
                 resource.exchange_name, resource.address,
                 "inbound" if scope == "inorganization" else "outbound",
-                bool(resource.get("RouteMessageOutboundConnector")), _text(after, "State") != "disabled",
+                bool(resource.get("RouteMessageOutboundConnector")), is_on(after) is not False,
             ))
     return Ours(
         integration=integration,
         names=frozenset(r.exchange_name.casefold() for r in desired),
         connector=outbound.exchange_name.casefold() if outbound else "",
-        smart_hosts=frozenset(_list(attrs_dict(outbound.attributes), "SmartHosts")) if outbound else frozenset(),
-        ranges=tuple(_list(attrs_dict(inbound.attributes), "SenderIPAddresses")) if inbound else (),
+        smart_hosts=frozenset(values(attrs_dict(outbound.attributes), "SmartHosts")) if outbound else frozenset(),
+        ranges=values(attrs_dict(inbound.attributes), "SenderIPAddresses") if inbound else (),
         rules=tuple(rules),
     )
 
 
-# ---- small readers of Get- output ---------------------------------------------------------------
-
-def _text(obj: Obj, key: str) -> str | None:
-    value = obj.get(key)
-    return str(value).strip().casefold() if value not in (None, "", [], ()) else None
-
-
-def _list(obj: Obj, key: str) -> list[str]:
-    value = obj.get(key)
-    if value in (None, ""):
-        return []
-    items = [value] if isinstance(value, str) else list(value)
-    return [str(v).strip().casefold() for v in items]
-
-
-def _true(obj: Obj, key: str, default: bool = False) -> bool:
-    value = obj.get(key)
-    if value is None:
-        return default
-    return as_bool(value)
-
-
-def _name(obj: Obj) -> str:
-    return str(obj.get("Name", ""))
-
+# ---- small predicates over Get- output ---------------------------------------------------------
 
 def _mine(kind: Kind, obj: Obj, ours: Ours) -> bool:
-    return owner(kind, obj) == ours.integration or _name(obj).casefold() in ours.names
+    return owner(kind, obj) == ours.integration or name_of(obj).casefold() in ours.names
 
 
 def _active(rule: Obj) -> bool:
     """Enabled and enforcing (an Audit-mode rule takes no actions)."""
-    return _text(rule, "State") in (None, "enabled") and _text(rule, "Mode") in (None, "enforce")
+    return is_on(rule) is not False and text(rule, "Mode") in (None, "enforce")
 
 
 def _covers(rule: Obj, direction: str) -> bool:
     """The rule's sender/recipient scopes do not exclude mail of `direction`."""
     sender, recipient = DIRECTIONS[direction]
     return (
-        _text(rule, "FromScope") in (None, sender)
-        and _text(rule, "SentToScope") in (None, recipient)
-        and _text(rule, "ExceptIfFromScope") != sender
-        and _text(rule, "ExceptIfSentToScope") != recipient
+        text(rule, "FromScope") in (None, sender)
+        and text(rule, "SentToScope") in (None, recipient)
+        and text(rule, "ExceptIfFromScope") != sender
+        and text(rule, "ExceptIfSentToScope") != recipient
     )
 
 
 def _external(rule: Obj) -> bool:
-    return "notinorganization" in (_text(rule, "FromScope"), _text(rule, "SentToScope"))
+    return "notinorganization" in (text(rule, "FromScope"), text(rule, "SentToScope"))
 
 
 def vendor_of(words: Iterable[str], hosts: Iterable[str]) -> str | None:
@@ -156,7 +137,7 @@ def vendor_of(words: Iterable[str], hosts: Iterable[str]) -> str | None:
 
 
 def _hybrid(obj: Obj) -> bool:
-    return _text(obj, "ConnectorSource") == "hybridwizard" or bool(_HYBRID_NAME.match(_name(obj).casefold()))
+    return text(obj, "ConnectorSource") == "hybridwizard" or bool(_HYBRID_NAME.match(name_of(obj).casefold()))
 
 
 def covers_ranges(entries: Iterable[str], ranges: Iterable[str]) -> bool:
@@ -166,12 +147,12 @@ def covers_ranges(entries: Iterable[str], ranges: Iterable[str]) -> bool:
     return all(w and any(s[0] <= w[0] and w[1] <= s[1] for s in spans) for w in wanted)
 
 
-def _span(text: str) -> tuple[int, int] | None:
+def _span(entry: str) -> tuple[int, int] | None:
     try:
-        if "-" in text:
-            first, last = (int(ipaddress.IPv4Address(p.strip())) for p in text.split("-", 1))
+        if "-" in entry:
+            first, last = (int(ipaddress.IPv4Address(p.strip())) for p in entry.split("-", 1))
             return first, last
-        net = ipaddress.IPv4Network(text.strip(), strict=False)
+        net = ipaddress.IPv4Network(entry.strip(), strict=False)
         return int(net.network_address), int(net.broadcast_address)
     except ValueError:
         return None
@@ -183,21 +164,21 @@ def _finding(severity: Severity, code: str, ident: str, message: str, address: s
 
 # ---- connectors ---------------------------------------------------------------------------------
 
-def _connector_findings(read: Read, ours: Ours) -> list[Diagnostic]:
+def _connector_findings(read: TenantRead, ours: Ours) -> list[Diagnostic]:
     found = []
-    for obj in read.get("OutboundConnector", ()):
-        if not _mine(Kind.OUTBOUND_CONNECTOR, obj, ours) and _true(obj, "Enabled", True):
+    for obj in read.objects(Kind.OUTBOUND_CONNECTOR):
+        if not _mine(Kind.OUTBOUND_CONNECTOR, obj, ours) and flag(obj, "Enabled", True):
             found += _outbound_connector(obj, ours)
-    for obj in read.get("InboundConnector", ()):
-        if not _mine(Kind.INBOUND_CONNECTOR, obj, ours) and _true(obj, "Enabled", True):
+    for obj in read.objects(Kind.INBOUND_CONNECTOR):
+        if not _mine(Kind.INBOUND_CONNECTOR, obj, ours) and flag(obj, "Enabled", True):
             found += _inbound_connector(obj, ours)
     return found
 
 
 def _outbound_connector(obj: Obj, ours: Ours) -> list[Diagnostic]:
-    name, hosts = _name(obj), _list(obj, "SmartHosts")
-    domains = {_ADDRESS_SPACE.sub("", d) for d in _list(obj, "RecipientDomains")}
-    routes_all = not _true(obj, "IsTransportRuleScoped") and "*" in domains
+    name, hosts = name_of(obj), values(obj, "SmartHosts")
+    domains = {ADDRESS_SPACE.sub("", d) for d in values(obj, "RecipientDomains")}
+    routes_all = not flag(obj, "IsTransportRuleScoped") and "*" in domains
     if _hybrid(obj):
         return [_hybrid_finding("outbound", name)]
     if set(hosts) & ours.smart_hosts and routes_all:
@@ -226,10 +207,10 @@ def _outbound_connector(obj: Obj, ours: Ours) -> list[Diagnostic]:
 
 
 def _inbound_connector(obj: Obj, ours: Ours) -> list[Diagnostic]:
-    name = _name(obj)
+    name = name_of(obj)
     if _hybrid(obj):
         return [_hybrid_finding("inbound", name)]
-    senders = _list(obj, "SenderIPAddresses")
+    senders = values(obj, "SenderIPAddresses")
     overlap = [r for r in ours.ranges if any(_overlaps(r, s) for s in senders)]
     if overlap:
         return [_finding(
@@ -265,28 +246,28 @@ def _hybrid_finding(direction: str, name: str) -> Diagnostic:
 
 # ---- rules --------------------------------------------------------------------------------------
 
-def _rule_findings(read: Read, ours: Ours, placement_top: bool) -> list[Diagnostic]:
-    connectors = {_name(c).casefold(): c for c in read.get("OutboundConnector", ())}
+def _rule_findings(read: TenantRead, ours: Ours, placement_top: bool) -> list[Diagnostic]:
+    connectors = {name_of(c).casefold(): c for c in read.objects(Kind.OUTBOUND_CONNECTOR)}
     found: list[Diagnostic] = []
+    routed: set[str] = set()  # rules with a routing finding get no shadow finding as well
     for rule in _other_rules(read, ours):
         routing = _routing_finding(rule, connectors, ours)
         if routing is not None:
             found.append(routing)
-    routed = {d.id.split(":", 1)[1].casefold() for d in found}
+            routed.add(name_of(rule).casefold())
     for rule in _rules_above(read, ours, placement_top):
-        if _name(rule).casefold() not in routed:
+        if name_of(rule).casefold() not in routed:
             found += _shadow_finding(rule, ours)
     return found
 
 
-def _other_rules(read: Read, ours: Ours) -> list[Obj]:
-    rules = sorted(read.get("TransportRule", ()), key=lambda r: int(r.get("Priority") or 0))
-    return [r for r in rules if not _mine(Kind.TRANSPORT_RULE, r, ours)]
+def _other_rules(read: TenantRead, ours: Ours) -> list[Obj]:
+    return [r for r in read.rules() if not _mine(Kind.TRANSPORT_RULE, r, ours)]
 
 
-def _rules_above(read: Read, ours: Ours, placement_top: bool) -> list[Obj]:
+def _rules_above(read: TenantRead, ours: Ours, placement_top: bool) -> list[Obj]:
     """Other rules that will run before our block after this plan."""
-    rules = sorted(read.get("TransportRule", ()), key=lambda r: int(r.get("Priority") or 0))
+    rules = read.rules()
     mine = [i for i, r in enumerate(rules) if _mine(Kind.TRANSPORT_RULE, r, ours)]
     if mine:
         return list(rules[:mine[0]])
@@ -294,23 +275,23 @@ def _rules_above(read: Read, ours: Ours, placement_top: bool) -> list[Obj]:
 
 
 def _routing_finding(rule: Obj, connectors: Mapping[str, Obj], ours: Ours) -> Diagnostic | None:
-    target_name = _text(rule, "RouteMessageOutboundConnector")
+    target_name = text(rule, "RouteMessageOutboundConnector")
     if not target_name:
         return None
     target = connectors.get(target_name, {})
-    name = _name(rule)
-    excepts = covers_ranges(_list(rule, "ExceptIfSenderIpRanges"), ours.ranges) and bool(ours.ranges)
-    if target_name == ours.connector or set(_list(target, "SmartHosts")) & ours.smart_hosts:
+    name = name_of(rule)
+    excepts = covers_ranges(values(rule, "ExceptIfSenderIpRanges"), ours.ranges) and bool(ours.ranges)
+    if target_name == ours.connector or set(values(target, "SmartHosts")) & ours.smart_hosts:
         if excepts:
             return None
         return _finding(
             Severity.ERROR if _active(rule) else Severity.WARNING, "mail_loop", f"loop:{name}",
-            f"transport rule '{name}' routes mail to the gateway (through '{_name(target) or target_name}') "
+            f"transport rule '{name}' routes mail to the gateway (through '{name_of(target) or target_name}') "
             "without excepting the gateway's IP ranges: mail coming back from the gateway matches it again "
             f"and loops (554 5.4.14). Add {', '.join(ours.ranges)} to its ExceptIfSenderIpRanges, or remove "
             "it if it is left from an earlier install.")
-    product = vendor_of([name.casefold(), _text(rule, "SetHeaderName") or "", target_name],
-                        _list(target, "SmartHosts"))
+    product = vendor_of([name.casefold(), text(rule, "SetHeaderName") or "", target_name],
+                        values(target, "SmartHosts"))
     if not (product or _external(rule)):
         return None
     ours_hit = [r for r in ours.rules if r.routes and _covers(rule, r.direction)]
@@ -318,7 +299,7 @@ def _routing_finding(rule: Obj, connectors: Mapping[str, Obj], ours: Ours) -> Di
 
 
 def _loop_finding(rule: Obj, mine: OurRule, product: str | None, excepts: bool, ours: Ours) -> Diagnostic:
-    name = _name(rule)
+    name = name_of(rule)
     what = product or "another mail service"
     target = rule.get("RouteMessageOutboundConnector")
     if excepts:
@@ -339,12 +320,12 @@ def _loop_finding(rule: Obj, mine: OurRule, product: str | None, excepts: bool, 
 
 
 def _shadow_finding(rule: Obj, ours: Ours) -> list[Diagnostic]:
-    if not (_active(rule) and _true(rule, "StopRuleProcessing")):
+    if not (_active(rule) and flag(rule, "StopRuleProcessing")):
         return []
     hit = [r for r in ours.rules if _covers(rule, r.direction)]
     if not hit:
         return []
-    mine, name = hit[0], _name(rule)
+    mine, name = hit[0], name_of(rule)
     effect = "are delivered without passing through the gateway" if mine.routes else "are not copied to the gateway"
     return [_finding(
         Severity.WARNING, "shadowed_rule", f"shadow:{name}",
@@ -370,7 +351,7 @@ def _guard_findings(desired: Sequence[Resource], changes: Mapping[Address, Resou
                 f"exoform's rule '{name}' would route mail to the gateway without {' and '.join(missing)}: "
                 "mail coming back from the gateway would be routed again (a mail loop).",
                 str(resource.address)))
-        elif change and change.before and _text(change.before_dict, "State") == "enabled":
+        elif change and change.before and is_on(change.before_dict):
             gone = missing_guards(change.before_dict, ours.ranges)
             if gone:
                 found.append(_finding(
@@ -384,31 +365,9 @@ def _guard_findings(desired: Sequence[Resource], changes: Mapping[Address, Resou
 def missing_guards(attrs: Mapping[str, Any], ranges: Sequence[str]) -> list[str]:
     """The loop-prevention exceptions an in-line routing rule lacks."""
     missing = []
-    if not ranges or not covers_ranges(_list(attrs, "ExceptIfSenderIpRanges"), ranges):
+    if not ranges or not covers_ranges(values(attrs, "ExceptIfSenderIpRanges"), ranges):
         missing.append("the exception for the gateway's IP ranges (ExceptIfSenderIpRanges)")
-    header = _text(attrs, "ExceptIfHeaderContainsMessageHeader")
-    if header != RECALL_HEADER or not _list(attrs, "ExceptIfHeaderContainsWords"):
+    header = text(attrs, "ExceptIfHeaderContainsMessageHeader")
+    if header != RECALL_HEADER or not values(attrs, "ExceptIfHeaderContainsWords"):
         missing.append(f"the recall-report exception (ExceptIfHeaderContainsMessageHeader {RECALL_HEADER})")
     return missing
-
-
-# ---- acknowledging findings ---------------------------------------------------------------------
-
-def accept_risks(diagnostics: Sequence[Diagnostic], accepted: Sequence[str]) -> list[Diagnostic]:
-    """Findings named by `--accept-risk` are marked accepted (an error becomes a warning that
-    says so); an ID that matches no finding is itself reported, so a typo cannot go unnoticed."""
-    wanted = {a.casefold(): a for a in accepted}
-    out = []
-    for d in diagnostics:
-        if d.id and d.id.casefold() in wanted:
-            note = f" (risk accepted with --accept-risk {d.id})" if d.severity is Severity.ERROR else ""
-            severity = Severity.WARNING if d.severity is Severity.ERROR else d.severity
-            d = dataclasses.replace(d, severity=severity, message=d.message + note, accepted=True)
-        out.append(d)
-    known = {d.id.casefold() for d in diagnostics if d.id}
-    for key in sorted(set(wanted) - known):
-        out.append(Diagnostic(
-            Severity.WARNING, "unknown_risk_id",
-            f"--accept-risk {wanted[key]} matches no finding of this plan; nothing was accepted by it "
-            "(the finding may be gone, or the ID is misspelt)."))
-    return out

@@ -1,6 +1,6 @@
 """Ctrl-C and SIGTERM during apply/destroy: handlers that raise the engine's interrupt flag
 (the executor stops at its next safe point and rolls back), the notice printed at once for
-each signal, and the closing report. Exit code: 128 + the signal's number (130 for Ctrl-C).
+each signal, and the exit code: 128 + the signal's number (130 for Ctrl-C).
 """
 from __future__ import annotations
 
@@ -9,15 +9,10 @@ import threading
 from contextlib import contextmanager
 from typing import Any, Iterator
 
-from exoform.engine.apply import ApplyResult
-from exoform.engine.interrupt import Interrupts
-from exoform.engine.plan import Plan
-from exoform.engine.reporter import Reporter
-from exoform.render import outcome_lines
+from exoform.engine.operations import ApplyResult, Interrupts, Reporter
+from exoform.views.apply import RECOVER
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
-RECOVER = ("run `exoform plan` to see what is left, then `exoform apply` (or `exoform destroy`) "
-           "to converge; the state's pending record names any call that was in flight")
 
 
 @contextmanager
@@ -55,17 +50,6 @@ def notice(flag: Interrupts) -> str:
                 "between a call and its state record), then rolls back the completed steps "
                 "unless --no-rollback was given.\n")
     return f"\n{name} received: still finishing the call in progress; exoform stops right after it.\n"
-
-
-def render_interrupted(plan: Plan, result: ApplyResult) -> str:
-    """The closing report of an apply or destroy stopped by a signal."""
-    total = len(plan.steps)
-    index = result.failed_step if result.failed_step is not None else total
-    where = f"before step {index + 1} of {total}" if index < total else "after its last step"
-    verb = "Destroy" if plan.operation == "destroy" else "Apply"
-    lines = [f"{verb} interrupted by {result.interrupted}: stopped {where}."]
-    lines += outcome_lines(result, RECOVER)
-    return "\n".join(lines)
 
 
 def exit_code(result: ApplyResult) -> int:

@@ -1,43 +1,12 @@
-"""`exoform drift` (= `exoform plan --refresh-only`): what changed outside exoform since the last
-apply, per attribute, for people and for monitoring (`--json`). Read-only: no lock, no state
-write, nothing proposed. Exit 0 no drift, 2 drift, 1 error."""
+"""The drift report for people and for monitoring (`--json`): what changed outside exoform
+since the last apply, per attribute, with sensitive values masked."""
 from __future__ import annotations
 
-import argparse
-import json
-from contextlib import ExitStack
-from typing import Any, Callable
+from typing import Any
 
-from exoform.engine.drift import DELETED, ENTRIES_REMOVED, MOVED, UNRECORDED, DriftReport, drift_report
-from exoform.engine.provider import READ_TYPES
-from exoform.providers.registry import tenant_label
-from exoform.render import SENSITIVE
+from exoform.engine.operations import DriftReport, DriftStatus, ResourceDrift
 from exoform.text import literal, safe
-
-EXIT_OK, EXIT_DRIFT = 0, 2
-
-
-def register(sub: argparse._SubParsersAction, common: Callable[..., None]) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("drift", help="report changes made outside exoform since the last apply (exit 0/2/1)")
-    common(p)
-    p.set_defaults(func=cmd_drift)
-
-
-def cmd_drift(args: argparse.Namespace) -> int:
-    from exoform.commands import Context
-
-    ctx = Context.load(args)
-    with ExitStack() as stack:
-        provider = ctx.provider()
-        stack.callback(provider.close)
-        state = ctx.store.load(ctx.spec.integration)
-        report = drift_report(provider.read(READ_TYPES), state)
-    tenant = tenant_label(ctx.spec.tenant, ctx.spec.integration)
-    if args.json:
-        print(json.dumps(report_json(report, tenant), indent=2, sort_keys=True))
-    else:
-        print(render_report(report, ctx.store.exists()))
-    return EXIT_DRIFT if report.drifted else EXIT_OK
+from exoform.views.plan import SENSITIVE
 
 
 def report_json(report: DriftReport, tenant: str) -> dict[str, Any]:
@@ -51,8 +20,8 @@ def report_json(report: DriftReport, tenant: str) -> dict[str, Any]:
         "drift": report.drifted,
         "resources": [
             {
-                "address": item.address, "exchange_name": item.exchange_name, "status": item.status,
-                "detail": item.detail,
+                "address": item.address, "exchange_name": item.exchange_name,
+                "status": item.status.value, "detail": item.detail,
                 "attributes": [
                     {"name": a.name, "last_applied": _json(a.last_applied, a.sensitive),
                      "actual": _json(a.actual, a.sensitive)}
@@ -78,7 +47,7 @@ def render_report(report: DriftReport, has_state: bool) -> str:
     if not report.drifted:
         return "\n".join(lines + [f"No drift: the tenant matches what exoform last applied "
                                   f"({report.checked} resource(s) checked, state serial {report.state_serial})."])
-    changed = sum(1 for i in report.items if i.status != UNRECORDED)
+    changed = sum(1 for i in report.items if i.status is not DriftStatus.UNRECORDED)
     lines.append(f"Drift detected: {changed} of {report.checked} resource(s) changed outside exoform since the "
                  f"last apply (state serial {report.state_serial}).\n")
     for item in report.items:
@@ -88,14 +57,14 @@ def render_report(report: DriftReport, has_state: bool) -> str:
     return "\n".join(lines)
 
 
-def _item_lines(item: Any) -> list[str]:
+def _item_lines(item: ResourceDrift) -> list[str]:
     name = f" \"{safe(item.exchange_name)}\"" if item.exchange_name else ""
-    if item.status == UNRECORDED:
+    if item.status is DriftStatus.UNRECORDED:
         return [f"  # unrecorded object: {safe(item.detail)}\n"]
-    if item.status in (DELETED, MOVED):
+    if item.status in (DriftStatus.DELETED, DriftStatus.MOVED):
         return [f"  # {item.address}{name}: {safe(item.detail)}\n"]
     head = f"  # {item.address}{name}: {safe(item.detail)}"
-    if item.status == ENTRIES_REMOVED:
+    if item.status is DriftStatus.ENTRIES_REMOVED:
         return [head + "\n"]
     rows = [f"      ~ {a.name} = {_shown(a.last_applied, a.sensitive)} -> {_shown(a.actual, a.sensitive)}"
             for a in item.attributes]

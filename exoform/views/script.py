@@ -1,52 +1,14 @@
-"""`exoform script`: the current plan (or a saved one, or a destroy plan) as a reviewable
-PowerShell script for the ExchangeOnlineManagement module — the seed's "Manual" method. One
-cmdlet per step in plan order, stopping at the first error; a plan with errors is refused."""
+"""`exoform script`: a plan (the current one, a saved one, or a destroy plan) as a reviewable
+PowerShell script for the ExchangeOnlineManagement module - the seed's "Manual" method. One
+cmdlet per step in plan order, stopping at the first error."""
 from __future__ import annotations
 
-import argparse
-import sys
 import textwrap
-from contextlib import ExitStack
-from datetime import datetime, timezone
-from pathlib import Path
-from typing import Callable
 
 from exoform import __version__
-from exoform.engine.errors import PlanError
 from exoform.engine.plan import Plan
-from exoform.engine.planfile import read_plan
-from exoform.powershell import command, comment
-from exoform.render import render_diagnostics, summary_line
-
-
-def register(sub: argparse._SubParsersAction, common: Callable[..., None]) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("script", help="print the plan as a PowerShell script (the \"Manual\" method)")
-    common(p)
-    p.add_argument("planfile", nargs="?", help="a plan saved with `plan --out` (default: plan now)")
-    p.add_argument("--destroy", action="store_true", help="script the uninstall")
-    p.add_argument("--accept-risk", action="append", metavar="ID", default=[],
-                   help="acknowledge a finding (e.g. loop:NAME) so the script can be written; repeatable")
-    p.add_argument("--adopt", action="store_true", help="take over unmarked objects that have the desired names")
-    p.set_defaults(func=cmd_script)
-
-
-def cmd_script(args: argparse.Namespace) -> int:
-    from exoform.commands import Context
-
-    source = f"the saved plan {args.planfile}" if args.planfile else "the tenant and state as read now"
-    if args.planfile:
-        plan = read_plan(Path(args.planfile))
-    else:
-        ctx = Context.load(args)
-        with ExitStack() as stack:
-            provider = ctx.provider()
-            stack.callback(provider.close)
-            plan = ctx.plan(provider, ctx.store.load(ctx.spec.integration), "destroy" if args.destroy else "apply")
-    if plan.errors:
-        print(render_diagnostics(plan), file=sys.stderr)
-        raise PlanError("the plan has errors (above), so no script was written")
-    print(render_script(plan, datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), source))
-    return 0
+from exoform.views.plan import summary_line
+from exoform.views.powershell import command, comment
 
 
 def render_script(plan: Plan, when: str, source: str = "the current plan") -> str:

@@ -1,0 +1,34 @@
+"""Every plan diagnostic comes from this one registry of checks, run in order over the same
+context; acknowledging findings (`--accept-risk`) is the last pass over all of them. Nothing is
+filtered back out by its code afterwards."""
+from __future__ import annotations
+
+from typing import Sequence
+
+from exoform.engine.checks.conflicts import conflicts
+from exoform.engine.checks.context import Check, CheckContext
+from exoform.engine.checks.enabling import enabling_blocked
+from exoform.engine.checks.limits import kind_checks, rule_limit
+from exoform.engine.checks.risk import accept_risks
+from exoform.engine.checks.state import interrupted_apply, kept_enabled
+from exoform.engine.plan import Diagnostic
+
+CHECKS: tuple[Check, ...] = (
+    interrupted_apply,
+    rule_limit,
+    kind_checks,
+    kept_enabled,
+    enabling_blocked,
+    conflicts,
+)
+
+
+def diagnose(ctx: CheckContext, found: Sequence[Diagnostic]) -> list[Diagnostic]:
+    """`found` (from observing) plus every check's findings, with accepted risks applied."""
+    diagnostics = list(found)
+    for check in CHECKS:
+        diagnostics += check(ctx)
+    return accept_risks(diagnostics, ctx.request.accepted_risks)
+
+
+__all__ = ["CHECKS", "CheckContext", "diagnose"]

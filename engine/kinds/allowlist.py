@@ -1,0 +1,239 @@
+"""The gateway's ranges in the Default connection filter policy's IP allow list: a list exoform
+shares with the admin. It is only ever edited with add/remove (never overwritten); the state
+records which entries exoform added, so destroy removes those and never an admin's own entry,
+even one equal to ours. The policy carries no marker, so it is never a stray or a conflict.
+"""
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+from typing import Any, Sequence
+
+from exoform.engine.cmdlets import CmdletCall, ListEdit
+from exoform.engine.drift import AttributeDrift, DriftStatus, ResourceDrift
+from exoform.engine.kinds.base import (
+    APPLY,
+    DESTROY,
+    DiffOptions,
+    EntryView,
+    KindHandler,
+    Observation,
+    ObserveContext,
+    Observed,
+    Result,
+)
+from exoform.engine.kinds.schema import KindSpec, Norm, attr, normalize_ip
+from exoform.engine.model import Action, Address, Kind, Resource, freeze_attrs
+from exoform.engine.outcome import Leftover, LeftoverKind
+from exoform.engine.plan import Diagnostic, EntryEdit, Reason, ResourceChange, Severity, StepOp
+from exoform.engine.read import DEFAULT_POLICY, TenantRead, values
+from exoform.engine.state import State, StateResource
+
+ALLOWLIST = KindSpec(
+    Kind.CONNECTION_FILTER_ALLOWLIST,
+    (attr("Name", Norm.NAME), attr("IPAllowList", Norm.IPSET)),
+)
+ALLOWLIST_LIMIT = 1273  # entries in one connection filter IP list
+ENTRIES = "IPAllowList"
+
+
+def allowlist_call(add: tuple[str, ...], remove: tuple[str, ...]) -> CmdletCall:
+    """Add/remove edit of the Default policy's IPAllowList: never a whole-list overwrite."""
+    return CmdletCall.of("Set-HostedConnectionFilterPolicy",
+                         {"Identity": DEFAULT_POLICY, ENTRIES: ListEdit(add=add, remove=remove)})
+
+
+def _attrs(entries: Sequence[str]) -> tuple[tuple[str, Any], ...]:
+    return freeze_attrs({"Name": DEFAULT_POLICY, ENTRIES: tuple(entries)})
+
+
+def _entries(attrs: dict[str, Any]) -> set[str]:
+    value = attrs.get(ENTRIES)
+    return {str(v) for v in value} if isinstance(value, tuple) else set()
+
+
+class AllowListHandler(KindHandler):
+    schema = ALLOWLIST
+    marked = False
+
+    def observe(self, read: TenantRead, address: Address, want: Resource | None,
+                ctx: ObserveContext) -> Observation:
+        policy = read.default_policy()
+        if policy is None:
+            return Observation(Observed(address, None))
+        entries = tuple(sorted({normalize_ip(e) for e in values(policy, ENTRIES)}))
+        record = ctx.state.get(address)
+        owned = set(record.owned_entries) if record else set()
+        pending = ctx.state.pending
+        if pending and pending.address == str(address):
+            # An interrupted edit: what it added is ours if it is there, what it removed is gone.
+            owned |= set(pending.add) & set(entries)
+            owned -= set(pending.remove) - set(entries)
+        view = EntryView(entries, tuple(sorted(owned & set(entries))))
+        return Observation(Observed(address, Resource(address, _attrs(entries)), entries=view))
+
+    def diff(self, address: Address, want: Resource | None, seen: Observed,
+             record: StateResource | None, options: DiffOptions) -> ResourceChange | None:
+        if seen.actual is None or seen.entries is None:
+            return None  # no Default policy: `checks` reports it when the entries are wanted
+        present, owned = set(seen.entries.present), set(seen.entries.owned)
+        wanted = {normalize_ip(e) for e in _entries(dict(want.attributes))} if want else set()
+        add, remove = sorted(wanted - present), sorted((owned & present) - wanted)
+        before = sorted(present & (wanted | owned))
+        after = sorted((set(before) - set(remove)) | set(add))
+        if want is None:
+            if record is None and not owned:  # (owned without a record: an interrupted first add)
+                return None
+            action, reason = Action.DELETE, Reason.ENTRIES_REMOVED
+        elif record is None:
+            action, reason = Action.CREATE, Reason.ENTRIES_MERGED
+        else:
+            action, reason = (Action.UPDATE, Reason.ENTRIES_DIFFER) if add or remove else (Action.NOOP, Reason.UP_TO_DATE)
+        return ResourceChange(
+            address=address, action=action, exchange_name=DEFAULT_POLICY,
+            before=_attrs(before) if record or owned else None,
+            after=_attrs(after) if want else None,
+            changed=(ENTRIES,) if (add or remove) else (), dependencies=(), reason=reason,
+            edit=EntryEdit(tuple(add), tuple(remove), tuple(sorted(owned))),
+        )
+
+    def checks(self, read: TenantRead, seen: Observed, change: ResourceChange | None,
+               wanted: bool) -> list[Diagnostic]:
+        where = str(seen.address)
+        if seen.actual is None and wanted:
+            return [Diagnostic(
+                Severity.ERROR, "no_default_policy",
+                "the tenant has no 'Default' connection filter policy to add the gateway's IP ranges "
+                "to; set allowlist.connection_filter to false or restore the policy.", where)]
+        if change is None or change.edit is None:
+            return []
+        edit = change.edit
+        found = [_cis_warning(where, len(edit.add))] if edit.add else []
+        bad = [e for e in edit.add if not _entry_ok(e)]
+        if bad:
+            found.append(Diagnostic(
+                Severity.ERROR, "allowlist_entry",
+                f"IPAllowList takes IPv4 addresses and CIDR ranges /24 to /32 only; {', '.join(bad)} "
+                "cannot be added (split wider ranges into /24 blocks).", where))
+        present = len(seen.entries.present) if seen.entries else 0
+        total = present + len(edit.add) - len(edit.remove)
+        if total > ALLOWLIST_LIMIT:
+            found.append(Diagnostic(
+                Severity.ERROR, "allowlist_full",
+                f"the Default policy's IPAllowList would hold {total} entries, over Exchange's limit "
+                f"of {ALLOWLIST_LIMIT}; remove unused entries or set allowlist.connection_filter to false.",
+                where))
+        return found
+
+    def restore(self, change: ResourceChange) -> ResourceChange:
+        return change if change.edit is not None else dataclasses.replace(change, edit=EntryEdit())
+
+    def lower(self, phase: str, change: ResourceChange) -> list[tuple[StepOp, CmdletCall]]:
+        edit = change.edit or EntryEdit()
+        add = edit.add if phase == APPLY else ()
+        if not add and not edit.remove:
+            return []
+        if phase == DESTROY:
+            op = StepOp.DELETE
+        else:
+            op = StepOp.CREATE if change.action is Action.CREATE else StepOp.UPDATE
+        return [(op, allowlist_call(add, edit.remove))]
+
+    def describe(self, op: StepOp, change: ResourceChange) -> str:
+        return f"{op.value} exoform's entries in the Default connection filter allow list"
+
+    def pending_entries(self, call: CmdletCall) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        edit = call.args.get(ENTRIES)
+        return (edit.add, edit.remove) if isinstance(edit, ListEdit) else ((), ())
+
+    def record(self, state: State, change: ResourceChange, call: CmdletCall,
+               result: Result) -> State:
+        edit = call.args[ENTRIES]
+        existing = state.get(change.address)
+        owned = set(existing.owned_entries if existing else (change.edit or EntryEdit()).owned_before)
+        owned = (owned | set(edit.add)) - set(edit.remove)
+        if change.after is None and not owned:
+            return state.drop(change.address)
+        entries = sorted(_entries(change.after_dict))
+        return state.put(StateResource(change.address, DEFAULT_POLICY, None, _attrs(entries),
+                                       owned_entries=tuple(sorted(owned))))
+
+    def inverse(self, change: ResourceChange, call: CmdletCall, result: Result) -> CmdletCall:
+        edit = call.args[ENTRIES]
+        return CmdletCall.of(call.name, {**call.args, ENTRIES: edit.inverse()})
+
+    def sync_record(self, change: ResourceChange) -> StateResource:
+        owned = change.edit.owned_before if change.edit else ()
+        return dataclasses.replace(super().sync_record(change), owned_entries=owned)
+
+    def settle(self, state: State, change: ResourceChange) -> State:
+        """Keep what an interrupted run told about entries it added (the plan's owned_before),
+        or they would be forgotten and never removed."""
+        if change.before is None:
+            return state
+        owned = (change.edit or EntryEdit()).owned_before
+        record = state.get(change.address)
+        if set(record.owned_entries if record else ()) == set(owned):
+            return state
+        base = record or self.sync_record(change)
+        return state.put(dataclasses.replace(base, owned_entries=tuple(sorted(owned))))
+
+    def import_record(self, change: ResourceChange, claim: Sequence[str]) -> StateResource | None:
+        """Our view of the Default allow list now: the relevant entries present, and which are
+        ours (those state already owned, plus the claimed ones that are present)."""
+        edit = change.edit or EntryEdit()
+        before, after = _entries(change.before_dict), _entries(change.after_dict)
+        present = before | (after - set(edit.add))
+        owned = set(edit.owned_before) | (set(claim) & present)
+        if change.after is None and not owned:
+            return None
+        return StateResource(change.address, DEFAULT_POLICY, None, _attrs(sorted(present)),
+                             owned_entries=tuple(sorted(owned)))
+
+    def drift(self, record: StateResource, seen: Observed) -> ResourceDrift | None:
+        address, name = str(record.address), record.exchange_name
+        if seen.actual is None:
+            return ResourceDrift(address, name, DriftStatus.DELETED, detail="deleted outside exoform")
+        present = set(seen.entries.present) if seen.entries else set()
+        gone = tuple(sorted(set(record.owned_entries) - present))
+        if not gone:
+            return None
+        kept = tuple(e for e in record.owned_entries if e not in gone)
+        return ResourceDrift(address, name, DriftStatus.ENTRIES_REMOVED,
+                             (AttributeDrift(ENTRIES, record.owned_entries, kept),),
+                             detail=f"entries exoform added were removed: {', '.join(gone)}")
+
+    def picture(self, read: TenantRead) -> Any:
+        policies = read.objects(self.kind)
+        return sorted({normalize_ip(e) for p in policies for e in values(p, ENTRIES)})
+
+    def compare(self, before: Any, after: Any) -> list[Leftover]:
+        added, removed = sorted(set(after) - set(before)), sorted(set(before) - set(after))
+        found = []
+        if added:
+            found.append(Leftover(LeftoverKind.ENTRIES_PRESENT, self.kind.exchange_type, items=tuple(added)))
+        if removed:
+            found.append(Leftover(LeftoverKind.ENTRIES_MISSING, self.kind.exchange_type, items=tuple(removed)))
+        return found
+
+
+def _entry_ok(entry: str) -> bool:
+    try:
+        network = ipaddress.ip_network(entry, strict=False)
+    except ValueError:
+        return False
+    return network.version == 4 and network.prefixlen >= 24
+
+
+def _cis_warning(address: str, count: int) -> Diagnostic:
+    return Diagnostic(
+        Severity.WARNING, "allowlist_cis",
+        f"exoform adds {count} entr{'y' if count == 1 else 'ies'} to the "
+        "Default connection filter policy's IP allow list. CIS Microsoft 365 benchmark 2.1.12 "
+        "('ensure the connection filter IP allow list is not used') requires that list to be empty, "
+        "and tools enforcing it (CIPP, Maester, ORCA-style audits) will flag or remove the entries, "
+        "after which the gateway's mail is spam-filtered again. If this tenant follows such a "
+        "baseline, use \"allowlist\": {\"enhanced_filtering\": true, \"connection_filter\": false} "
+        "instead (Enhanced Filtering skips the gateway's addresses on exoform's inbound connector).",
+        address,
+    )

@@ -1,0 +1,269 @@
+"""Behaviour shared by exoform's named objects (connectors and transport rules): matched by the
+Guid state recorded, else by Exchange name when the object carries this integration's marker;
+created with New-, updated with Set- (coupled parameters travel together), removed with
+Remove-; every call recorded in state and undone from the before-image.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Mapping
+
+from exoform.engine.cmdlets import CmdletCall
+from exoform.engine.drift import AttributeDrift, DriftStatus, ResourceDrift
+from exoform.engine.kinds.base import (
+    APPLY,
+    DESTROY,
+    Conflict,
+    DiffOptions,
+    KindHandler,
+    Observation,
+    ObserveContext,
+    Observed,
+    Result,
+)
+from exoform.engine.model import Action, Address, Resource, attrs_dict, freeze_attrs, json_value
+from exoform.engine.outcome import Leftover, LeftoverKind
+from exoform.engine.plan import Reason, ResourceChange, StepOp
+from exoform.engine.read import Obj, TenantRead, name_of, priority_of
+from exoform.engine.state import State, StateResource
+
+# Parameters that must be sent together when either changes.
+COUPLED = (
+    {"SetHeaderName", "SetHeaderValue"},
+    {"ExceptIfHeaderContainsMessageHeader", "ExceptIfHeaderContainsWords"},
+    {"IsTransportRuleScoped", "RecipientDomains"},
+    {"UseMXRecord", "SmartHosts"},
+)
+
+
+def call_value(value: Any) -> Any:
+    return json_value(value) if isinstance(value, tuple) else value
+
+
+class ObjectHandler(KindHandler):
+    """A kind whose objects are named, marked with exoform's comment and fully owned."""
+
+    # ---- observe ------------------------------------------------------------------------
+
+    def observe(self, read: TenantRead, address: Address, want: Resource | None,
+                ctx: ObserveContext) -> Observation:
+        record = ctx.state.get(address)
+        found, problem = self._match(read, address, want, record, ctx)
+        if found is None and problem is None and ctx.creating.get(address):
+            found = self._ours_by_name(read, ctx.creating[address], ctx.integration)
+        seen = self._observed(address, found, record)
+        if found is not None and read.owner(self.kind, found) is None and record is None:
+            seen = dataclasses.replace(seen, unmarked=True)
+        claimed = str(found.get("Guid")) if found is not None else None
+        return Observation(seen, problem, claimed)
+
+    def _match(self, read: TenantRead, address: Address, want: Resource | None,
+               record: StateResource | None, ctx: ObserveContext) -> tuple[Obj | None, Conflict | None]:
+        if record and record.guid:
+            obj = read.by_guid(self.kind, record.guid)
+            if obj is not None:
+                return obj, None
+        for name in _candidate_names(want, record):
+            obj = read.by_name(self.kind, name)
+            if obj is None:
+                continue
+            holder = read.owner(self.kind, obj)
+            if holder == ctx.integration or (ctx.adopt and holder is None):
+                return obj, None
+            return None, Conflict(address, name_of(obj), holder)
+        return None, None
+
+    def _ours_by_name(self, read: TenantRead, name: str, integration: str) -> Obj | None:
+        obj = read.by_name(self.kind, name)
+        return obj if obj is not None and read.owner(self.kind, obj) == integration else None
+
+    def _observed(self, address: Address, obj: Obj | None, record: StateResource | None) -> Observed:
+        if obj is None:
+            return Observed(address, None)
+        guid = str(obj["Guid"]) if obj.get("Guid") else None
+        resource = Resource(address, self.schema.managed_view(obj), guid=guid)
+        return Observed(address, resource, priority=priority_of(obj), adopted=record is None)
+
+    # ---- diff ---------------------------------------------------------------------------
+
+    def diff(self, address: Address, want: Resource | None, seen: Observed,
+             record: StateResource | None, options: DiffOptions) -> ResourceChange | None:
+        have = seen.actual
+        if want is None:
+            if have is None:
+                return None
+            return self._change(Action.DELETE, have, None, (), Reason.NOT_IN_CONFIG, seen)
+        if have is None:
+            reason = Reason.DELETED_OUTSIDE if record else Reason.NOT_IN_TENANT
+            return self._change(Action.CREATE, None, want, (), reason, seen)
+        before, after = attrs_dict(have.attributes), attrs_dict(want.attributes)
+        after, changed = self.adjust(before, after, self.schema.changed(before, after), options)
+        want = Resource(address, freeze_attrs(after), want.dependencies)
+        forced = tuple(a for a in changed if a in self.schema.force_new)
+        if forced:
+            change = self._change(Action.REPLACE, have, want, changed, Reason.CANNOT_UPDATE, seen)
+            return dataclasses.replace(change, requires_replace=forced)
+        if changed:
+            reason = Reason.DRIFTED if record and self._drifted(record, have) else Reason.CONFIG_CHANGED
+            if seen.unmarked:
+                reason = Reason.ADOPTED_BY_NAME
+            return self._change(Action.UPDATE, have, want, changed, reason, seen)
+        reason = Reason.ADOPTED_BY_MARKER if seen.adopted else Reason.UP_TO_DATE
+        return self._change(Action.NOOP, have, want, (), reason, seen)
+
+    def adjust(self, before: dict[str, Any], after: dict[str, Any], changed: tuple[str, ...],
+               options: DiffOptions) -> tuple[dict[str, Any], tuple[str, ...]]:
+        """A kind's say in what the desired attributes become (rules keep admin enabling)."""
+        return after, changed
+
+    def _drifted(self, record: StateResource, have: Resource) -> bool:
+        """The tenant no longer matches what exoform last applied."""
+        return bool(self.schema.changed(dict(record.attributes), dict(have.attributes)))
+
+    def _change(self, action: Action, have: Resource | None, want: Resource | None,
+                changed: tuple[str, ...], reason: Reason, seen: Observed) -> ResourceChange:
+        name = (want or have).exchange_name  # type: ignore[union-attr]
+        return ResourceChange(
+            address=seen.address, action=action, exchange_name=name,
+            before=have.attributes if have else None,
+            after=want.attributes if want else None,
+            changed=changed, dependencies=want.dependencies if want else (), reason=reason,
+            guid=have.guid if have else None, before_priority=seen.priority,
+            adopted=seen.adopted and have is not None,
+        )
+
+    # ---- lowering -----------------------------------------------------------------------
+
+    def lower(self, phase: str, change: ResourceChange) -> list[tuple[StepOp, CmdletCall]]:
+        identity = self.identity(change)
+        if phase == DESTROY:
+            return [(StepOp.DELETE, self.remove_call(identity))]
+        if phase != APPLY:
+            return []
+        if change.action in (Action.CREATE, Action.REPLACE):
+            return [(StepOp.CREATE, self.new_call(change.after_dict))]
+        call = self.set_call(identity, change.after_dict, change.changed)
+        return [(StepOp.UPDATE, call)] if call is not None else []
+
+    def identity(self, change: ResourceChange) -> str:
+        return change.guid or str(change.before_dict.get("Name", change.exchange_name))
+
+    def new_call(self, attrs: Mapping[str, Any], priority: int | None = None) -> CmdletCall:
+        """`New-<Type>` creating the object with every set attribute."""
+        params = {k: call_value(v) for k, v in attrs.items() if v is not None and v != ()}
+        return CmdletCall.of(f"New-{self.kind.exchange_type}", params)
+
+    def set_call(self, identity: str, attrs: Mapping[str, Any], changed: tuple[str, ...],
+                 priority: int | None = None) -> CmdletCall | None:
+        """`Set-<Type>` with the changed attributes (None clears), or None if nothing to send."""
+        names = self.settable(set(changed) - {"Name"}, attrs)
+        params: dict[str, Any] = {name: call_value(attrs.get(name)) for name in sorted(names)}
+        if params == {} and priority is None:
+            return None
+        if priority is not None:
+            params["Priority"] = priority
+        params["Identity"] = identity
+        return CmdletCall.of(f"Set-{self.kind.exchange_type}", params)
+
+    def settable(self, names: set[str], attrs: Mapping[str, Any]) -> set[str]:
+        """The parameters a Set- must carry for these changed attributes."""
+        for group in COUPLED:
+            if names & group:
+                names |= group & set(attrs)
+        return names
+
+    def remove_call(self, identity: str) -> CmdletCall:
+        return CmdletCall.of(f"Remove-{self.kind.exchange_type}", {"Identity": identity, "Confirm": False})
+
+    # ---- applying -------------------------------------------------------------------------
+
+    def record(self, state: State, change: ResourceChange, call: CmdletCall,
+               result: Result) -> State:
+        verb = call.verb
+        if verb == "Remove":
+            return state.drop(change.address)
+        if verb == "New":
+            return state.put(self._created(change, call, result))
+        base = state.get(change.address) or self.sync_record(change)
+        attrs = self.recorded(dict(base.attributes), change, call)
+        attrs.pop("Identity", None)
+        attrs.pop("Priority", None)
+        return state.put(dataclasses.replace(base, attributes=freeze_attrs(attrs)))
+
+    def recorded(self, attrs: dict[str, Any], change: ResourceChange, call: CmdletCall) -> dict[str, Any]:
+        """The record's attributes after a Set- (or another in-place call) succeeded."""
+        for key, value in call.args.items():
+            if key in attrs or key in change.after_dict:
+                attrs[key] = tuple(value) if isinstance(value, list) else value
+        return attrs
+
+    def created_attrs(self, args: dict[str, Any]) -> dict[str, Any]:
+        """The attributes a New- call gave the object, as the state keeps them."""
+        args.pop("Priority", None)
+        return args
+
+    def _created(self, change: ResourceChange, call: CmdletCall, result: Result) -> StateResource:
+        created = result[0] if result else {}
+        attrs = self.created_attrs(dict(call.args))
+        full = {k: None for k in (change.after_dict or change.before_dict)}
+        full.update(attrs)
+        return StateResource(
+            address=change.address, exchange_name=str(attrs.get("Name", change.exchange_name)),
+            guid=str(created["Guid"]) if created.get("Guid") else None,
+            attributes=freeze_attrs(full), dependencies=change.dependencies,
+        )
+
+    def inverse(self, change: ResourceChange, call: CmdletCall, result: Result) -> CmdletCall:
+        """The call that undoes `call` (which succeeded with `result`), restoring `before`."""
+        args = call.args
+        if call.verb == "New":
+            created = result[0] if result else {}
+            return self.remove_call(str(created.get("Guid") or args["Name"]))
+        if call.verb == "Remove":
+            return self.new_call(change.before_dict, change.before_priority)
+        changed = tuple(k for k in args if k not in ("Identity", "Priority"))
+        priority = change.before_priority if "Priority" in args else None
+        restored = self.set_call(str(args["Identity"]), change.before_dict, changed, priority)
+        assert restored is not None  # a Set always carries at least one parameter
+        return restored
+
+    # ---- drift ------------------------------------------------------------------------------
+
+    def drift(self, record: StateResource, seen: Observed) -> ResourceDrift | None:
+        address, name = str(record.address), record.exchange_name
+        if seen.actual is None:
+            return ResourceDrift(address, name, DriftStatus.DELETED, detail="deleted outside exoform")
+        last, now = attrs_dict(record.attributes), attrs_dict(seen.actual.attributes)
+        changed = self.schema.changed(last, now)
+        if not changed:
+            return None
+        hidden = self.schema.sensitive
+        attributes = tuple(AttributeDrift(a, last.get(a), now.get(a), a in hidden) for a in changed)
+        return ResourceDrift(address, name, DriftStatus.CHANGED, attributes, detail="changed outside exoform")
+
+    # ---- rollback verification ------------------------------------------------------------
+
+    def picture(self, read: TenantRead) -> Any:
+        return {name_of(o).casefold(): self.schema.normalize(o) for o in read.objects(self.kind)}
+
+    def compare(self, before: Any, after: Any) -> list[Leftover]:
+        found = []
+        noun = self.kind.exchange_type
+        for name in sorted(set(before) | set(after)):
+            if name not in after:
+                found.append(Leftover(LeftoverKind.MISSING, noun, name))
+            elif name not in before:
+                found.append(Leftover(LeftoverKind.STILL_PRESENT, noun, name))
+            elif before[name] != after[name]:
+                keys = tuple(sorted(k for k in before[name] if before[name][k] != after[name].get(k)))
+                found.append(Leftover(LeftoverKind.DIFFERS, noun, name, keys))
+        return found
+
+
+def _candidate_names(want: Resource | None, record: StateResource | None) -> list[str]:
+    names = []
+    if record is not None:
+        names.append(record.exchange_name)
+    if want is not None and want.exchange_name.casefold() not in {n.casefold() for n in names}:
+        names.append(want.exchange_name)
+    return names

@@ -1,0 +1,135 @@
+"""What exoform manages of each Exchange object type, as data: the attributes, how each
+compares (Exchange compares names case-insensitively and lists as sets), which are sensitive,
+which force a replacement, and which name another managed object (a hard reference).
+"""
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, Mapping
+
+from exoform.engine.model import Attrs, Kind, Value, freeze_value
+from exoform.engine.read import Obj, as_bool
+
+
+class Norm(str, Enum):
+    """How an attribute is compared."""
+
+    TEXT = "text"  # exact string
+    NAME = "name"  # case-insensitive string
+    BOOL = "bool"
+    SET = "set"  # case-insensitive set of strings
+    IPSET = "ipset"  # set of IPv4 addresses/CIDRs, `/32` == bare address
+    DOMAINS = "domains"  # set of SMTP domains; Exchange may show `smtp:*;1` (address space form)
+
+
+_LISTS = (Norm.SET, Norm.IPSET, Norm.DOMAINS)
+
+
+@dataclass(frozen=True)
+class AttrSpec:
+    name: str
+    norm: Norm
+    default: Value = None  # the value Exchange reports when the property was never set
+    sensitive: bool = False
+    force_new: bool = False  # a change is a replacement, not an in-place update
+
+
+@dataclass(frozen=True)
+class KindSpec:
+    kind: Kind
+    attrs: tuple[AttrSpec, ...]
+    # attribute -> kind of the object whose Exchange Name it holds
+    references: tuple[tuple[str, Kind], ...] = ()
+
+    def attr(self, name: str) -> AttrSpec:
+        for spec in self.attrs:
+            if spec.name == name:
+                return spec
+        raise KeyError(name)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(a.name for a in self.attrs)
+
+    @property
+    def sensitive(self) -> frozenset[str]:
+        return frozenset(a.name for a in self.attrs if a.sensitive)
+
+    @property
+    def force_new(self) -> frozenset[str]:
+        return frozenset(a.name for a in self.attrs if a.force_new)
+
+    def normalize(self, attrs: Mapping[str, Any]) -> dict[str, Any]:
+        """Every managed attribute in comparable form (missing == default)."""
+        return {a.name: normalize_value(a, attrs.get(a.name)) for a in self.attrs}
+
+    def changed(self, before: Mapping[str, Any], after: Mapping[str, Any]) -> tuple[str, ...]:
+        """Names of managed attributes whose normalized values differ (sorted)."""
+        old, new = self.normalize(before), self.normalize(after)
+        return tuple(sorted(name for name in self.names if old[name] != new[name]))
+
+    def managed_view(self, obj: Obj) -> Attrs:
+        """The managed attributes of a Get- object, as exoform keeps them."""
+        view = {}
+        for attr in self.attrs:
+            value = freeze_value(obj.get(attr.name))
+            if attr.norm in _LISTS and isinstance(value, str):
+                value = (value,)  # Exchange may answer a bare string for a one-item list
+            view[attr.name] = value
+        return tuple(sorted(view.items()))
+
+    def references_in(self, attrs: Mapping[str, Any]) -> set[tuple[Kind, str]]:
+        """(kind, casefolded Exchange name) of every object these attributes name."""
+        found = set()
+        for attr, target in self.references:
+            value = attrs.get(attr)
+            if value:
+                found.add((target, str(value).casefold()))
+        return found
+
+
+def attr(name: str, norm: Norm, default: Value = None, **kw: Any) -> AttrSpec:
+    return AttrSpec(name, norm, default, **kw)
+
+
+NAME = attr("Name", Norm.NAME, force_new=True)
+
+
+def normalize_value(spec: AttrSpec, value: Any) -> Any:
+    """The comparable form of one attribute value (see `Norm`)."""
+    value = freeze_value(value)
+    if value is None or value == "" or value == ():
+        value = spec.default
+        if value is None:
+            return None
+    if spec.norm is Norm.BOOL:
+        return as_bool(value)
+    if spec.norm is Norm.NAME:
+        return str(value).strip().casefold()
+    if spec.norm is Norm.TEXT:
+        return str(value)
+    items = value if isinstance(value, tuple) else (str(value),)
+    if spec.norm is Norm.IPSET:
+        return tuple(sorted({normalize_ip(v) for v in items}))
+    if spec.norm is Norm.DOMAINS:
+        return tuple(sorted({ADDRESS_SPACE.sub("", str(v).strip()).casefold() for v in items}))
+    return tuple(sorted({str(v).strip().casefold() for v in items}))
+
+
+# `smtp:contoso.com;1`: the address-space form (type prefix, cost suffix) of a domain.
+ADDRESS_SPACE = re.compile(r"^smtp:|;\d+$", re.IGNORECASE)
+
+
+def normalize_ip(text: str) -> str:
+    """`1.2.3.4/32` and `1.2.3.4` compare equal; networks print in canonical form."""
+    text = str(text).strip()
+    try:
+        net = ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return text.casefold()  # ranges such as a-b are compared as written
+    if net.prefixlen == net.max_prefixlen:
+        return str(net.network_address)
+    return str(net)

@@ -1,0 +1,237 @@
+"""Transport rules: their managed attributes, on/off state (Exchange's `State` string read from
+Get-, the `-Enabled` switch of New-, Enable-/Disable-TransportRule afterwards; the engine sees
+a typed `Enablement`), and placement: exoform's rules stay one contiguous block in the order
+SPF, Inbound emails, Outbound emails, so each call carries the priority right at that moment.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Mapping, Sequence
+
+from exoform.engine.blueprint import RULE_ORDER
+from exoform.engine.cmdlets import CmdletCall
+from exoform.engine.drift import DriftStatus, ResourceDrift
+from exoform.engine.kinds.base import DESTROY, ENABLE, DiffOptions, Lowering, Observed, Result
+from exoform.engine.kinds.objects import ObjectHandler
+from exoform.engine.kinds.placement import Placement, out_of_order
+from exoform.engine.kinds.schema import NAME, KindSpec, Norm, attr
+from exoform.engine.model import Action, Address, Kind, Resource
+from exoform.engine.outcome import Leftover, LeftoverKind
+from exoform.engine.plan import Enablement, Move, Reason, ResourceChange, StepOp
+from exoform.engine.read import TenantRead
+from exoform.engine.state import State, StateResource
+
+TRANSPORT_RULE = KindSpec(
+    Kind.TRANSPORT_RULE,
+    (
+        NAME,
+        attr("BlindCopyTo", Norm.SET),
+        attr("Comments", Norm.TEXT),
+        attr("ExceptIfHeaderContainsMessageHeader", Norm.NAME),
+        attr("ExceptIfHeaderContainsWords", Norm.SET),
+        attr("ExceptIfSenderIpRanges", Norm.IPSET),
+        attr("From", Norm.SET),
+        attr("FromMemberOf", Norm.SET),
+        attr("FromScope", Norm.NAME),
+        attr("Mode", Norm.NAME, "Enforce"),
+        attr("RemoveHeader", Norm.NAME),
+        attr("RouteMessageOutboundConnector", Norm.NAME),
+        attr("SenderIpRanges", Norm.IPSET),
+        attr("SentTo", Norm.SET),
+        attr("SentToMemberOf", Norm.SET),
+        attr("SentToScope", Norm.NAME),
+        attr("SetHeaderName", Norm.NAME),
+        attr("SetHeaderValue", Norm.TEXT, sensitive=True),
+        attr("State", Norm.NAME, "Enabled"),
+        attr("StopRuleProcessing", Norm.BOOL, False),
+    ),
+    references=(("RouteMessageOutboundConnector", Kind.OUTBOUND_CONNECTOR),),
+)
+STATE = "State"  # Exchange's name for a rule's on/off attribute, in Get- output and in state
+
+
+def is_on(attrs: Mapping[str, Any] | None) -> bool | None:
+    """A rule's State is Enabled (compared as Exchange does, ignoring case); None: no rule."""
+    if attrs is None:
+        return None
+    return str(attrs.get(STATE, "Enabled")).strip().casefold() == "enabled"
+
+
+def state_value(enabled: bool) -> str:
+    return "Enabled" if enabled else "Disabled"
+
+
+class TransportRuleHandler(ObjectHandler):
+    schema = TRANSPORT_RULE
+
+    # ---- diff ---------------------------------------------------------------------------
+
+    def adjust(self, before: dict[str, Any], after: dict[str, Any], changed: tuple[str, ...],
+               options: DiffOptions) -> tuple[dict[str, Any], tuple[str, ...]]:
+        if options.keep_admin_enabled_rules and STATE in changed and is_on(before):
+            return dict(after, State=state_value(True)), tuple(c for c in changed if c != STATE)
+        return after, changed
+
+    def diff(self, address: Address, want: Resource | None, seen: Observed,
+             record: StateResource | None, options: DiffOptions) -> ResourceChange | None:
+        change = super().diff(address, want, seen, record, options)
+        if change is None:
+            return None
+        wanted_on = is_on(dict(want.attributes)) if want is not None else None
+        on = Enablement(is_on(change.before_dict if change.before else None),
+                        is_on(change.after_dict if change.after else None))
+        kept = bool(on.before and on.after and wanted_on is False)
+        return dataclasses.replace(change, enabled=dataclasses.replace(on, kept=kept))
+
+    def restore(self, change: ResourceChange) -> ResourceChange:
+        """The typed fields a saved plan does not spell out, from its attributes."""
+        on = Enablement(is_on(change.before_dict if change.before else None),
+                        is_on(change.after_dict if change.after else None))
+        return dataclasses.replace(change, enabled=on)
+
+    def enables(self, change: ResourceChange) -> bool:
+        on = change.enabled
+        if change.after is None or on is None or not on.after:
+            return False
+        return change.action in (Action.CREATE, Action.REPLACE) or STATE in change.changed
+
+    def phases(self, change: ResourceChange) -> list[str]:
+        phases = super().phases(change)
+        on = change.enabled
+        if change.action is Action.UPDATE and STATE in change.changed and on and on.after:
+            phases.append(ENABLE)
+        return phases
+
+    def arrange(self, changes: Mapping[Address, ResourceChange], read: TenantRead) -> dict[Address, ResourceChange]:
+        """Our kept rules that left the block (or its order) move back: minimal moves from the
+        first break on."""
+        leaving = {str(c.before_dict.get("Name", "")).casefold() for c in changes.values()
+                   if c.address.kind is self.kind and c.action in (Action.DELETE, Action.REPLACE)}
+        current = [name for name in read.rule_names() if name not in leaving]
+        kept = {a: str(c.before_dict.get("Name", "")).casefold() for a, c in changes.items()
+                if a.kind is self.kind and c.action in (Action.UPDATE, Action.NOOP) and c.after}
+        out = dict(changes)
+        for address in out_of_order(current, kept, RULE_ORDER):
+            change = out[address]
+            out[address] = dataclasses.replace(
+                change, action=Action.UPDATE, reason=Reason.RULE_ORDER_DRIFTED,
+                move=Move(change.before_priority))
+        return out
+
+    # ---- lowering -----------------------------------------------------------------------
+
+    def lowering(self, read: TenantRead, changes: Mapping[Address, ResourceChange],
+                 top: bool) -> Lowering:
+        names = {a: str(c.before_dict.get("Name", "")).casefold() for a, c in changes.items()
+                 if a.kind is self.kind and c.before}
+        return _RuleLowering(self, Placement(read.rule_names(), RULE_ORDER, top=top, names=names))
+
+    def lower_with(self, placement: Placement, phase: str,
+                   change: ResourceChange) -> list[tuple[StepOp, CmdletCall]]:
+        identity = self.identity(change)
+        if phase == ENABLE:
+            return [(StepOp.ENABLE, enable_call(identity))]
+        if phase == DESTROY:
+            placement.remove(change.address)
+            return [(StepOp.DELETE, self.remove_call(identity))]
+        if change.action in (Action.CREATE, Action.REPLACE):
+            priority = placement.place(change.address, change.exchange_name)
+            return [(StepOp.CREATE, self.new_call(change.after_dict, priority))]
+        out: list[tuple[StepOp, CmdletCall]] = []
+        if STATE in change.changed and change.enabled and change.enabled.after is False:
+            out.append((StepOp.DISABLE, disable_call(identity)))
+        moved = placement.place(change.address, change.exchange_name) if change.move else None
+        call = self.set_call(identity, change.after_dict, change.changed, moved)
+        if call is not None:
+            out.append((StepOp.UPDATE, call))
+        return out  # enabling is its own phase (ENABLE), after its dependencies
+
+    def scheduled(self, change: ResourceChange, calls: Sequence[CmdletCall]) -> ResourceChange:
+        if change.move is None:
+            return change
+        for call in calls:
+            if "Priority" in call.args:
+                return dataclasses.replace(change, move=Move(change.move.before, call.args["Priority"]))
+        return change
+
+    def new_call(self, attrs: Mapping[str, Any], priority: int | None = None) -> CmdletCall:
+        params = dict(attrs)
+        enabled = is_on(params) is not False
+        params.pop(STATE, None)
+        call = super().new_call(params)
+        extra: dict[str, Any] = {"Enabled": enabled}
+        if priority is not None:
+            extra["Priority"] = priority
+        return CmdletCall.of(call.name, {**call.args, **extra})
+
+    def settable(self, names: set[str], attrs: Mapping[str, Any]) -> set[str]:
+        return super().settable(names - {STATE}, attrs)
+
+    # ---- applying -------------------------------------------------------------------------
+
+    def created_attrs(self, args: dict[str, Any]) -> dict[str, Any]:
+        args = super().created_attrs(args)
+        args[STATE] = state_value(args.pop("Enabled", None) in (True, None))
+        return args
+
+    def recorded(self, attrs: dict[str, Any], change: ResourceChange, call: CmdletCall) -> dict[str, Any]:
+        if call.verb in ("Enable", "Disable"):
+            attrs[STATE] = state_value(call.verb == "Enable")
+            return attrs
+        return super().recorded(attrs, change, call)
+
+    def inverse(self, change: ResourceChange, call: CmdletCall, result: Result) -> CmdletCall:
+        if call.verb == "Enable":
+            return disable_call(str(call.args["Identity"]))
+        if call.verb == "Disable":
+            return enable_call(str(call.args["Identity"]))
+        return super().inverse(change, call, result)
+
+    # ---- drift and rollback verification ---------------------------------------------------
+
+    def extra_drift(self, read: TenantRead, state: State,
+                    observed: Mapping[Address, Observed]) -> list[ResourceDrift]:
+        """Our block split or reordered (other rules shifting around it is not drift)."""
+        ours = {a: seen.actual.exchange_name.casefold() for a, seen in observed.items()
+                if a.kind is self.kind and seen.actual is not None and a in RULE_ORDER}
+        detail = "exoform's rules are no longer together in the order SPF, Inbound emails, Outbound emails"
+        found = []
+        for address in sorted(out_of_order(read.rule_names(), ours, RULE_ORDER)):
+            record = state.get(address)
+            name = record.exchange_name if record else ours[address]
+            found.append(ResourceDrift(str(address), name, DriftStatus.MOVED, detail=detail))
+        return found
+
+    def picture(self, read: TenantRead) -> Any:
+        return {"objects": super().picture(read), "order": read.rule_names()}
+
+    def compare(self, before: Any, after: Any) -> list[Leftover]:
+        found = super().compare(before["objects"], after["objects"])
+        if before["order"] != after["order"]:
+            found.append(Leftover(LeftoverKind.ORDER, self.kind.exchange_type))
+        return found
+
+
+class _RuleLowering(Lowering):
+    """Simulates the tenant's rule list while the plan is scheduled."""
+
+    def __init__(self, handler: TransportRuleHandler, placement: Placement) -> None:
+        super().__init__(handler)
+        self.rules = handler
+        self.placement = placement
+
+    def calls(self, phase: str, change: ResourceChange) -> list[tuple[StepOp, CmdletCall]]:
+        return self.rules.lower_with(self.placement, phase, change)
+
+
+def enable_call(identity: str, mode: str | None = None) -> CmdletCall:
+    """Enable-/Disable-TransportRule: the only way Exchange changes a rule's State."""
+    params: dict[str, Any] = {"Identity": identity}
+    if mode:
+        params["Mode"] = mode
+    return CmdletCall.of("Enable-TransportRule", params)
+
+
+def disable_call(identity: str) -> CmdletCall:
+    return CmdletCall.of("Disable-TransportRule", {"Identity": identity, "Confirm": False})
+

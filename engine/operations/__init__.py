@@ -1,0 +1,76 @@
+"""The operations layer between the CLI and the engine (Terraform's backend/local): plan,
+apply or destroy (fresh or a saved plan), import, drift, verify, force-unlock and the file
+commands, each returning typed results. The CLI imports this package, the plan and state
+types and the errors, and nothing else of the engine.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from exoform.engine.drift import DriftReport, DriftStatus, ResourceDrift
+from exoform.engine.errors import ExoformError
+from exoform.engine.interrupt import Interrupts
+from exoform.engine.jsonfile import read_json
+from exoform.engine.kinds import sensitive_attrs
+from exoform.engine.lock import Unlocked
+from exoform.engine.lock import force_unlock as _force_unlock
+from exoform.engine.operations.reports import (
+    DriftOutcome,
+    ImportBlocked,
+    ImportOutcome,
+    Verification,
+    drift,
+    import_objects,
+    verify,
+)
+from exoform.engine.operations.running import ApplyRun, applying
+from exoform.engine.operations.session import PlanOptions, Providers, Session, request_for, state_path
+from exoform.engine.outcome import ApplyResult, Leftover, LeftoverKind
+from exoform.engine.plan import Plan
+from exoform.engine.planfile import plan_to_json, read_plan, reason_text, write_plan
+from exoform.engine.reporter import Reporter
+from exoform.engine.config import load_config
+from exoform.engine.spec import IntegrationSpec
+from exoform.engine.state import State
+from exoform.engine.statefile import read_state_file
+
+__all__ = [
+    "ApplyResult", "ApplyRun", "DriftOutcome", "DriftReport", "DriftStatus", "ImportBlocked",
+    "ImportOutcome", "IntegrationSpec", "Interrupts", "Leftover", "LeftoverKind", "PlanOptions",
+    "Providers", "Reporter", "ResourceDrift", "Session", "Unlocked", "Verification", "applying",
+    "drift", "force_unlock", "import_objects", "load_document", "plan_to_json", "read_plan",
+    "read_state", "reason_text", "request_for", "save_plan", "sensitive_attrs", "state_of_config",
+    "validate", "verify",
+]
+
+
+def validate(config: str | Path) -> IntegrationSpec:
+    """The validated config (InputError lists every problem)."""
+    return load_config(config)
+
+
+def state_of_config(config: str | Path, given: str | None) -> Path:
+    """Where the state of the integration `config` names lives (or `given`)."""
+    return Path(given) if given else state_path(load_config(config), None)
+
+
+def read_state(path: Path) -> State:
+    if not path.exists():
+        raise ExoformError(f"no state at {path}: nothing has been applied for this integration yet")
+    return read_state_file(path)
+
+
+def load_document(path: Path) -> Plan | State:
+    """A saved plan or a state file, whichever `path` holds."""
+    data = read_json(path, "plan or state")
+    if isinstance(data, dict) and "resource_changes" in data:
+        return read_plan(path)
+    return read_state(path)
+
+
+def save_plan(plan: Plan, path: Path) -> None:
+    write_plan(path, plan)
+
+
+def force_unlock(config: str | Path, given_state: str | None, lock_id: str, *, force: bool) -> Unlocked:
+    return _force_unlock(state_of_config(config, given_state), lock_id, force=force)

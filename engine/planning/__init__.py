@@ -1,0 +1,47 @@
+"""Planning: the desired resources + the tenant as read + the state -> an ordered `Plan`, as a
+list of named passes - observe, diff, check, cascade replacements, arrange (each kind's own
+pass), schedule - in the manner of Terraform's graph builder steps. Pure: no I/O, no clock.
+"""
+from __future__ import annotations
+
+from exoform.engine.checks import CheckContext, diagnose
+from exoform.engine.plan import Plan
+from exoform.engine.planning.observe import Observations, observe_all
+from exoform.engine.planning.passes import arrange, cascade_replacements, diff_all, forgotten
+from exoform.engine.planning.request import PlanRequest
+from exoform.engine.planning.schedule import schedule_steps
+
+
+def make_plan(request: PlanRequest) -> Plan:
+    return plan_observed(request)[0]
+
+
+def plan_observed(request: PlanRequest) -> tuple[Plan, Observations]:
+    """The plan, and what observing found on the way (conflicts and strays, typed)."""
+    seen = observe_all(request.read, request.desired, request.state, request.adopt)
+    changes = diff_all(request, seen.observed)
+    diagnostics = diagnose(CheckContext(request, seen.observed, changes), seen.diagnostics)
+    changes = cascade_replacements(changes)
+    changes = arrange(changes, request.read)
+    steps, changes = schedule_steps(changes, request)
+    state = request.state
+    plan = Plan(
+        integration=request.integration,
+        operation=request.operation,
+        changes=tuple(changes[a] for a in sorted(changes)),
+        steps=tuple(steps),
+        diagnostics=tuple(diagnostics),
+        forget=forgotten(request, changes),
+        # A state that was never written has no lineage to pin yet (as Terraform does).
+        state_lineage=state.lineage if state.persisted else "",
+        state_serial=state.serial,
+        config_digest=request.config_digest,
+        provider=request.provider,
+        tenant=request.tenant,
+        adopt=request.adopt,
+        accepted_risks=request.accepted_risks,
+    )
+    return plan, seen
+
+
+__all__ = ["Observations", "PlanRequest", "make_plan", "plan_observed"]

@@ -1,0 +1,83 @@
+"""Matching the tenant's objects to exoform's addresses, one handler per kind: every desired
+address, every address the state records, and the address of an interrupted run's pending call
+(whose effect may be unrecorded). Objects marked as this integration's that no address claims
+are strays: reported, never deleted.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+from exoform.engine.kinds import HANDLERS, handler
+from exoform.engine.kinds.base import Conflict, ObserveContext, Observed
+from exoform.engine.model import KIND_ORDER, Address, Kind, Resource
+from exoform.engine.plan import Diagnostic, Severity
+from exoform.engine.read import TenantRead, name_of
+from exoform.engine.state import State
+
+
+@dataclass(frozen=True)
+class Stray:
+    """An object carrying this integration's marker that matches no resource."""
+
+    kind: Kind
+    name: str
+
+    def diagnostic(self) -> Diagnostic:
+        return Diagnostic(
+            Severity.WARNING, "stray_object",
+            f"{self.kind.exchange_type} '{self.name}' carries this integration's marker but matches "
+            "no resource in config or state (left by an earlier run under another name prefix?); "
+            "exoform leaves it alone — remove it in the Exchange admin center if it is not needed.",
+        )
+
+
+@dataclass(frozen=True)
+class Observations:
+    observed: dict[Address, Observed]
+    conflicts: list[Conflict] = field(default_factory=list)  # desired names we may not take
+    strays: list[Stray] = field(default_factory=list)
+
+    @property
+    def diagnostics(self) -> list[Diagnostic]:
+        return [c.diagnostic() for c in self.conflicts] + [s.diagnostic() for s in self.strays]
+
+
+def creating(state: State) -> dict[Address, str]:
+    """The address of an interrupted run's pending call, with the name it was creating (New-):
+    its effect may be unrecorded (an object, allow-list entries), so even a plan that wants
+    nothing there must look, and find a created object by its name."""
+    pending = state.pending
+    if pending is None:
+        return {}
+    try:
+        address = Address.parse(pending.address)
+    except ValueError:
+        return {}
+    return {address: pending.identity if pending.cmdlet.startswith("New-") else ""}
+
+
+def observe_all(read: TenantRead, desired: Sequence[Resource], state: State,
+                adopt: bool = False) -> Observations:
+    """Observed objects for every desired, recorded or interrupted address. With `adopt`, an
+    unmarked object holding a desired name is taken over instead of being a conflict."""
+    wanted = {r.address: r for r in desired}
+    ctx = ObserveContext(state.integration, state, adopt, creating(state))
+    addresses = sorted(set(wanted) | {r.address for r in state.resources} | set(ctx.creating))
+    out = Observations({})
+    claimed: set[str] = set()
+    for address in addresses:
+        seen = handler(address.kind).observe(read, address, wanted.get(address), ctx)
+        out.observed[address] = seen.observed
+        if seen.conflict is not None:
+            out.conflicts.append(seen.conflict)
+        if seen.claimed is not None:
+            claimed.add(seen.claimed)
+    out.strays.extend(_strays(read, claimed, state.integration))
+    return out
+
+
+def _strays(read: TenantRead, claimed: set[str], integration: str) -> list[Stray]:
+    kinds = [k for k in KIND_ORDER if HANDLERS[k].marked]
+    return [Stray(kind, name_of(obj)) for kind, obj in read.marked(integration, kinds)
+            if str(obj.get("Guid")) not in claimed]
