@@ -8,8 +8,7 @@ import signal
 import threading
 from dataclasses import dataclass, field
 
-#: Interrupts received while rolling back: the first warns, the next stops the rollback.
-WARN_DURING_ROLLBACK = 1
+#: Interrupts received while rolling back: the first only warns, the second stops the rollback.
 STOP_DURING_ROLLBACK = 2
 
 

@@ -8,14 +8,14 @@ from typing import Sequence
 from exoform.engine.checks.conflicts import conflicts
 from exoform.engine.checks.context import Check, CheckContext
 from exoform.engine.checks.enabling import enabling_blocked
-from exoform.engine.checks.limits import kind_checks, rule_limit
+from exoform.engine.checks.limits import kind_checks, kind_limits
 from exoform.engine.checks.risk import accept_risks
 from exoform.engine.checks.state import interrupted_apply, kept_enabled
 from exoform.engine.plan import Diagnostic
 
 CHECKS: tuple[Check, ...] = (
     interrupted_apply,
-    rule_limit,
+    kind_limits,
     kind_checks,
     kept_enabled,
     enabling_blocked,

@@ -1,26 +1,18 @@
-"""Exchange's limits, checked before any call: at most 300 transport rules in the tenant, and
-what each kind checks of its own objects (the allow list's size and entry forms)."""
+"""Exchange's limits, checked before any call: each kind's limits over all its changes (at most
+300 transport rules in the tenant) and what each kind checks of its own objects (the allow
+list's size and entry forms)."""
 from __future__ import annotations
 
 from exoform.engine.checks.context import CheckContext
-from exoform.engine.kinds import handler
-from exoform.engine.model import Action, Kind
-from exoform.engine.plan import Diagnostic, Severity
-
-RULE_LIMIT = 300  # Exchange Online's transport rules per organization
+from exoform.engine.kinds import HANDLERS, handler
+from exoform.engine.plan import Diagnostic
 
 
-def rule_limit(ctx: CheckContext) -> list[Diagnostic]:
-    rules = [c for c in ctx.changes.values() if c.address.kind is Kind.TRANSPORT_RULE]
-    total = (len(ctx.request.read.rules()) + sum(c.action is Action.CREATE for c in rules)
-             - sum(c.action is Action.DELETE for c in rules))
-    if total <= RULE_LIMIT:
-        return []
-    return [Diagnostic(
-        Severity.ERROR, "too_many_rules",
-        f"the tenant would have {total} transport rules; Exchange Online allows at most {RULE_LIMIT}. "
-        "Remove unused rules in the Exchange admin center first.",
-    )]
+def kind_limits(ctx: CheckContext) -> list[Diagnostic]:
+    found: list[Diagnostic] = []
+    for kind_handler in HANDLERS.values():
+        found += kind_handler.limits(ctx.request.read, ctx.changes)
+    return found
 
 
 def kind_checks(ctx: CheckContext) -> list[Diagnostic]:

@@ -133,6 +133,10 @@ class KindHandler:
         """Plan diagnostics only this kind can find (limits of its own lists...)."""
         return []
 
+    def limits(self, read: TenantRead, changes: Mapping[Address, ResourceChange]) -> list[Diagnostic]:
+        """Limits the service sets on how many objects of this kind a tenant may hold."""
+        return []
+
     def enables(self, change: ResourceChange) -> bool:
         """The change switches an object on (it must then find its dependencies ready)."""
         return False

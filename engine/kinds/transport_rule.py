@@ -17,7 +17,7 @@ from exoform.engine.kinds.placement import Placement, out_of_order
 from exoform.engine.kinds.schema import NAME, KindSpec, Norm, attr
 from exoform.engine.model import Action, Address, Kind, Resource
 from exoform.engine.outcome import Leftover, LeftoverKind
-from exoform.engine.plan import Enablement, Move, Reason, ResourceChange, StepOp
+from exoform.engine.plan import Diagnostic, Enablement, Move, Reason, ResourceChange, Severity, StepOp
 from exoform.engine.read import TenantRead
 from exoform.engine.state import State, StateResource
 
@@ -47,6 +47,7 @@ TRANSPORT_RULE = KindSpec(
     ),
     references=(("RouteMessageOutboundConnector", Kind.OUTBOUND_CONNECTOR),),
 )
+RULE_LIMIT = 300  # Exchange Online's transport rules per organization
 STATE = "State"  # Exchange's name for a rule's on/off attribute, in Get- output and in state
 
 
@@ -88,6 +89,18 @@ class TransportRuleHandler(ObjectHandler):
         on = Enablement(is_on(change.before_dict if change.before else None),
                         is_on(change.after_dict if change.after else None))
         return dataclasses.replace(change, enabled=on)
+
+    def limits(self, read: TenantRead, changes: Mapping[Address, ResourceChange]) -> list[Diagnostic]:
+        rules = [c for c in changes.values() if c.address.kind is self.kind]
+        total = (len(read.rules()) + sum(c.action is Action.CREATE for c in rules)
+                 - sum(c.action is Action.DELETE for c in rules))
+        if total <= RULE_LIMIT:
+            return []
+        return [Diagnostic(
+            Severity.ERROR, "too_many_rules",
+            f"the tenant would have {total} transport rules; Exchange Online allows at most {RULE_LIMIT}. "
+            "Remove unused rules in the Exchange admin center first.",
+        )]
 
     def enables(self, change: ResourceChange) -> bool:
         on = change.enabled
