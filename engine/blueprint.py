@@ -34,6 +34,26 @@ def object_names(prefix: str) -> dict[Address, str]:
     }
 
 
+# The name each object gets after the prefix, by address (the config checks the longest fits).
+SUFFIXES = {address: name.removeprefix("{}") for address, name in object_names("{}").items()}
+
+
+def address_of(kind: Kind, name: str, taken: set[Address]) -> Address:
+    """The address an object exoform made under some prefix answers to: the one its name's
+    suffix gives, or (taken, or an unknown name) a unique one derived from it."""
+    for address, suffix in sorted(SUFFIXES.items(), key=lambda item: -len(item[1])):
+        if address.kind is kind and name.casefold().endswith(suffix.casefold()):
+            base = address
+            break
+    else:
+        base = Address(kind, "marked")
+    candidate, n = base, 1
+    while candidate in taken:
+        n += 1
+        candidate = Address(kind, f"{base.name}_{n}")
+    return candidate
+
+
 def blueprint(spec: IntegrationSpec) -> tuple[Resource, ...]:
     """Desired resources, sorted by address."""
     names = object_names(spec.gateway.name_prefix)

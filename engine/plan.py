@@ -19,6 +19,7 @@ class Reason(str, Enum):
     DELETED_OUTSIDE = "deleted_outside"
     NOT_IN_CONFIG = "not_in_config"
     DESTROY = "destroy"
+    DESTROY_BY_MARKER = "destroy_by_marker"  # not in the state: found by exoform's marker
     CANNOT_UPDATE = "cannot_update"  # `requires_replace` names the attributes
     ROUTES_THROUGH_REPLACED = "routes_through_replaced"  # `reason_subject` names the target
     DRIFTED = "drifted"

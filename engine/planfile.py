@@ -74,6 +74,7 @@ REASON_TEXT: dict[Reason, str] = {
     Reason.DELETED_OUTSIDE: "deleted outside exoform; will be recreated",
     Reason.NOT_IN_CONFIG: "not in the configuration",
     Reason.DESTROY: "exoform destroy",
+    Reason.DESTROY_BY_MARKER: "exoform destroy: it carries this integration's marker (not in the state)",
     Reason.CANNOT_UPDATE: "{attrs} cannot be changed in place",
     Reason.ROUTES_THROUGH_REPLACED: "routes through {subject}, which is replaced",
     Reason.DRIFTED: "changed outside exoform (drift)",

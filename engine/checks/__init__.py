@@ -10,7 +10,7 @@ from exoform.engine.checks.context import Check, CheckContext
 from exoform.engine.checks.enabling import enabling_blocked
 from exoform.engine.checks.limits import kind_checks, kind_limits
 from exoform.engine.checks.risk import accept_risks
-from exoform.engine.checks.state import interrupted_apply, kept_enabled
+from exoform.engine.checks.state import interrupted_apply, kept_enabled, unmarked_deletes
 from exoform.engine.plan import Diagnostic
 
 CHECKS: tuple[Check, ...] = (
@@ -18,6 +18,7 @@ CHECKS: tuple[Check, ...] = (
     kind_limits,
     kind_checks,
     kept_enabled,
+    unmarked_deletes,
     enabling_blocked,
     conflicts,
 )

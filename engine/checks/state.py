@@ -3,6 +3,8 @@ pending call this plan reconciles, and rules an admin switched on that stay on."
 from __future__ import annotations
 
 from exoform.engine.checks.context import CheckContext
+from exoform.engine.kinds import handler
+from exoform.engine.model import Action
 from exoform.engine.plan import Diagnostic, Severity
 
 
@@ -17,6 +19,27 @@ def interrupted_apply(ctx: CheckContext) -> list[Diagnostic]:
         "plans from what is really there (objects it had created are adopted by their marker).",
         pending.address,
     )]
+
+
+def unmarked_deletes(ctx: CheckContext) -> list[Diagnostic]:
+    """exoform deletes only objects carrying its marker: one taken over by name (import,
+    --adopt) gets the marker from the next apply; until then it is never deleted."""
+    found = []
+    for address, change in sorted(ctx.changes.items()):
+        seen = ctx.observed.get(address)
+        if change.action not in (Action.DELETE, Action.REPLACE) or seen is None or seen.actual is None:
+            continue
+        if handler(address.kind).marked and not seen.marked:
+            found.append(Diagnostic(
+                Severity.ERROR, "unmarked_delete",
+                f"{address.kind.exchange_type} '{change.exchange_name}' does not carry this "
+                f"integration's marker ([exoform:{ctx.request.integration}]), so exoform will not "
+                "delete it. If exoform took it over (import, --adopt), run `exoform apply` first, "
+                "which writes the marker; otherwise remove it in the Exchange admin center or "
+                f"forget it with `exoform state rm {address}`.",
+                str(address),
+            ))
+    return found
 
 
 def kept_enabled(ctx: CheckContext) -> list[Diagnostic]:

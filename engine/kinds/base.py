@@ -43,6 +43,8 @@ class Observed:
     adopted: bool = False  # ours by marker, not yet in state
     unmarked: bool = False  # adopted by name alone (--adopt): it carries no marker yet
     entries: EntryView | None = None  # shared lists (the allow list)
+    marked: bool = False  # the object carries this integration's marker
+    by_marker: bool = False  # found by its marker alone (a destroy without a state record)
 
 
 @dataclass(frozen=True)
@@ -62,8 +64,11 @@ class Conflict:
     address: Address
     name: str
     holder: str | None  # the integration whose marker it carries; None: no marker at all
+    by_record: bool = False  # the state's recorded Guid names it, but it is not ours
 
     def diagnostic(self) -> Diagnostic:
+        if self.by_record:
+            return self._record_diagnostic()
         if self.holder:
             advice = ("exoform never takes over another integration's object: set gateway.name_prefix "
                       "to another prefix, or destroy that integration first.")
@@ -76,6 +81,18 @@ class Conflict:
             Severity.ERROR, "name_conflict",
             f"the tenant already has a {self.address.kind.exchange_type} named '{self.name}', "
             f"owned by {held}. {advice}",
+            str(self.address),
+        )
+
+
+    def _record_diagnostic(self) -> Diagnostic:
+        held = f"carries integration '{self.holder}'s marker" if self.holder else "carries no exoform marker"
+        return Diagnostic(
+            Severity.ERROR, "foreign_record",
+            f"the state records {self.address} by a Guid that names {self.address.kind.exchange_type} "
+            f"'{self.name}', which {held}: it is not the object exoform made (a state from another "
+            "tenant, or edited by hand?). exoform never changes or deletes it; forget the record with "
+            f"`exoform state rm {self.address}` after checking the state file.",
             str(self.address),
         )
 
@@ -120,6 +137,10 @@ class KindHandler:
 
     def observe(self, read: TenantRead, address: Address, want: Resource | None,
                 ctx: ObserveContext) -> Observation:
+        raise NotImplementedError
+
+    def observe_object(self, address: Address, obj: Any, ctx: ObserveContext) -> Observed:
+        """An object found by its marker alone (a destroy with a lost or partial state)."""
         raise NotImplementedError
 
     # ---- planning ---------------------------------------------------------------------

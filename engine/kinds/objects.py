@@ -24,6 +24,7 @@ from exoform.engine.kinds.base import (
 from exoform.engine.model import Action, Address, Resource, attrs_dict, freeze_attrs, json_value
 from exoform.engine.outcome import Leftover, LeftoverKind
 from exoform.engine.plan import Reason, ResourceChange, StepOp
+from exoform.engine.ownership import owner
 from exoform.engine.read import Obj, TenantRead, name_of, priority_of
 from exoform.engine.state import State, StateResource
 
@@ -51,18 +52,21 @@ class ObjectHandler(KindHandler):
         found, problem = self._match(read, address, want, record, ctx)
         if found is None and problem is None and ctx.creating.get(address):
             found = self._ours_by_name(read, ctx.creating[address], ctx.integration)
-        seen = self._observed(address, found, record)
+        seen = self._observed(address, found, record, ctx.integration)
         if found is not None and read.owner(self.kind, found) is None and record is None:
             seen = dataclasses.replace(seen, unmarked=True)
         claimed = str(found.get("Guid")) if found is not None else None
         return Observation(seen, problem, claimed)
+
+    def observe_object(self, address: Address, obj: Any, ctx: ObserveContext) -> Observed:
+        return dataclasses.replace(self._observed(address, obj, None, ctx.integration), by_marker=True)
 
     def _match(self, read: TenantRead, address: Address, want: Resource | None,
                record: StateResource | None, ctx: ObserveContext) -> tuple[Obj | None, Conflict | None]:
         if record and record.guid:
             obj = read.by_guid(self.kind, record.guid)
             if obj is not None:
-                return obj, None
+                return self._recorded(read, address, obj, want, record, ctx)
         for name in _candidate_names(want, record):
             obj = read.by_name(self.kind, name)
             if obj is None:
@@ -73,16 +77,29 @@ class ObjectHandler(KindHandler):
             return None, Conflict(address, name_of(obj), holder)
         return None, None
 
+    def _recorded(self, read: TenantRead, address: Address, obj: Obj, want: Resource | None,
+                  record: StateResource, ctx: ObserveContext) -> tuple[Obj | None, Conflict | None]:
+        """The object the recorded Guid names - unless it is not ours: another integration's, or
+        an unmarked object under a name neither the record nor the config gives (a forged or
+        foreign state must never steer exoform onto an admin's object)."""
+        holder = read.owner(self.kind, obj)
+        names = {record.exchange_name.casefold()} | ({want.exchange_name.casefold()} if want else set())
+        if holder == ctx.integration or (holder is None and name_of(obj).casefold() in names):
+            return obj, None
+        return None, Conflict(address, name_of(obj), holder, by_record=True)
+
     def _ours_by_name(self, read: TenantRead, name: str, integration: str) -> Obj | None:
         obj = read.by_name(self.kind, name)
         return obj if obj is not None and read.owner(self.kind, obj) == integration else None
 
-    def _observed(self, address: Address, obj: Obj | None, record: StateResource | None) -> Observed:
+    def _observed(self, address: Address, obj: Obj | None, record: StateResource | None,
+                  integration: str) -> Observed:
         if obj is None:
             return Observed(address, None)
         guid = str(obj["Guid"]) if obj.get("Guid") else None
         resource = Resource(address, self.schema.managed_view(obj), guid=guid)
-        return Observed(address, resource, priority=priority_of(obj), adopted=record is None)
+        return Observed(address, resource, priority=priority_of(obj), adopted=record is None,
+                        marked=owner(self.kind, obj) == integration)
 
     # ---- diff ---------------------------------------------------------------------------
 

@@ -18,7 +18,8 @@ def make_plan(request: PlanRequest) -> Plan:
 
 def plan_observed(request: PlanRequest) -> tuple[Plan, Observations]:
     """The plan, and what observing found on the way (conflicts and strays, typed)."""
-    seen = observe_all(request.read, request.desired, request.state, request.adopt)
+    seen = observe_all(request.read, request.desired, request.state, request.adopt,
+                       destroying=request.destroying)
     changes = diff_all(request, seen.observed)
     diagnostics = diagnose(CheckContext(request, seen.observed, changes), seen.diagnostics)
     changes = cascade_replacements(changes)

@@ -6,7 +6,9 @@ are strays: reported, never deleted.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Any, Sequence
+
+from exoform.engine.blueprint import address_of
 
 from exoform.engine.kinds import HANDLERS, handler
 from exoform.engine.kinds.base import Conflict, ObserveContext, Observed
@@ -22,6 +24,7 @@ class Stray:
 
     kind: Kind
     name: str
+    obj: Any = field(default=None, compare=False, repr=False)
 
     def diagnostic(self) -> Diagnostic:
         return Diagnostic(
@@ -58,9 +61,11 @@ def creating(state: State) -> dict[Address, str]:
 
 
 def observe_all(read: TenantRead, desired: Sequence[Resource], state: State,
-                adopt: bool = False) -> Observations:
+                adopt: bool = False, destroying: bool = False) -> Observations:
     """Observed objects for every desired, recorded or interrupted address. With `adopt`, an
-    unmarked object holding a desired name is taken over instead of being a conflict."""
+    unmarked object holding a desired name is taken over instead of being a conflict. When
+    `destroying`, every other object carrying our marker gets an address too: the tenant's
+    markers, not the state, say what exoform made (a lost or partial state removes it all)."""
     wanted = {r.address: r for r in desired}
     ctx = ObserveContext(state.integration, state, adopt, creating(state))
     addresses = sorted(set(wanted) | {r.address for r in state.resources} | set(ctx.creating))
@@ -73,11 +78,17 @@ def observe_all(read: TenantRead, desired: Sequence[Resource], state: State,
             out.conflicts.append(seen.conflict)
         if seen.claimed is not None:
             claimed.add(seen.claimed)
-    out.strays.extend(_strays(read, claimed, state.integration))
+    strays = _strays(read, claimed, state.integration)
+    if destroying:
+        for stray in strays:
+            address = address_of(stray.kind, stray.name, set(out.observed))
+            out.observed[address] = handler(stray.kind).observe_object(address, stray.obj, ctx)
+    else:
+        out.strays.extend(strays)
     return out
 
 
 def _strays(read: TenantRead, claimed: set[str], integration: str) -> list[Stray]:
     kinds = [k for k in KIND_ORDER if HANDLERS[k].marked]
-    return [Stray(kind, name_of(obj)) for kind, obj in read.marked(integration, kinds)
+    return [Stray(kind, name_of(obj), obj) for kind, obj in read.marked(integration, kinds)
             if str(obj.get("Guid")) not in claimed]

@@ -26,7 +26,8 @@ def diff_all(request: PlanRequest, observed: Mapping[Address, Observed]) -> dict
         if change is None:
             continue
         if request.destroying and change.action is Action.DELETE:
-            change = dataclasses.replace(change, reason=Reason.DESTROY)
+            reason = Reason.DESTROY_BY_MARKER if seen.by_marker else Reason.DESTROY
+            change = dataclasses.replace(change, reason=reason)
         changes[address] = change
     return changes
 

@@ -5,6 +5,7 @@ finding ID. Straight through `make_plan` on a `TenantRead`: no files, no CLI, no
 Regenerate the expectations with `pytest tests/plans --update-goldens` and review the diff."""
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 
 from exoform.engine.cmdlets import CmdletCall
+from exoform.engine.model import Address
 from exoform.engine.operations import request_for
 from exoform.engine.plan import Plan
 from exoform.engine.planning import make_plan
@@ -28,6 +30,12 @@ def plan_case(case: dict[str, Any]) -> Plan:
     state = State.new(INTEGRATION)
     for earlier in case.get("applied", ()):
         state = install(model, state, earlier)
+    if case.get("forget_state"):  # a lost state: the tenant keeps what was applied
+        state = State.new(INTEGRATION)
+    for later in case.get("then_applied", ()):
+        state = install(model, state, later)
+    if "forge" in case:
+        state = _forged(state, read_of(model), case["forge"])
     for edit in case.get("outside", ()):
         model.invoke(CmdletCall.of(edit["cmdlet"], edit["parameters"]))
     options = case.get("options", {})
@@ -35,6 +43,15 @@ def plan_case(case: dict[str, Any]) -> Plan:
                           operation=options.get("operation", "apply"), adopt=options.get("adopt", False),
                           accepted_risks=tuple(options.get("accept_risks", ())))
     return make_plan(request)
+
+
+def _forged(state: State, read: Any, forge: dict[str, str]) -> State:
+    """The record at `address` pointing at the Guid of another (an admin's) object."""
+    address = Address.parse(forge["address"])
+    other = read.by_name(address.kind, forge["guid_of"])
+    record = state.get(address)
+    assert record is not None and other is not None
+    return state.put(dataclasses.replace(record, guid=str(other["Guid"])))
 
 
 def expectation(plan: Plan) -> dict[str, Any]:
