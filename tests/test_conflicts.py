@@ -21,6 +21,7 @@ from exoform.engine.model import Kind, Resource
 from exoform.engine.operations import request_for
 from exoform.engine.plan import Diagnostic, ResourceChange, Severity
 from exoform.engine.planning import make_plan
+from exoform.engine.planning.passes import plan_context
 from exoform.engine.read import TenantRead
 from exoform.engine.state import State
 from support.harness import plan_for, spec_from
@@ -40,7 +41,7 @@ def findings(read: dict[str, Any], config: dict[str, Any] = CONFIG, top: bool = 
 
 def enabling_checks(changes: dict[Any, ResourceChange], observed: dict[Any, Observed]) -> list[Diagnostic]:
     request = request_for(spec_from(CONFIG), TenantRead.empty(), State.new("prop"))
-    return enabling_blocked(CheckContext(request, observed, changes))
+    return enabling_blocked(CheckContext(request, plan_context(request, observed), changes))
 
 
 def managed_view(kind: Kind, obj: dict[str, Any]) -> Any:

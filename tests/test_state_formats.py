@@ -61,7 +61,11 @@ def test_reading_commands_never_rewrite_an_old_file(workspace: Workspace) -> Non
     for command in (["plan", "--detailed-exitcode"], ["show"], ["state", "list"], ["plan", "--destroy"]):
         code, out, err = workspace.run(*command)
         assert code in (0, 2), err
-    assert workspace.run("plan", "--detailed-exitcode")[0] == 0  # format 1 state: nothing to do
+    # A format-1 install has nothing to change but its inbound connector's marker, which now
+    # lists the allow-list entries exoform added.
+    steps = workspace.plan_json()["steps"]
+    assert [(s["cmdlet"], sorted(s["parameters"])) for s in steps] == [
+        ("Set-InboundConnector", ["Comment", "Identity"])]
     assert state.read_bytes() == before
 
 

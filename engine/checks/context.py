@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Mapping
 
-from exoform.engine.kinds.base import Observed
+from exoform.engine.kinds.base import Observed, PlanContext
 from exoform.engine.model import Address
 from exoform.engine.plan import Diagnostic, ResourceChange
 from exoform.engine.planning.request import PlanRequest
@@ -14,12 +14,12 @@ from exoform.engine.planning.request import PlanRequest
 @dataclass(frozen=True)
 class CheckContext:
     request: PlanRequest
-    observed: Mapping[Address, Observed]
+    plan: PlanContext
     changes: Mapping[Address, ResourceChange]
 
     @property
-    def wanted(self) -> frozenset[Address]:
-        return frozenset(r.address for r in self.request.desired)
+    def observed(self) -> Mapping[Address, Observed]:
+        return self.plan.observed
 
 
 Check = Callable[[CheckContext], list[Diagnostic]]

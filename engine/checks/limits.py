@@ -17,8 +17,6 @@ def kind_limits(ctx: CheckContext) -> list[Diagnostic]:
 
 def kind_checks(ctx: CheckContext) -> list[Diagnostic]:
     found: list[Diagnostic] = []
-    wanted = ctx.wanted
-    for address, seen in ctx.observed.items():
-        found += handler(address.kind).checks(ctx.request.read, seen, ctx.changes.get(address),
-                                              address in wanted)
+    for address in ctx.observed:
+        found += handler(address.kind).checks(address, ctx.changes.get(address), ctx.plan)
     return found

@@ -1,16 +1,19 @@
 """The gateway's ranges in the Default connection filter policy's IP allow list: a list exoform
-shares with the admin. It is only ever edited with add/remove (never overwritten); the state
-records which entries exoform added, so destroy removes those and never an admin's own entry,
-even one equal to ours. The policy carries no marker, so it is never a stray or a conflict.
+shares with the admin and with other integrations. It is only ever edited with add/remove
+(never overwritten). The entries an integration added are its own (in its state, and listed in
+its inbound connector's marker, so a lost state or another integration can read them); an entry
+goes only when no integration on the tenant still uses it, and never when it was the admin's.
 """
 from __future__ import annotations
 
 import dataclasses
 import ipaddress
-from typing import Any, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from exoform.engine.cmdlets import CmdletCall, ListEdit
 from exoform.engine.drift import AttributeDrift, DriftStatus, ResourceDrift
+from exoform.engine.blueprint import ALLOWLIST as ALLOWLIST_ADDRESS
+from exoform.engine.blueprint import INBOUND_CONNECTOR
 from exoform.engine.kinds.base import (
     APPLY,
     DESTROY,
@@ -20,11 +23,14 @@ from exoform.engine.kinds.base import (
     Observation,
     ObserveContext,
     Observed,
+    PlanContext,
     Result,
 )
+from exoform.engine.kinds.connector import InboundConnectorHandler
 from exoform.engine.kinds.schema import KindSpec, Norm, attr, normalize_ip
 from exoform.engine.model import Action, Address, Kind, Resource, freeze_attrs
 from exoform.engine.outcome import Leftover, LeftoverKind
+from exoform.engine.ownership import listed_entries, marker
 from exoform.engine.plan import Diagnostic, EntryEdit, Reason, ResourceChange, Severity, StepOp
 from exoform.engine.read import DEFAULT_POLICY, TenantRead, values
 from exoform.engine.state import State, StateResource
@@ -34,6 +40,7 @@ ALLOWLIST = KindSpec(
     (attr("Name", Norm.NAME), attr("IPAllowList", Norm.IPSET)),
 )
 ALLOWLIST_LIMIT = 1273  # entries in one connection filter IP list
+_INBOUND = InboundConnectorHandler()  # re-plans its marker when the entries owned change
 ENTRIES = "IPAllowList"
 
 
@@ -62,23 +69,33 @@ class AllowListHandler(KindHandler):
         if policy is None:
             return Observation(Observed(address, None))
         entries = tuple(sorted({normalize_ip(e) for e in values(policy, ENTRIES)}))
+        present = set(entries)
         record = ctx.state.get(address)
         owned = set(record.owned_entries) if record else set()
         pending = ctx.state.pending
         if pending and pending.address == str(address):
             # An interrupted edit: what it added is ours if it is there, what it removed is gone.
-            owned |= set(pending.add) & set(entries)
-            owned -= set(pending.remove) - set(entries)
-        view = EntryView(entries, tuple(sorted(owned & set(entries))))
+            owned |= set(pending.add) & present
+            owned -= set(pending.remove) - present
+        listed = _listed(read)
+        owned |= listed.get(ctx.integration, set()) & present  # a lost state reads its marker
+        shared = set().union(*(e for i, e in listed.items() if i != ctx.integration)) & present
+        view = EntryView(entries, tuple(sorted(owned & present)), tuple(sorted(shared)),
+                         tuple(sorted(e for e in present if _used(e, _others_ranges(read, ctx.integration)))))
         return Observation(Observed(address, Resource(address, _attrs(entries)), entries=view))
 
     def diff(self, address: Address, want: Resource | None, seen: Observed,
              record: StateResource | None, options: DiffOptions) -> ResourceChange | None:
         if seen.actual is None or seen.entries is None:
             return None  # no Default policy: `checks` reports it when the entries are wanted
-        present, owned = set(seen.entries.present), set(seen.entries.owned)
+        view = seen.entries
+        present = set(view.present)
         wanted = {normalize_ip(e) for e in _entries(dict(want.attributes))} if want else set()
-        add, remove = sorted(wanted - present), sorted((owned & present) - wanted)
+        # An entry another integration added and this one wants too is exoform's: co-owned, so
+        # whichever integration goes last removes it.
+        owned = set(view.owned) | (wanted & set(view.shared))
+        add = sorted(wanted - present)
+        remove = sorted((owned & present) - wanted - set(view.needed))
         before = sorted(present & (wanted | owned))
         after = sorted((set(before) - set(remove)) | set(add))
         if want is None:
@@ -97,18 +114,19 @@ class AllowListHandler(KindHandler):
             edit=EntryEdit(tuple(add), tuple(remove), tuple(sorted(owned))),
         )
 
-    def checks(self, read: TenantRead, seen: Observed, change: ResourceChange | None,
-               wanted: bool) -> list[Diagnostic]:
-        where = str(seen.address)
-        if seen.actual is None and wanted:
+    def checks(self, address: Address, change: ResourceChange | None,
+               ctx: PlanContext) -> list[Diagnostic]:
+        seen, where = ctx.observed[address], str(address)
+        if seen.actual is None and address in ctx.desired:
             return [Diagnostic(
                 Severity.ERROR, "no_default_policy",
                 "the tenant has no 'Default' connection filter policy to add the gateway's IP ranges "
                 "to; set allowlist.connection_filter to false or restore the policy.", where)]
+        found = _unowned(address, change, ctx)
         if change is None or change.edit is None:
-            return []
+            return found
         edit = change.edit
-        found = [_cis_warning(where, len(edit.add))] if edit.add else []
+        found += [_cis_warning(where, len(edit.add))] if edit.add else []
         bad = [e for e in edit.add if not _entry_ok(e)]
         if bad:
             found.append(Diagnostic(
@@ -123,7 +141,26 @@ class AllowListHandler(KindHandler):
                 f"the Default policy's IPAllowList would hold {total} entries, over Exchange's limit "
                 f"of {ALLOWLIST_LIMIT}; remove unused entries or set allowlist.connection_filter to false.",
                 where))
-        return found
+        return found + _kept_for_others(where, change, seen)
+
+    def arrange(self, changes: Mapping[Address, ResourceChange],
+                ctx: PlanContext) -> dict[Address, ResourceChange]:
+        """The inbound connector's marker lists the entries this integration owns after the
+        plan, so the tenant itself says which entries are exoform's."""
+        out = dict(changes)
+        target = changes.get(INBOUND_CONNECTOR)
+        want = ctx.desired.get(INBOUND_CONNECTOR)
+        if target is None or target.after is None or want is None:
+            return out
+        owned = _owned_after(changes.get(ALLOWLIST_ADDRESS))
+        attrs = dict(want.attributes, Comment=marker(ctx.integration, owned))
+        relisted = Resource(want.address, freeze_attrs(attrs), want.dependencies, want.guid)
+        seen = ctx.observed[INBOUND_CONNECTOR]
+        change = _INBOUND.diff(
+            INBOUND_CONNECTOR, relisted, seen, ctx.state.get(INBOUND_CONNECTOR), ctx.options)
+        if change is not None:
+            out[INBOUND_CONNECTOR] = change
+        return out
 
     def restore(self, change: ResourceChange) -> ResourceChange:
         return change if change.edit is not None else dataclasses.replace(change, edit=EntryEdit())
@@ -215,6 +252,100 @@ class AllowListHandler(KindHandler):
         if removed:
             found.append(Leftover(LeftoverKind.ENTRIES_MISSING, self.kind.exchange_type, items=tuple(removed)))
         return found
+
+
+def _owned_after(change: ResourceChange | None) -> tuple[str, ...]:
+    if change is None or change.edit is None or change.after is None:
+        return ()
+    edit = change.edit
+    kept = (set(edit.owned_before) | set(edit.add)) - set(edit.remove)
+    return tuple(by_address(kept & _entries(change.after_dict)))
+
+
+def by_address(entries: Iterable[str]) -> list[str]:
+    """Entries in address order (not as text: 9.9.9.9 before 10.0.0.0)."""
+    return sorted(entries, key=lambda e: (_bounds(e) or (1 << 33, 0), e))
+
+
+def _bounds(entry: str) -> tuple[int, int] | None:
+    try:
+        if "-" in entry:
+            first, last = (int(ipaddress.IPv4Address(p.strip())) for p in entry.split("-", 1))
+            return first, last
+        net = ipaddress.IPv4Network(entry.strip(), strict=False)
+        return int(net.network_address), int(net.broadcast_address)
+    except ValueError:
+        return None
+
+
+def _listed(read: TenantRead) -> dict[str, set[str]]:
+    """integration -> the entries its inbound connector's marker says it added."""
+    out: dict[str, set[str]] = {}
+    for obj in read.objects(Kind.INBOUND_CONNECTOR):
+        holder = read.owner(Kind.INBOUND_CONNECTOR, obj)
+        if holder:
+            out.setdefault(holder, set()).update(normalize_ip(e) for e in listed_entries(Kind.INBOUND_CONNECTOR, obj))
+    return out
+
+
+# Where an integration's objects name the gateway's ranges: the inbound connector it accepts
+# returning mail on, and its rules' sender-IP conditions and exceptions.
+_USES = ((Kind.INBOUND_CONNECTOR, ("SenderIPAddresses",)),
+         (Kind.TRANSPORT_RULE, ("SenderIpRanges", "ExceptIfSenderIpRanges")))
+
+
+def _others_ranges(read: TenantRead, integration: str) -> list[tuple[int, int]]:
+    """Address bounds of every range another exoform integration's marked objects use."""
+    spans = []
+    for kind, fields in _USES:
+        for obj in read.objects(kind):
+            holder = read.owner(kind, obj)
+            if holder and holder != integration:
+                spans += [b for f in fields for b in (_bounds(v) for v in values(obj, f)) if b]
+    return spans
+
+
+def _used(entry: str, spans: Sequence[tuple[int, int]]) -> bool:
+    bounds = _bounds(entry)
+    return bool(bounds) and any(s[0] <= bounds[0] and bounds[1] <= s[1] for s in spans)  # type: ignore[index]
+
+
+def _unowned(address: Address, change: ResourceChange | None, ctx: PlanContext) -> list[Diagnostic]:
+    """After a lost state (or when destroying), entries equal to the gateway's ranges that no
+    state and no marker says exoform added: reported with how to claim or remove them, never
+    removed silently (they may as well be the admin's own)."""
+    seen, described = ctx.observed[address], ctx.described.get(address)
+    if seen.entries is None or described is None or (ctx.state.persisted and address in ctx.desired):
+        return []
+    mine = set(change.edit.owned_before) if change and change.edit else set(seen.entries.owned)
+    ranges = {normalize_ip(e) for e in _entries(dict(described.attributes))}
+    loose = by_address((ranges & set(seen.entries.present)) - mine - set(seen.entries.shared))
+    if not loose:
+        return []
+    listed = ", ".join(loose)
+    removal = "; ".join(f"Set-HostedConnectionFilterPolicy -Identity Default -IPAllowList @{{Remove='{e}'}}"
+                        for e in loose)
+    return [Diagnostic(
+        Severity.WARNING, "unowned_entries",
+        f"the Default allow list holds {listed}, the gateway's range(s), but neither this "
+        "integration's state nor any exoform marker says exoform added them (a lost state, or the "
+        "admin's own entries), so exoform leaves them. If exoform added them, claim them with "
+        f"`exoform import {' '.join('--claim-entry ' + e for e in loose)}` (then destroy removes them), "
+        f"or remove them in PowerShell: {removal}.",
+        str(address))]
+
+
+def _kept_for_others(where: str, change: ResourceChange, seen: Observed) -> list[Diagnostic]:
+    if seen.entries is None or change.edit is None:
+        return []
+    owned = set(change.edit.owned_before) & set(seen.entries.present)
+    kept = by_address((owned - set(change.edit.remove) - _entries(change.after_dict)) & set(seen.entries.needed))
+    if not kept:
+        return []
+    return [Diagnostic(
+        Severity.INFO, "entries_kept_for_others",
+        f"allow-list entries {', '.join(kept)} stay: another exoform integration on this tenant still "
+        "uses them (it removes them when it goes, or keeps them for the next).", where)]
 
 
 def _entry_ok(entry: str) -> bool:

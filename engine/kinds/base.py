@@ -27,10 +27,13 @@ ENABLE = "enable"  # a rule's Enable- runs after everything it depends on is in 
 
 @dataclass(frozen=True)
 class EntryView:
-    """A shared list as read: every entry, and those exoform owns."""
+    """A shared list as read: every entry, those this integration owns, those another exoform
+    integration's marker says it added, and those another integration's objects still use."""
 
     present: tuple[str, ...] = ()
     owned: tuple[str, ...] = ()
+    shared: tuple[str, ...] = ()  # added by another exoform integration (its marker says so)
+    needed: tuple[str, ...] = ()  # within a range another integration's marked objects use
 
 
 @dataclass(frozen=True)
@@ -111,6 +114,21 @@ class DiffOptions:
     keep_admin_enabled_rules: bool = True
 
 
+@dataclass(frozen=True)
+class PlanContext:
+    """What a kind's planning hooks may read besides the changes: the read, who we are, the
+    state, what was observed, what the config wants now and what it describes (a destroy plan
+    wants nothing but still knows which ranges its config names)."""
+
+    read: TenantRead
+    integration: str
+    state: State
+    observed: Mapping[Address, Observed]
+    desired: Mapping[Address, Resource]
+    described: Mapping[Address, Resource]
+    options: DiffOptions = DiffOptions()
+
+
 class Lowering:
     """Turns one phase of one change into cmdlet calls, keeping whatever the kind must
     simulate while a plan is scheduled (e.g. the tenant's rule list)."""
@@ -149,8 +167,8 @@ class KindHandler:
              record: StateResource | None, options: DiffOptions) -> ResourceChange | None:
         raise NotImplementedError
 
-    def checks(self, read: TenantRead, seen: Observed, change: ResourceChange | None,
-               wanted: bool) -> list[Diagnostic]:
+    def checks(self, address: Address, change: ResourceChange | None,
+               ctx: PlanContext) -> list[Diagnostic]:
         """Plan diagnostics only this kind can find (limits of its own lists...)."""
         return []
 
@@ -177,7 +195,7 @@ class KindHandler:
         return []
 
     def arrange(self, changes: Mapping[Address, ResourceChange],
-                read: TenantRead) -> dict[Address, ResourceChange]:
+                ctx: PlanContext) -> dict[Address, ResourceChange]:
         """A planning pass of the kind's own over all changes (rules keep their block together)."""
         return dict(changes)
 

@@ -11,7 +11,7 @@ from typing import Any, Mapping, Sequence
 from exoform.engine.blueprint import RULE_ORDER
 from exoform.engine.cmdlets import CmdletCall
 from exoform.engine.drift import DriftStatus, ResourceDrift
-from exoform.engine.kinds.base import DESTROY, ENABLE, DiffOptions, Lowering, Observed, Result
+from exoform.engine.kinds.base import DESTROY, ENABLE, DiffOptions, Lowering, Observed, PlanContext, Result
 from exoform.engine.kinds.objects import ObjectHandler
 from exoform.engine.kinds.placement import Placement, out_of_order
 from exoform.engine.kinds.schema import NAME, KindSpec, Norm, attr
@@ -115,12 +115,12 @@ class TransportRuleHandler(ObjectHandler):
             phases.append(ENABLE)
         return phases
 
-    def arrange(self, changes: Mapping[Address, ResourceChange], read: TenantRead) -> dict[Address, ResourceChange]:
+    def arrange(self, changes: Mapping[Address, ResourceChange], ctx: PlanContext) -> dict[Address, ResourceChange]:
         """Our kept rules that left the block (or its order) move back: minimal moves from the
         first break on."""
         leaving = {str(c.before_dict.get("Name", "")).casefold() for c in changes.values()
                    if c.address.kind is self.kind and c.action in (Action.DELETE, Action.REPLACE)}
-        current = [name for name in read.rule_names() if name not in leaving]
+        current = [name for name in ctx.read.rule_names() if name not in leaving]
         kept = {a: str(c.before_dict.get("Name", "")).casefold() for a, c in changes.items()
                 if a.kind is self.kind and c.action in (Action.UPDATE, Action.NOOP) and c.after}
         out = dict(changes)

@@ -50,7 +50,7 @@ def request_for(spec: IntegrationSpec, read: TenantRead, state: State, *, operat
     """The plan request for `spec` (a destroy plan wants nothing)."""
     return PlanRequest(
         integration=spec.integration,
-        desired=blueprint(spec) if operation == "apply" else (),
+        desired=blueprint(spec) if operation == "apply" else (), described=blueprint(spec),
         read=read, state=state, operation=operation,
         placement_top=spec.placement == "top",
         keep_admin_enabled_rules=not spec.rules_enabled_explicit,

@@ -7,7 +7,7 @@ from __future__ import annotations
 from exoform.engine.checks import CheckContext, diagnose
 from exoform.engine.plan import Plan
 from exoform.engine.planning.observe import Observations, observe_all
-from exoform.engine.planning.passes import arrange, cascade_replacements, diff_all, forgotten
+from exoform.engine.planning.passes import arrange, cascade_replacements, diff_all, forgotten, plan_context
 from exoform.engine.planning.request import PlanRequest
 from exoform.engine.planning.schedule import schedule_steps
 
@@ -19,11 +19,12 @@ def make_plan(request: PlanRequest) -> Plan:
 def plan_observed(request: PlanRequest) -> tuple[Plan, Observations]:
     """The plan, and what observing found on the way (conflicts and strays, typed)."""
     seen = observe_all(request.read, request.desired, request.state, request.adopt,
-                       destroying=request.destroying)
-    changes = diff_all(request, seen.observed)
-    diagnostics = diagnose(CheckContext(request, seen.observed, changes), seen.diagnostics)
+                       destroying=request.destroying, described=request.described)
+    ctx = plan_context(request, seen.observed)
+    changes = diff_all(request, ctx)
+    diagnostics = diagnose(CheckContext(request, ctx, changes), seen.diagnostics)
     changes = cascade_replacements(changes)
-    changes = arrange(changes, request.read)
+    changes = arrange(changes, ctx)
     steps, changes = schedule_steps(changes, request)
     state = request.state
     plan = Plan(

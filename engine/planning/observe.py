@@ -61,14 +61,18 @@ def creating(state: State) -> dict[Address, str]:
 
 
 def observe_all(read: TenantRead, desired: Sequence[Resource], state: State,
-                adopt: bool = False, destroying: bool = False) -> Observations:
+                adopt: bool = False, destroying: bool = False,
+                described: Sequence[Resource] = ()) -> Observations:
     """Observed objects for every desired, recorded or interrupted address. With `adopt`, an
     unmarked object holding a desired name is taken over instead of being a conflict. When
     `destroying`, every other object carrying our marker gets an address too: the tenant's
-    markers, not the state, say what exoform made (a lost or partial state removes it all)."""
+    markers, not the state, say what exoform made (a lost or partial state removes it all);
+    so do the shared lists the config `described` (the allow list's entries are listed in a
+    marker too)."""
     wanted = {r.address: r for r in desired}
     ctx = ObserveContext(state.integration, state, adopt, creating(state))
-    addresses = sorted(set(wanted) | {r.address for r in state.resources} | set(ctx.creating))
+    shared = {r.address for r in described if not HANDLERS[r.address.kind].marked} if destroying else set()
+    addresses = sorted(set(wanted) | {r.address for r in state.resources} | set(ctx.creating) | shared)
     out = Observations({})
     claimed: set[str] = set()
     for address in addresses:
@@ -81,7 +85,8 @@ def observe_all(read: TenantRead, desired: Sequence[Resource], state: State,
     strays = _strays(read, claimed, state.integration)
     if destroying:
         for stray in strays:
-            address = address_of(stray.kind, stray.name, set(out.observed))
+            taken = {a for a, seen in out.observed.items() if seen.actual is not None}
+            address = address_of(stray.kind, stray.name, taken)
             out.observed[address] = handler(stray.kind).observe_object(address, stray.obj, ctx)
     else:
         out.strays.extend(strays)

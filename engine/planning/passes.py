@@ -8,21 +8,27 @@ import dataclasses
 from typing import Mapping
 
 from exoform.engine.kinds import HANDLERS, handler, spec
-from exoform.engine.kinds.base import DiffOptions, Observed
+from exoform.engine.kinds.base import DiffOptions, Observed, PlanContext
 from exoform.engine.model import Action, Address
 from exoform.engine.plan import Reason, ResourceChange
 from exoform.engine.planning.request import PlanRequest
-from exoform.engine.read import TenantRead
 
 
-def diff_all(request: PlanRequest, observed: Mapping[Address, Observed]) -> dict[Address, ResourceChange]:
+def plan_context(request: PlanRequest, observed: Mapping[Address, Observed]) -> PlanContext:
+    return PlanContext(
+        read=request.read, integration=request.integration, state=request.state,
+        observed=observed, desired={r.address: r for r in request.desired},
+        described={r.address: r for r in request.described or request.desired},
+        options=DiffOptions(keep_admin_enabled_rules=request.keep_admin_enabled_rules),
+    )
+
+
+def diff_all(request: PlanRequest, ctx: PlanContext) -> dict[Address, ResourceChange]:
     """One change per address that has something to say; a destroy plan says why it deletes."""
-    wanted = {r.address: r for r in request.desired}
-    options = DiffOptions(keep_admin_enabled_rules=request.keep_admin_enabled_rules)
     changes: dict[Address, ResourceChange] = {}
-    for address, seen in sorted(observed.items()):
-        change = handler(address.kind).diff(address, wanted.get(address), seen,
-                                            request.state.get(address), options)
+    for address, seen in sorted(ctx.observed.items()):
+        change = handler(address.kind).diff(address, ctx.desired.get(address), seen,
+                                            request.state.get(address), ctx.options)
         if change is None:
             continue
         if request.destroying and change.action is Action.DELETE:
@@ -53,11 +59,11 @@ def cascade_replacements(changes: Mapping[Address, ResourceChange]) -> dict[Addr
     return out
 
 
-def arrange(changes: Mapping[Address, ResourceChange], read: TenantRead) -> dict[Address, ResourceChange]:
+def arrange(changes: Mapping[Address, ResourceChange], ctx: PlanContext) -> dict[Address, ResourceChange]:
     """Each kind's own pass over all changes."""
     out = dict(changes)
     for kind_handler in HANDLERS.values():
-        out = kind_handler.arrange(out, read)
+        out = kind_handler.arrange(out, ctx)
     return out
 
 

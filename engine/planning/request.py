@@ -25,6 +25,8 @@ class PlanRequest:
     tenant: str = ""
     adopt: bool = False  # take over unmarked objects that hold our names (import, --adopt)
     accepted_risks: tuple[str, ...] = ()  # finding IDs acknowledged with --accept-risk
+    # What the config describes, also in a destroy plan (e.g. which ranges are the gateway's).
+    described: tuple[Resource, ...] = ()
 
     @property
     def destroying(self) -> bool:

@@ -9,7 +9,7 @@ from exoform.engine.blueprint import ALLOWLIST
 from exoform.engine.cmdlets import CmdletCall, ListEdit
 from exoform.engine.kinds import handler
 from exoform.engine.kinds.allowlist import ALLOWLIST_LIMIT
-from exoform.engine.kinds.base import DiffOptions, ObserveContext
+from exoform.engine.kinds.base import DiffOptions, ObserveContext, PlanContext
 from exoform.engine.model import Action
 from exoform.engine.state import State
 from support.kinds import INTEGRATION, change_for, desired, read_of, run, tenant, undo
@@ -64,5 +64,7 @@ def test_the_entry_limit_is_checked_before_any_call() -> None:
     kind = handler(ALLOWLIST.kind)
     seen = kind.observe(read_of(model), ALLOWLIST, desired(ALLOWLIST), ObserveContext(INTEGRATION, state)).observed
     change = kind.diff(ALLOWLIST, desired(ALLOWLIST), seen, None, DiffOptions())
-    codes = {d.code for d in kind.checks(read_of(model), seen, change, True)}
+    ctx = PlanContext(read_of(model), INTEGRATION, state, {ALLOWLIST: seen}, {ALLOWLIST: desired(ALLOWLIST)},
+                      {ALLOWLIST: desired(ALLOWLIST)})
+    codes = {d.code for d in kind.checks(ALLOWLIST, change, ctx)}
     assert codes == {"allowlist_full", "allowlist_cis"}

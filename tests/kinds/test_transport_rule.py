@@ -8,7 +8,7 @@ import dataclasses
 from exoform.engine.blueprint import OUTBOUND_CONNECTOR, RULE_ORDER, SPF_RULE
 from exoform.engine.cmdlets import CmdletCall
 from exoform.engine.kinds import handler
-from exoform.engine.kinds.base import APPLY, ENABLE, DiffOptions
+from exoform.engine.kinds.base import APPLY, ENABLE, DiffOptions, PlanContext
 from exoform.engine.model import Action
 from exoform.engine.plan import Reason
 from exoform.engine.state import State
@@ -68,7 +68,8 @@ def test_a_rule_moved_away_from_the_block_is_put_back_with_one_set() -> None:
     model.invoke(CmdletCall.of("Set-TransportRule", {"Identity": "OPSWAT MDCES - Outbound emails", "Priority": 5}))
     kind = handler(SPF_RULE.kind)
     changes = {a: change_for(model, a, desired(a), state) for a in RULE_ORDER}
-    arranged = kind.arrange(changes, read_of(model))  # type: ignore[arg-type]
+    ctx = PlanContext(read_of(model), INTEGRATION, state, {}, {}, {})
+    arranged = kind.arrange(changes, ctx)  # type: ignore[arg-type]
     moved = arranged[RULE_ORDER[2]]
     assert moved.reason is Reason.RULE_ORDER_DRIFTED and moved.move is not None and moved.move.before == 5
     lowering = kind.lowering(read_of(model), arranged, True)

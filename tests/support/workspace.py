@@ -44,10 +44,13 @@ class Workspace:
         self.tenant.write_text(text, encoding="utf-8")
         return text
 
-    def write_config(self, config: dict[str, Any], integration: str = "scenario") -> None:
+    def write_config(self, config: dict[str, Any], integration: str = "scenario",
+                     path: Path | None = None) -> Path:
         full = {"integration": integration, "tenant": self.tenant_block()}
         full.update(config)
-        self.config.write_text(json.dumps(full, indent=2), encoding="utf-8")
+        target = path or self.config
+        target.write_text(json.dumps(full, indent=2), encoding="utf-8")
+        return target
 
     def tenant_block(self) -> dict[str, Any]:
         if self.emulator is None:

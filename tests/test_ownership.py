@@ -1,0 +1,78 @@
+"""Ownership that cannot be lost, through the CLI on the sandbox and the emulator: the tenant's
+markers decide what destroy removes when the state is gone, a forged state record cannot steer
+exoform onto an admin's object, and allow-list entries two integrations share stay while either
+needs them - destroyed in either order, the tenant ends exactly as it was before both."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from support.workspace import Workspace
+
+RANGES = ["203.0.113.0/24", "198.51.100.7"]
+CONFIG: dict[str, Any] = {
+    "gateway": {"ip_ranges": RANGES, "tenant_info": "tenant-info-123"},
+    "protection": {"mode": "inline", "directions": ["inbound", "outbound"], "scope": {"users": "all"}},
+}
+ADMIN = {"TransportRule": [{"Name": "Disclaimer", "Priority": 0, "SetHeaderName": "X-D", "SetHeaderValue": "1"}],
+         "HostedConnectionFilterPolicy": [{"Name": "Default", "Identity": "Default", "IPAllowList": ["192.0.2.0/24"]}]}
+PROVIDERS = ["workspace", "emulated_workspace"]
+
+
+@pytest.fixture(params=PROVIDERS, ids=["sandbox", "emulator"])
+def ws(request: pytest.FixtureRequest) -> Workspace:
+    return request.getfixturevalue(request.param)  # type: ignore[no-any-return]
+
+
+def test_destroy_with_a_lost_state_removes_every_marked_object_and_the_entries_it_added(ws: Workspace) -> None:
+    original = ws.write_tenant(ADMIN)
+    ws.write_config(CONFIG)
+    assert ws.run("apply", "--auto-approve")[0] == 0
+    ws.state.unlink()  # a new laptop, a fresh CI runner
+    code, out, _ = ws.run("plan", "--destroy", "--verify")
+    assert code == 2 and "carries this integration's marker" in out
+    code, out, err = ws.run("destroy", "--auto-approve")
+    assert code == 0, err
+    assert "6 destroyed" in out
+    assert ws.run("plan", "--destroy", "--verify")[0] == 0
+    assert ws.tenant.read_text(encoding="utf-8") == original
+
+
+def test_a_forged_state_record_never_touches_the_admins_object(ws: Workspace) -> None:
+    ws.write_tenant(ADMIN)
+    ws.write_config(CONFIG)
+    assert ws.run("apply", "--auto-approve")[0] == 0
+    admin_guid = next(r["Guid"] for r in ws.document()["TransportRule"] if r["Name"] == "Disclaimer")
+    state = json.loads(ws.state.read_text())
+    for record in state["resources"]:
+        if record["address"] == "transport_rule.spf":
+            record["guid"] = admin_guid
+    ws.state.write_text(json.dumps(state))
+    before = ws.document()
+    code, out, err = ws.run("destroy", "--auto-approve")
+    assert code == 1 and "is not the object exoform made" in out and "nothing was changed" in err
+    assert ws.document() == before
+
+
+@pytest.mark.parametrize("first", ["a", "b"])
+def test_two_integrations_sharing_a_range_leave_the_tenant_as_before_both_in_either_order(ws: Workspace, first: str) -> None:
+    original = ws.write_tenant(ADMIN)
+    configs = {}
+    for name, prefix, extra in (("a", "GW A", []), ("b", "GW B", ["192.0.2.77"])):
+        config = {**CONFIG, "gateway": {**CONFIG["gateway"], "name_prefix": prefix,
+                                        "ip_ranges": RANGES + extra}}
+        configs[name] = ws.write_config(config, integration=name, path=ws.root / f"{name}.json")
+    for name in ("a", "b"):
+        assert ws.run("apply", "-c", str(configs[name]), "--auto-approve")[0] == 0
+    policy = ws.document()["HostedConnectionFilterPolicy"][0]["IPAllowList"]
+    assert sorted(policy) == sorted(["192.0.2.0/24", *RANGES, "192.0.2.77"])
+    second = "b" if first == "a" else "a"
+    code, out, err = ws.run("destroy", "-c", str(configs[first]), "--auto-approve")
+    assert code == 0, err
+    left = ws.document()["HostedConnectionFilterPolicy"][0]["IPAllowList"]
+    assert set(RANGES) <= set(left)  # the other integration still uses them
+    assert ws.run("drift", "-c", str(configs[second]))[0] == 0
+    assert ws.run("destroy", "-c", str(configs[second]), "--auto-approve")[0] == 0
+    assert ws.tenant.read_text(encoding="utf-8") == original
