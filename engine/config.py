@@ -23,6 +23,13 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
 from exoform.engine.errors import InputError, Issue
+from exoform.engine.exchange import (
+    DEVICE_CODE_CLIENT_ID,
+    MAX_ALLOWLIST_ENTRIES,
+    MAX_HEADER_NAME_LENGTH,
+    MAX_NAME_LENGTH,
+    reserved_header_prefix,
+)
 from exoform.engine.jsonfile import json_path
 from exoform.engine.spec import (
     INBOUND,
@@ -77,15 +84,9 @@ PROFILES: Mapping[str, GatewayProfile] = MappingProxyType({
 DEFAULT_PROFILE = "opswat-mdces"
 OVERRIDABLE = tuple(f.name for f in fields(GatewayProfile))
 
-# Microsoft's public client of the Exchange Online PowerShell module (device code sign-in).
-DEVICE_CODE_CLIENT_ID = "fb78d390-0c51-40cd-8e17-fdbfab77341b"
-
 # The Exchange object names the blueprint derives from the prefix; Exchange caps names at 64.
 NAME_SUFFIXES = (" - Inbound", " - Outbound", " - SPF", " - Inbound emails", " - Outbound emails")
-MAX_NAME_LENGTH = 64
 
-# The connection filter's IP Allow list holds at most 1273 entries.
-MAX_ALLOWLIST_ENTRIES = 1273
 MAX_CONFIG_BYTES = 1 << 20
 SCHEMA_FILE = "config.schema.json"
 
@@ -105,7 +106,6 @@ REJECTED_NETWORKS: tuple[tuple[ipaddress.IPv4Network, str], ...] = tuple(
         ("240.0.0.0/4", "reserved (240.0.0.0/4, including the broadcast address)"),
     )
 )
-RESERVED_HEADER_PREFIXES = ("X-MS-Exchange-Organization-", "X-MS-Exchange-Forest-")
 # Paths whose values must never be echoed: the tenant information is a credential of sorts, and
 # a user may paste a secret where an environment variable's name belongs.
 SENSITIVE_PATHS: tuple[JsonPath, ...] = (("gateway", "tenant_info"), ("tenant", "auth"))
@@ -704,16 +704,17 @@ def _group_name_problem(value: str) -> str | None:
 
 
 def _header_problem(value: str) -> str | None:
-    if len(value) > 128:
-        return f"is {len(value)} characters long; shorten the header name to at most 128"
+    if len(value) > MAX_HEADER_NAME_LENGTH:
+        return (f"is {len(value)} characters long; shorten the header name to at most "
+                f"{MAX_HEADER_NAME_LENGTH}")
     bad = next((ch for ch in value if not 33 <= ord(ch) <= 126 or ch == ":"), None)
     if bad is not None:
         return (f"contains {_char_name(bad)}; a header name is printable ASCII without spaces "
                 "or ':', like X-MDCES-Data")
-    for prefix in RESERVED_HEADER_PREFIXES:
-        if value.lower().startswith(prefix.lower()):
-            return (f"must not start with {prefix}: Exchange Online reserves that prefix and "
-                    "rejects the rule; choose another name, like X-MDCES-Data")
+    prefix = reserved_header_prefix(value)
+    if prefix:
+        return (f"must not start with {prefix}: Exchange Online reserves that prefix and "
+                "rejects the rule; choose another name, like X-MDCES-Data")
     return None
 
 

@@ -24,33 +24,27 @@ from exoform.engine.errors import (
     StillReferenced,
     ValidationFailed,
 )
-
-# --------------------------------------------------------------------------------------------
-# Limits and names
-# --------------------------------------------------------------------------------------------
-
-OBJECT_TYPES = ("InboundConnector", "OutboundConnector", "TransportRule", "HostedConnectionFilterPolicy")
-DEFAULT_ORGANIZATION = "sandbox.onmicrosoft.com"
-DEFAULT_POLICY = "Default"
-MAX_TRANSPORT_RULES = 300
-MAX_NAME_LENGTH = 64  # transport rules and outbound connectors
-MAX_RULE_COMMENTS = 1024
-MAX_IP_LIST_ENTRIES = 1273  # per connection filter IP list
-MAX_IP_RANGE_ADDRESSES = 256  # an a.b.c.d-a.b.c.e entry of a connection filter list
-RESERVED_HEADER_PREFIXES = ("x-ms-exchange-organization-", "x-ms-exchange-forest-")
-
-# Exchange exception type names (the middle part of `ErrorId|ExceptionType|text`). The HTTP
-# provider classifies by these, so the sandbox and the emulator must use exactly the same ones.
-EX_NOT_FOUND = "Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException"
-EX_ALREADY_EXISTS = "Microsoft.Exchange.Configuration.Tasks.ManagementObjectAlreadyExistsException"
-EX_STILL_REFERENCED = (
-    "Microsoft.Exchange.Management.SystemConfigurationTasks."
-    "ConnectorIncorrectUsageConnectorStillReferencedException"
+from exoform.engine.exchange import (
+    DEFAULT_POLICY,
+    EX_ALREADY_EXISTS,
+    EX_COMMAND_NOT_FOUND,
+    EX_DATA_VALIDATION,
+    EX_NOT_FOUND,
+    EX_PARAMETER_BINDING,
+    EX_STILL_REFERENCED,
+    EX_TOO_MANY_RULES,
+    MAX_ALLOWLIST_ENTRIES,
+    MAX_IP_RANGE_ADDRESSES,
+    MAX_NAME_LENGTH,
+    MAX_POLICY_DISPLAY_NAME,
+    MAX_RULE_COMMENTS,
+    MAX_TRANSPORT_RULES,
+    READ_TYPES,
+    RESERVED_HEADER_PREFIXES,
+    SANDBOX_ORGANIZATION,
+    reserved_header_prefix,
 )
-EX_TOO_MANY_RULES = "ErrorTooManyTransportRules"
-EX_DATA_VALIDATION = "Microsoft.Exchange.Data.DataValidationException"
-EX_PARAMETER_BINDING = "System.Management.Automation.ParameterBindingException"
-EX_COMMAND_NOT_FOUND = "System.Management.Automation.CommandNotFoundException"
+
 
 #: Which exoform error class each exception type above stands for.
 EXCEPTION_TYPE_CLASSES: dict[str, type[ProviderError]] = {
@@ -323,8 +317,8 @@ def empty_tenant() -> dict[str, Any]:
         "IsDefault": True,
     }
     return {
-        "organization": DEFAULT_ORGANIZATION,
-        "accepted_domains": [DEFAULT_ORGANIZATION],
+        "organization": SANDBOX_ORGANIZATION,
+        "accepted_domains": [SANDBOX_ORGANIZATION],
         "recipients": [],
         "InboundConnector": [],
         "OutboundConnector": [],
@@ -345,7 +339,7 @@ def dump_tenant(document: Mapping[str, Any]) -> str:
 def document_issues(document: Mapping[str, Any]) -> list[Issue]:
     """What a JSON Schema cannot say about a tenant document: names unique per type, ignoring case."""
     issues: list[Issue] = []
-    for exchange_type in OBJECT_TYPES:
+    for exchange_type in READ_TYPES:
         seen: dict[str, int] = {}
         for index, obj in enumerate(document.get(exchange_type) or []):
             key = str(obj.get("Name", "")).lower()
@@ -362,10 +356,10 @@ def document_issues(document: Mapping[str, Any]) -> list[Issue]:
 def _normalize_document(document: Mapping[str, Any]) -> dict[str, Any]:
     """A deep copy with every top-level key present and rules in priority order, 0..N-1."""
     doc = copy.deepcopy(dict(document))
-    organization = doc.setdefault("organization", DEFAULT_ORGANIZATION)
+    organization = doc.setdefault("organization", SANDBOX_ORGANIZATION)
     doc.setdefault("accepted_domains", [organization])
     doc.setdefault("recipients", [])
-    for exchange_type in OBJECT_TYPES:
+    for exchange_type in READ_TYPES:
         if exchange_type not in doc:
             # A file that never mentions policies still has the Default one, like every tenant.
             fallback = empty_tenant()[exchange_type]
@@ -851,15 +845,17 @@ class TenantModel:
             if list_param not in ctx.params:
                 continue
             _check_ip_list(ctx, policy, list_param, ALLOW_LIST_IPS)
-            if len(policy[list_param]) > MAX_IP_LIST_ENTRIES:
+            if len(policy[list_param]) > MAX_ALLOWLIST_ENTRIES:
                 raise ctx.error(
                     LimitExceeded,
-                    f"{list_param} can hold at most {MAX_IP_LIST_ENTRIES} entries; this change"
+                    f"{list_param} can hold at most {MAX_ALLOWLIST_ENTRIES} entries; this change"
                     f" would make it {len(policy[list_param])}.",
                     EX_DATA_VALIDATION,
                 )
-        if len(str(policy.get("AdminDisplayName") or "")) > 255:
-            raise ctx.invalid("AdminDisplayName can't be longer than 255 characters.")
+        if len(str(policy.get("AdminDisplayName") or "")) > MAX_POLICY_DISPLAY_NAME:
+            raise ctx.invalid(
+                f"AdminDisplayName can't be longer than {MAX_POLICY_DISPLAY_NAME} characters."
+            )
         _replace(self._objects("HostedConnectionFilterPolicy"), stored, policy)
         return []
 
@@ -1047,10 +1043,10 @@ def _check_name_length(ctx: _Ctx, name: str, what: str) -> None:
 
 
 def _check_header_name(ctx: _Ctx, param: str, header: Any) -> None:
-    if isinstance(header, str) and header.lower().startswith(RESERVED_HEADER_PREFIXES):
+    if isinstance(header, str) and reserved_header_prefix(header):
         raise ctx.invalid(
             f"{param}: the header '{header}' is reserved; headers starting with"
-            " X-MS-Exchange-Organization- or X-MS-Exchange-Forest- can't be set or removed."
+            f" {' or '.join(RESERVED_HEADER_PREFIXES)} can't be set or removed."
         )
 
 

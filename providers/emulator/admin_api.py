@@ -14,6 +14,7 @@ from typing import Any, Callable, Protocol
 
 from exoform.engine.cmdlets import CmdletCall, from_wire
 from exoform.engine.errors import ProviderError
+from exoform.engine.exchange import EX_PARAMETER_BINDING
 from exoform.providers.emulator.conditions import Conditions
 from exoform.providers.emulator.exchange_errors import (
     error_reply,
@@ -30,7 +31,6 @@ from exoform.providers.tenant_model import ALLOWED_PARAMETERS
 
 _PATH = re.compile(r"^/adminapi/beta/(?P<tenant>[^/]+)/InvokeCommand$", re.I)
 _CMDLETS = {name.lower(): name for name in ALLOWED_PARAMETERS}
-_BINDING = "System.Management.Automation.ParameterBindingException"
 
 
 class FaultSource(Protocol):
@@ -99,7 +99,7 @@ class AdminApi:
             return forbidden_reply()
         unknown = _unknown_parameters(canonical, parameters)
         if unknown:
-            return error_reply(400, _BINDING, f"A parameter cannot be found that matches "
+            return error_reply(400, EX_PARAMETER_BINDING, f"A parameter cannot be found that matches "
                                               f"parameter name '{unknown[0]}'.")
         token = skiptoken(request.query)
         if token is not None:

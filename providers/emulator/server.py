@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit
 
+from exoform.engine.exchange import DEVICE_CODE_CLIENT_ID
 from exoform.providers.emulator.admin_api import AdminApi, FaultSource, InvokeRecord
 from exoform.providers.emulator.certs import ClientCertificate, TestCertificateAuthority, make_client_certificate
 from exoform.providers.emulator.conditions import Conditions
@@ -24,7 +25,6 @@ from exoform.providers.emulator.messages import Reply, Request, json_reply
 from exoform.providers.emulator.store import TenantStore
 from exoform.providers.emulator.tokens import TokenIssuer
 
-PUBLIC_CLIENT_ID = "fb78d390-0c51-40cd-8e17-fdbfab77341b"
 TENANT_DOMAIN = "contoso.onmicrosoft.com"
 
 
@@ -136,7 +136,7 @@ class Emulator:
         self.tenant_domain = TENANT_DOMAIN
         self.client_id = client_id or str(uuid.uuid4())
         self.client_secret = client_secret or f"emu~{uuid.uuid4().hex}"
-        self.public_client_id = PUBLIC_CLIENT_ID
+        self.public_client_id = DEVICE_CODE_CLIENT_ID
         self._own_workdir = workdir is None
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="exoform-emulator-"))
         self.workdir.mkdir(parents=True, exist_ok=True)

@@ -12,11 +12,9 @@ from typing import Any, Mapping
 from urllib.parse import urlsplit
 
 from exoform.engine.errors import InputError, Issue
+from exoform.engine.exchange import DEVICE_CODE_CLIENT_ID
 
 SOURCE = "the exchange_online tenant settings"
-
-# Microsoft's public client of the Exchange Online PowerShell module (device code sign-in).
-DEVICE_CODE_CLIENT_ID = "fb78d390-0c51-40cd-8e17-fdbfab77341b"
 
 # cloud -> (Admin API endpoint, identity platform host)
 CLOUDS: dict[str, tuple[str, str]] = {
