@@ -30,7 +30,14 @@ from exoform.engine.exchange import (
     MAX_NAME_LENGTH,
     reserved_header_prefix,
 )
+from exoform.engine.ipv4 import (
+    looks_like_ipv4,
+    network_rejected_kind,
+    normalize_ranges,
+    parse_config_range,
+)
 from exoform.engine.jsonfile import json_path
+from exoform.engine.messages import preview, truncate
 from exoform.engine.spec import (
     INBOUND,
     MONITORING,
@@ -90,22 +97,6 @@ NAME_SUFFIXES = (" - Inbound", " - Outbound", " - SPF", " - Inbound emails", " -
 MAX_CONFIG_BYTES = 1 << 20
 SCHEMA_FILE = "config.schema.json"
 
-# Exchange rejects IPv4 ranges in these blocks. They are listed explicitly instead of using
-# `ipaddress`'s is_private/is_reserved because Python counts the TEST-NET documentation blocks
-# (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24) as private, and examples must use those.
-REJECTED_NETWORKS: tuple[tuple[ipaddress.IPv4Network, str], ...] = tuple(
-    (ipaddress.IPv4Network(net), kind) for net, kind in (
-        ("0.0.0.0/8", "in 0.0.0.0/8 ('this network', unspecified)"),
-        ("10.0.0.0/8", "private (RFC 1918, 10.0.0.0/8)"),
-        ("100.64.0.0/10", "carrier-grade NAT space (RFC 6598, 100.64.0.0/10)"),
-        ("127.0.0.0/8", "loopback (127.0.0.0/8)"),
-        ("169.254.0.0/16", "link-local (169.254.0.0/16)"),
-        ("172.16.0.0/12", "private (RFC 1918, 172.16.0.0/12)"),
-        ("192.168.0.0/16", "private (RFC 1918, 192.168.0.0/16)"),
-        ("224.0.0.0/4", "multicast (224.0.0.0/4)"),
-        ("240.0.0.0/4", "reserved (240.0.0.0/4, including the broadcast address)"),
-    )
-)
 # Paths whose values must never be echoed: the tenant information is a credential of sorts, and
 # a user may paste a secret where an environment variable's name belongs.
 SENSITIVE_PATHS: tuple[JsonPath, ...] = (("gateway", "tenant_info"), ("tenant", "auth"))
@@ -114,7 +105,6 @@ _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 # Invisible formatting characters (BiDi overrides and isolates, zero-width characters, BOM):
 # a name holding one displays differently from what it is (a "Trojan Source" spoof).
 _INVISIBLE = re.compile("[\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
-_IPV4_TEXT = re.compile(r"(\d{1,3}(?:\.\d{1,3}){3})(?:/(\d{1,2}))?\Z")
 _LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\Z")
 _LOCAL_PART_FORBIDDEN = re.compile(r'[\s"(),:;<>@\[\\\]]')
 _SECRETISH_KEY = re.compile(r"secret|password|passwd|token|key$", re.IGNORECASE)
@@ -193,7 +183,7 @@ def _read_bytes(path: Path, source: str) -> bytes:
                                   "permissions") from None
     except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
         reason = getattr(exc, "strerror", None) or str(exc)
-        raise _file_error(source, f"cannot be read: {_truncate(reason, 120)}") from None
+        raise _file_error(source, f"cannot be read: {truncate(reason, 120)}") from None
     if len(raw) > MAX_CONFIG_BYTES:
         raise _file_error(source, "is larger than 1 MiB; an exoform config is a small JSON object")
     return raw
@@ -210,7 +200,7 @@ def _decode_json(text: str, source: str) -> object:
     except RecursionError:
         message = "is not valid: its JSON nests too deeply"
     except ValueError as exc:  # e.g. an integer beyond Python's digit limit
-        message = f"is not valid JSON: {_truncate(str(exc), 120)}"
+        message = f"is not valid JSON: {truncate(str(exc), 120)}"
     raise _file_error(source, message)
 
 
@@ -287,7 +277,7 @@ def _describe(error: ValidationError) -> list[Problem]:
         return describer(error, path)
     if _is_sensitive(path):
         return [(path, "is not valid (the value is not shown because it is sensitive)")]
-    return [(path, f"is not valid: {_truncate(error.message, 160)}")]
+    return [(path, f"is not valid: {truncate(error.message, 160)}")]
 
 
 def _json_path(parts: Iterable[object]) -> JsonPath:
@@ -348,7 +338,7 @@ def _describe_enum(error: ValidationError, path: JsonPath) -> list[Problem]:
         return [(path, message)]
     got = error.instance
     suggestion = _suggest(got, options) if isinstance(got, str) else ""
-    return [(path, f"{message} (got {_preview(got)}{suggestion})")]
+    return [(path, f"{message} (got {preview(got)}{suggestion})")]
 
 
 def _describe_length(error: ValidationError, path: JsonPath) -> list[Problem]:
@@ -377,7 +367,7 @@ def _describe_unique(error: ValidationError, path: JsonPath) -> list[Problem]:
             repeated = item
             break
         seen.append(item)
-    return [(path, f"lists {_preview(repeated)} more than once; list each item once")]
+    return [(path, f"lists {preview(repeated)} more than once; list each item once")]
 
 
 def _describe_pattern(error: ValidationError, path: JsonPath) -> list[Problem]:
@@ -385,7 +375,7 @@ def _describe_pattern(error: ValidationError, path: JsonPath) -> list[Problem]:
     what = schema.get("description", "")
     if _is_sensitive(path):
         return [(path, f"is not valid (the value is not shown). {what}".strip())]
-    return [(path, f"{_preview(error.instance)} is not valid. {what}".strip())]
+    return [(path, f"{preview(error.instance)} is not valid. {what}".strip())]
 
 
 _DESCRIBERS: Mapping[str, Callable[[ValidationError, JsonPath], list[Problem]]] = {
@@ -571,69 +561,12 @@ def _cross_checks(spec: IntegrationSpec) -> Iterator[Problem]:
 def _ip_ranges(raw: Sequence[str], found: list[Problem]) -> tuple[str, ...]:
     networks: list[ipaddress.IPv4Network] = []
     for index, text in enumerate(raw):
-        parsed = _parse_range(text)
+        parsed = parse_config_range(text)
         if isinstance(parsed, str):
             found.append((("gateway", "ip_ranges", index), parsed))
         else:
             networks.append(parsed)
     return normalize_ranges(networks)
-
-
-def _parse_range(text: str) -> ipaddress.IPv4Network | str:
-    """The network, or what is wrong with `text` and how to fix it."""
-    shown = _preview(text)
-    if ":" in text and _is_ipv6(text):
-        return (f"{shown} is IPv6; Exchange Online connectors and the connection filter take "
-                "IPv4 only: list the gateway's IPv4 ranges")
-    if not _IPV4_TEXT.match(text):
-        return (f"{shown} is not an IPv4 address or CIDR range; write one like 203.0.113.10 or "
-                "203.0.113.0/24")
-    try:
-        network = ipaddress.IPv4Network(text, strict=True)
-    except ValueError as exc:
-        if "host bits set" not in str(exc):
-            return f"{shown} is not a valid IPv4 address or range ({_truncate(str(exc), 80)})"
-        loose = ipaddress.IPv4Network(text, strict=False)
-        return (f"{shown} has host bits set; write the network address {loose} "
-                f"(or the single address {text.partition('/')[0]})")
-    if network.prefixlen < 16:
-        return (f"{shown} is wider than /16; Exchange takes /24../32 ranges and exoform splits at "
-                "most a /16 (into 256 /24s): list the narrower ranges the gateway really uses")
-    kind = _rejected_kind(network)
-    if kind:
-        return (f"{shown} is {kind}; Exchange Online rejects it: list the gateway's public "
-                "IPv4 ranges")
-    return network
-
-
-def _is_ipv6(text: str) -> bool:
-    try:
-        ipaddress.IPv6Network(text, strict=False)
-    except ValueError:
-        return False
-    return True
-
-
-def _rejected_kind(network: ipaddress.IPv4Network) -> str | None:
-    for block, kind in REJECTED_NETWORKS:
-        if network.overlaps(block):
-            return kind
-    return None
-
-
-def normalize_ranges(networks: Iterable[ipaddress.IPv4Network]) -> tuple[str, ...]:
-    """Split wider-than-/24 ranges into /24s, sort numerically, drop duplicates and ranges a
-    listed range covers, and write /32 as the bare address."""
-    pieces: set[ipaddress.IPv4Network] = set()
-    for network in networks:
-        pieces.update(network.subnets(new_prefix=24) if network.prefixlen < 24 else (network,))
-    kept: list[ipaddress.IPv4Network] = []
-    # CIDR blocks nest or are disjoint; sorted by (start, width) a covering block comes first,
-    # and comparing with the last kept block suffices.
-    for network in sorted(pieces, key=lambda n: (int(n.network_address), n.prefixlen)):
-        if not (kept and network.subnet_of(kept[-1])):
-            kept.append(network)
-    return tuple(str(n.network_address) if n.prefixlen == 32 else str(n) for n in kept)
 
 
 # --- field checks: each returns what is wrong and how to fix it, or None ---------------------
@@ -650,7 +583,7 @@ def _fqdn_problem(name: str) -> str | None:
                 "mail.example.com")
     bad = next((label for label in labels if not _LABEL.match(label)), None)
     if bad is not None:
-        return (f"has an invalid label {_preview(bad)}: labels are 1-63 letters, digits and "
+        return (f"has an invalid label {preview(bad)}: labels are 1-63 letters, digits and "
                 "hyphens, not starting or ending with a hyphen (write an international domain "
                 "in its xn-- form)")
     if labels[-1].isdigit():
@@ -660,28 +593,28 @@ def _fqdn_problem(name: str) -> str | None:
 
 def _domain_problem(value: str) -> str | None:
     problem = _fqdn_problem(value)
-    return f"{_preview(value)} {problem}" if problem else None
+    return f"{preview(value)} {problem}" if problem else None
 
 
 def _smart_host_problem(value: str) -> str | None:
-    if _IPV4_TEXT.match(value) and "/" not in value:
+    if looks_like_ipv4(value) and "/" not in value:
         try:
             network = ipaddress.IPv4Network(value)
         except ValueError:
-            return f"{_preview(value)} is not a valid IPv4 address; write a host name or an address"
-        kind = _rejected_kind(network)
+            return f"{preview(value)} is not a valid IPv4 address; write a host name or an address"
+        kind = network_rejected_kind(network)
         if kind:
             return f"{value} is {kind}; the smart host must be the gateway's public address"
         return None
     problem = _fqdn_problem(value)
     if problem:
-        return (f"{_preview(value)} {problem}; the smart host is the gateway's host name "
+        return (f"{preview(value)} {problem}; the smart host is the gateway's host name "
                 "(like ces.metadefender.opswat.com) or public IPv4 address")
     return None
 
 
 def _address_problem(value: str) -> str | None:
-    shown = _preview(value)
+    shown = preview(value)
     if len(value) > 320:
         return f"is {len(value)} characters long; an SMTP address has at most 320"
     local, at, domain = value.rpartition("@")
@@ -697,7 +630,7 @@ def _address_problem(value: str) -> str | None:
 
 def _group_name_problem(value: str) -> str | None:
     if value != value.strip():
-        return f"{_preview(value)} has leading or trailing spaces; remove them"
+        return f"{preview(value)} has leading or trailing spaces; remove them"
     if len(value) > 256:
         return f"is {len(value)} characters long; a group name has at most 256"
     return None
@@ -724,7 +657,7 @@ def _name_prefix_problem(value: str) -> str | None:
     longest = max((value + suffix for suffix in NAME_SUFFIXES), key=_utf16_length)
     excess = _utf16_length(longest) - MAX_NAME_LENGTH
     if excess > 0:
-        return (f"is too long: the generated name {_preview(longest, 90)} has "
+        return (f"is too long: the generated name {preview(longest, 90)} has "
                 f"{_utf16_length(longest)} characters but Exchange allows {MAX_NAME_LENGTH}; "
                 f"shorten name_prefix by {excess} characters")
     return None
@@ -750,12 +683,12 @@ def _https_url_problem(value: str) -> str | None:
     except ValueError:
         parts = None
     if parts is None or parts.scheme != "https" or not parts.hostname or " " in value:
-        return (f"{_preview(value)} is not an https:// URL; write one like "
+        return (f"{preview(value)} is not an https:// URL; write one like "
                 "https://outlook.office365.com")
     if parts.username or parts.password:
         return "must not contain a user name or password; remove the part before the @"
     if parts.query or parts.fragment:
-        return f"{_preview(value)} must not have a query or fragment; remove the part from ? or #"
+        return f"{preview(value)} must not have a query or fragment; remove the part from ? or #"
     return None
 
 
@@ -792,30 +725,8 @@ def _is_sensitive(path: JsonPath) -> bool:
     return any(path[:len(prefix)] == prefix for prefix in SENSITIVE_PATHS)
 
 
-def _truncate(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[:limit - 1] + "…"
-
-
 def _quote(text: str) -> str:
-    return "'" + _truncate(text, 40).replace("'", "\\'") + "'"
-
-
-def _preview(value: object, limit: int = 60) -> str:
-    """A short rendering of a user's value: never a huge or deeply nested dump."""
-    if isinstance(value, str):
-        return json.dumps(_truncate(value, limit), ensure_ascii=False)
-    if isinstance(value, bool) or value is None:
-        return json.dumps(value)
-    if isinstance(value, float):
-        return _truncate(repr(value), limit)
-    if isinstance(value, int):
-        # str() of a huge int raises ValueError in Python >= 3.11 (digit limit).
-        return repr(value) if value.bit_length() < 64 else "a very large number"
-    if isinstance(value, list):
-        return f"an array of {len(value)} items"
-    if isinstance(value, dict):
-        return f"an object with {len(value)} keys"
-    return f"a {type(value).__name__}"
+    return "'" + truncate(text, 40).replace("'", "\\'") + "'"
 
 
 def _json_type(value: object) -> str:

@@ -7,16 +7,21 @@ from __future__ import annotations
 import glob
 import json
 import os
-import re
 import tempfile
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from jsonschema import Draft202012Validator
 
 from exoform.engine.errors import InputError, Issue
+from exoform.engine.messages import json_path
+
+__all__ = [
+    "atomic_write_bytes", "atomic_write_json", "json_path", "read_json", "schema",
+    "schema_issues", "sweep_temp_files",
+]
 
 
 def read_json(path: Path, what: str) -> Any:
@@ -40,23 +45,6 @@ def read_json(path: Path, what: str) -> Any:
 def schema(name: str) -> dict[str, Any]:
     text = resources.files("exoform.schemas").joinpath(name).read_text(encoding="utf-8")
     return json.loads(text)  # type: ignore[no-any-return]
-
-
-_PLAIN_KEY = re.compile(r"[A-Za-z_$][A-Za-z0-9_$-]*\Z")
-
-
-def json_path(parts: Iterable[Any]) -> str:
-    """`('gateway', 'ip_ranges', 1)` -> `gateway.ip_ranges[1]`; odd keys are quoted, cut at 40."""
-    out = ""
-    for part in parts:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif _PLAIN_KEY.match(str(part)):
-            out += f".{part}" if out else str(part)
-        else:
-            text = str(part) if len(str(part)) <= 40 else str(part)[:39] + "…"
-            out += f"[{json.dumps(text)}]"
-    return out
 
 
 def schema_issues(data: Any, schema_name: str) -> list[Issue]:

@@ -7,7 +7,6 @@ the Exchange exception type name a real tenant would put in `details[0].message`
 from __future__ import annotations
 
 import copy
-import ipaddress
 import json
 import uuid
 from dataclasses import dataclass
@@ -34,7 +33,6 @@ from exoform.engine.exchange import (
     EX_STILL_REFERENCED,
     EX_TOO_MANY_RULES,
     MAX_ALLOWLIST_ENTRIES,
-    MAX_IP_RANGE_ADDRESSES,
     MAX_NAME_LENGTH,
     MAX_POLICY_DISPLAY_NAME,
     MAX_RULE_COMMENTS,
@@ -44,6 +42,7 @@ from exoform.engine.exchange import (
     SANDBOX_ORGANIZATION,
     reserved_header_prefix,
 )
+from exoform.engine.ipv4 import ALLOW_LIST_IPS, CONNECTOR_IPS, RULE_IPS, IpRule, entry_error
 
 
 #: Which exoform error class each exception type above stands for.
@@ -379,100 +378,6 @@ def _priority_key(rule: Mapping[str, Any]) -> float:
 def _renumber(rules: list[dict[str, Any]]) -> None:
     for index, rule in enumerate(rules):
         rule["Priority"] = index
-
-
-# --------------------------------------------------------------------------------------------
-# IPv4 entries
-# --------------------------------------------------------------------------------------------
-
-# RFC 1918 private, "this network", loopback, link-local, multicast and reserved (incl. broadcast).
-# Python's `is_private` is not used: it also covers the documentation ranges (203.0.113.0/24 and
-# friends) that gateway examples use and Exchange accepts.
-_UNUSABLE_NETWORKS = tuple(
-    ipaddress.IPv4Network(net)
-    for net in (
-        "0.0.0.0/8", "10.0.0.0/8", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
-        "192.168.0.0/16", "224.0.0.0/4", "240.0.0.0/4",
-    )
-)
-
-
-@dataclass(frozen=True)
-class IpRule:
-    """What one kind of IP-valued property accepts."""
-
-    min_prefix: int
-    allow_range: bool
-    max_range: int | None
-    public_only: bool
-
-    def describe(self) -> str:
-        forms = f"a single IPv4 address or a CIDR range /{self.min_prefix} through /32"
-        if self.allow_range:
-            limit = f" of at most {self.max_range} addresses" if self.max_range else ""
-            forms += f", or a range a.b.c.d-a.b.c.e{limit}"
-        return forms
-
-
-CONNECTOR_IPS = IpRule(min_prefix=24, allow_range=False, max_range=None, public_only=True)
-ALLOW_LIST_IPS = IpRule(
-    min_prefix=24, allow_range=True, max_range=MAX_IP_RANGE_ADDRESSES, public_only=True
-)
-RULE_IPS = IpRule(min_prefix=1, allow_range=True, max_range=None, public_only=False)
-
-
-def ipv4_entry_error(text: str, rule: IpRule) -> str | None:
-    """Why `text` is not acceptable under `rule`, or None when it is."""
-    try:
-        first, last = _ipv4_bounds(text.strip(), rule)
-    except ValueError as error:
-        return f"'{text}' isn't valid: {error}. Use {rule.describe()}."
-    if rule.public_only and _overlaps_unusable(first, last):
-        return (
-            f"'{text}' is a private, loopback, link-local, multicast or reserved address; "
-            "only public IPv4 addresses can be used."
-        )
-    return None
-
-
-def _ipv4_bounds(text: str, rule: IpRule) -> tuple[ipaddress.IPv4Address, ipaddress.IPv4Address]:
-    if ":" in text:
-        raise ValueError("IPv6 addresses aren't supported")
-    if "-" in text:
-        return _ipv4_range(text, rule)
-    if "/" in text:
-        address, _, prefix = text.partition("/")
-        if not prefix.isdigit() or not rule.min_prefix <= int(prefix) <= 32:
-            raise ValueError(f"the subnet mask must be /{rule.min_prefix} through /32")
-        network = ipaddress.IPv4Network(f"{_ipv4(address)}/{prefix}", strict=False)
-        return network.network_address, network.broadcast_address
-    single = _ipv4(text)
-    return single, single
-
-
-def _ipv4_range(text: str, rule: IpRule) -> tuple[ipaddress.IPv4Address, ipaddress.IPv4Address]:
-    if not rule.allow_range:
-        raise ValueError("address ranges aren't supported here")
-    start_text, _, end_text = text.partition("-")
-    start, end = _ipv4(start_text.strip()), _ipv4(end_text.strip())
-    if end < start:
-        raise ValueError("the range ends before it starts")
-    if rule.max_range is not None and int(end) - int(start) + 1 > rule.max_range:
-        raise ValueError(f"a range may hold at most {rule.max_range} addresses")
-    return start, end
-
-
-def _ipv4(text: str) -> ipaddress.IPv4Address:
-    try:
-        return ipaddress.IPv4Address(text)
-    except ipaddress.AddressValueError:
-        raise ValueError("not an IPv4 address") from None
-
-
-def _overlaps_unusable(first: ipaddress.IPv4Address, last: ipaddress.IPv4Address) -> bool:
-    return any(
-        first <= net.broadcast_address and last >= net.network_address for net in _UNUSABLE_NETWORKS
-    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -1052,7 +957,7 @@ def _check_header_name(ctx: _Ctx, param: str, header: Any) -> None:
 
 def _check_ip_list(ctx: _Ctx, obj: Mapping[str, Any], param: str, rule: IpRule) -> None:
     for entry in obj.get(param) or []:
-        problem = ipv4_entry_error(str(entry), rule)
+        problem = entry_error(str(entry), rule)
         if problem:
             raise ctx.invalid(f"{param}: {problem}")
 
