@@ -37,6 +37,7 @@ from exoform.engine.ipv4 import (
     parse_config_range,
 )
 from exoform.engine.jsonfile import json_path
+from exoform.engine.jsonread import MIB, JsonFile, read_json_file
 from exoform.engine.messages import preview, truncate
 from exoform.engine.spec import (
     INBOUND,
@@ -94,7 +95,12 @@ OVERRIDABLE = tuple(f.name for f in fields(GatewayProfile))
 # The Exchange object names the blueprint derives from the prefix; Exchange caps names at 64.
 NAME_SUFFIXES = (" - Inbound", " - Outbound", " - SPF", " - Inbound emails", " - Outbound emails")
 
-MAX_CONFIG_BYTES = 1 << 20
+CONFIG_FILE = JsonFile(
+    noun="config file", max_bytes=MIB,
+    missing="check the path given with -c/--config (examples/ holds sample configs)",
+    content="an exoform config is a small JSON object (see examples/inline.json)",
+    fix="fix the syntax there (a trailing comma or a missing quote is typical)",
+)
 SCHEMA_FILE = "config.schema.json"
 
 # Paths whose values must never be echoed: the tenant information is a credential of sorts, and
@@ -116,7 +122,7 @@ _SECRETISH_KEY = re.compile(r"secret|password|passwd|token|key$", re.IGNORECASE)
 def load_config(path: str | Path) -> IntegrationSpec:
     """Read, validate and resolve the config file at `path`; InputError lists every problem."""
     source = str(path)
-    data = _read_json(Path(path), source)
+    data = read_json_file(Path(path), CONFIG_FILE, source)
     return parse_config(data, source=source, base_dir=Path(path).parent)
 
 
@@ -137,108 +143,6 @@ def parse_config(data: object, *, source: str, base_dir: Path) -> IntegrationSpe
 def format_path(parts: Iterable[PathPart]) -> str:
     """`('gateway', 'ip_ranges', 1)` -> `gateway.ip_ranges[1]`; odd keys are quoted."""
     return json_path(parts)
-
-
-# --- reading the file ------------------------------------------------------------------------
-
-
-class _Repeated(dict):  # type: ignore[type-arg]
-    """A JSON object that repeated a key (json keeps the last value silently)."""
-
-    repeated: tuple[str, ...] = ()
-
-
-class _NonStandardJson(ValueError):
-    """NaN or Infinity: Python's json accepts them, JSON does not."""
-
-
-def _read_json(path: Path, source: str) -> object:
-    raw = _read_bytes(path, source)
-    try:
-        # utf-8-sig: Windows editors like to start UTF-8 files with a byte order mark.
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise _file_error(source, f"is not UTF-8 text (invalid byte at offset {exc.start}); "
-                                  "save the file as UTF-8") from None
-    if not text.strip():
-        raise _file_error(source, "is empty; a config is a JSON object (see examples/inline.json)")
-    data = _decode_json(text, source)
-    repeats = list(_repeated_keys(data))
-    if repeats:
-        raise InputError(source, _issues(repeats, first_per_path=False))
-    return data
-
-
-def _read_bytes(path: Path, source: str) -> bytes:
-    try:
-        with path.open("rb") as handle:
-            raw = handle.read(MAX_CONFIG_BYTES + 1)
-    except FileNotFoundError:
-        raise _file_error(source, "file not found; check the path given with -c/--config "
-                                  "(examples/ holds sample configs)") from None
-    except IsADirectoryError:
-        raise _file_error(source, "is a folder; pass the path of a JSON config file") from None
-    except PermissionError:
-        raise _file_error(source, "cannot be read: permission denied; check the file's "
-                                  "permissions") from None
-    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
-        reason = getattr(exc, "strerror", None) or str(exc)
-        raise _file_error(source, f"cannot be read: {truncate(reason, 120)}") from None
-    if len(raw) > MAX_CONFIG_BYTES:
-        raise _file_error(source, "is larger than 1 MiB; an exoform config is a small JSON object")
-    return raw
-
-
-def _decode_json(text: str, source: str) -> object:
-    try:
-        return json.loads(text, object_pairs_hook=_object_pairs, parse_constant=_reject_constant)
-    except json.JSONDecodeError as exc:
-        message = (f"is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}; "
-                   "fix the syntax there (a trailing comma or a missing quote is typical)")
-    except _NonStandardJson as exc:
-        message = f"is not valid JSON: {exc}; write a string or a number instead"
-    except RecursionError:
-        message = "is not valid: its JSON nests too deeply"
-    except ValueError as exc:  # e.g. an integer beyond Python's digit limit
-        message = f"is not valid JSON: {truncate(str(exc), 120)}"
-    raise _file_error(source, message)
-
-
-def _object_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result = dict(pairs)
-    if len(result) == len(pairs):
-        return result
-    seen: set[str] = set()
-    repeated: list[str] = []
-    for key, _ in pairs:
-        if key in seen and key not in repeated:
-            repeated.append(key)
-        seen.add(key)
-    marked = _Repeated(result)
-    marked.repeated = tuple(repeated)
-    return marked
-
-
-def _reject_constant(name: str) -> object:
-    raise _NonStandardJson(f"{name} is not a JSON value")
-
-
-def _repeated_keys(data: object) -> Iterator[Problem]:
-    # Iterative: json accepts nesting about as deep as Python's recursion limit allows.
-    stack: list[tuple[object, JsonPath]] = [(data, ())]
-    while stack:
-        value, path = stack.pop()
-        if isinstance(value, dict):
-            for key in getattr(value, "repeated", ()):
-                yield path + (key,), ("appears more than once in this object; keep one (JSON "
-                                      "readers silently use the last)")
-            stack.extend((item, path + (key,)) for key, item in value.items())
-        elif isinstance(value, list):
-            stack.extend((item, path + (index,)) for index, item in enumerate(value))
-
-
-def _file_error(source: str, message: str) -> InputError:
-    return InputError(source, [Issue("", message)])
 
 
 # --- schema validation -----------------------------------------------------------------------

@@ -15,7 +15,8 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from exoform.engine.errors import InputError, Issue
+from exoform.engine.errors import Issue
+from exoform.engine.jsonread import MIB, JsonFile, read_json_file
 from exoform.engine.messages import json_path
 
 __all__ = [
@@ -23,22 +24,17 @@ __all__ = [
     "schema_issues", "sweep_temp_files",
 ]
 
+# State files and saved plans are machine-written and small; this only stops a wrong file.
+MAX_FILE_BYTES = 16 * MIB
+
 
 def read_json(path: Path, what: str) -> Any:
-    """Parse a JSON file; any failure is an InputError naming the file (and line/column)."""
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except FileNotFoundError:
-        raise InputError(str(path), [Issue("", f"{what} file not found")]) from None
-    except (OSError, UnicodeDecodeError) as error:
-        reason = getattr(error, "strerror", None) or "not UTF-8 text"
-        raise InputError(str(path), [Issue("", f"cannot read {what} file: {reason}")]) from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as error:
-        where = f"line {error.lineno} column {error.colno}"
-        message = f"not valid JSON ({error.msg} at {where}); fix or restore the {what} file"
-        raise InputError(str(path), [Issue("", message)]) from None
+    """Parse the `what` ("state", "saved plan") file at `path` strictly (see `jsonread`); any
+    failure is an InputError naming the file and, for a duplicate key, its JSON path."""
+    return read_json_file(path, JsonFile(
+        noun=f"{what} file", max_bytes=MAX_FILE_BYTES, content=f"fix or restore the {what} file",
+        fix=f"fix or restore the {what} file",
+    ))
 
 
 @lru_cache(maxsize=None)

@@ -21,6 +21,7 @@ import jsonschema
 
 from exoform.engine.cmdlets import CmdletCall
 from exoform.engine.jsonfile import atomic_write_json, json_path
+from exoform.engine.jsonread import MIB, JsonFile, read_json_file
 from exoform.engine.errors import InputError, Issue, ServerError, Throttled, Transient
 from exoform.engine.reporter import Reporter
 from exoform.providers.faults import FaultPlan
@@ -34,6 +35,10 @@ SANDBOX_RETRY_POLICY = RetryPolicy(
 THROTTLE_RETRY_AFTER = 0.01
 CRASH_EXIT_CODE = 137  # what a shell reports for a process killed by SIGKILL
 LATENCY_ENV = "EXOFORM_SANDBOX_LATENCY_MS"
+TENANT_FILE = JsonFile(
+    noun="sandbox tenant file", max_bytes=16 * MIB,
+    content="a tenant file is a JSON object with one list per Exchange object type",
+)
 
 
 def _die() -> None:
@@ -184,15 +189,7 @@ class TenantFile:
 
     def _parse(self) -> dict[str, Any]:
         source = str(self.path)
-        try:
-            text = self.path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as error:
-            raise InputError(source, [Issue("", f"cannot be read: {error}")]) from None
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as error:
-            where = f"line {error.lineno} column {error.colno}"
-            raise InputError(source, [Issue(where, f"not valid JSON: {error.msg}")]) from None
+        data = read_json_file(self.path, TENANT_FILE, source)
         issues = tenant_issues(data)
         if issues:
             raise InputError(source, issues)

@@ -112,7 +112,7 @@ def test_bad_saved_plan_is_refused_and_changes_nothing(workspace: Workspace, nam
 
 
 TENANTS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "garbled": ('{"TransportRule": [', ("not valid JSON", "line 1 column 20")),
+    "garbled": ('{"TransportRule": [', ("not valid JSON", "line 1, column 20")),
     "priority-is-text": (json.dumps({"TransportRule": [{"Name": "A", "Priority": "high"}]}),
                          ("TransportRule[0].Priority",)),
     "duplicate-names": (json.dumps({"TransportRule": [{"Name": "A", "Priority": 0}, {"Name": "a", "Priority": 1}]}),
