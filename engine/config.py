@@ -5,24 +5,18 @@ Every problem is reported at once as an `InputError` whose issues name the JSON 
 """
 from __future__ import annotations
 
-import copy
-import difflib
 import hashlib
 import ipaddress
 import json
 import re
 from dataclasses import dataclass, fields
-from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, Union, cast
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, cast
 from urllib.parse import urlsplit
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
 
-from exoform.engine.errors import InputError, Issue
+from exoform.engine.errors import InputError
 from exoform.engine.exchange import (
     DEVICE_CODE_CLIENT_ID,
     MAX_ALLOWLIST_ENTRIES,
@@ -38,7 +32,8 @@ from exoform.engine.ipv4 import (
 )
 from exoform.engine.jsonfile import json_path
 from exoform.engine.jsonread import MIB, JsonFile, read_json_file
-from exoform.engine.messages import preview, truncate
+from exoform.engine.messages import JsonPath, PathPart, Problem, issues, preview
+from exoform.engine.schema_messages import SchemaDocument, schema_copy, schema_problems
 from exoform.engine.spec import (
     INBOUND,
     MONITORING,
@@ -63,9 +58,6 @@ __all__ = [
     "parse_config",
 ]
 
-PathPart = Union[str, int]
-JsonPath = tuple[PathPart, ...]
-Problem = tuple[JsonPath, str]
 
 
 @dataclass(frozen=True)
@@ -128,15 +120,15 @@ def load_config(path: str | Path) -> IntegrationSpec:
 
 def parse_config(data: object, *, source: str, base_dir: Path) -> IntegrationSpec:
     """Validate already-parsed JSON `data` and resolve it; relative paths join `base_dir`."""
-    found = _schema_problems(data)
+    found = schema_problems(data, CONFIG_DOCUMENT)
     if found:
-        raise InputError(source, _issues(found, first_per_path=False))
+        raise InputError(source, issues(found, first_per_path=False))
     config = cast(dict[str, Any], data)  # the schema guarantees an object of the right shape
     found = list(_control_characters(config, ()))
     spec = _build_spec(config, base_dir, source, found)
     found.extend(_cross_checks(spec))
     if found:
-        raise InputError(source, _issues(found, first_per_path=True))
+        raise InputError(source, issues(found, first_per_path=True))
     return spec
 
 
@@ -145,76 +137,15 @@ def format_path(parts: Iterable[PathPart]) -> str:
     return json_path(parts)
 
 
-# --- schema validation -----------------------------------------------------------------------
-
-
-@lru_cache(maxsize=1)
-def _validator() -> Draft202012Validator:
-    text = resources.files("exoform.schemas").joinpath(SCHEMA_FILE).read_text(encoding="utf-8")
-    schema = json.loads(text)
-    Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema)
+CONFIG_DOCUMENT = SchemaDocument(
+    SCHEMA_FILE, "the config", sensitive=lambda path: _is_sensitive(path),
+    key_hint=lambda path, key: _unknown_key_hint(path, key),
+)
 
 
 def config_schema() -> dict[str, Any]:
     """A copy of the config JSON Schema (for documentation tools and tests)."""
-    return cast(dict[str, Any], copy.deepcopy(_validator().schema))
-
-
-def _schema_problems(data: object) -> list[Problem]:
-    found: list[Problem] = []
-    try:
-        for error in _validator().iter_errors(data):
-            found.extend(_describe(error))
-    except (ValueError, RecursionError):
-        # Only reachable from Python callers: jsonschema's messages repr() the value, and an
-        # int beyond Python's digit limit (json.loads refuses those) cannot be repr()'d.
-        return [((), "holds a value that is not plain JSON (a number too large or a structure "
-                     "nested too deeply); write the config as ordinary JSON")]
-    return found
-
-
-def _describe(error: ValidationError) -> list[Problem]:
-    path = _json_path(error.absolute_path)
-    describer = _DESCRIBERS.get(str(error.validator))
-    if describer is not None:
-        return describer(error, path)
-    if _is_sensitive(path):
-        return [(path, "is not valid (the value is not shown because it is sensitive)")]
-    return [(path, f"is not valid: {truncate(error.message, 160)}")]
-
-
-def _json_path(parts: Iterable[object]) -> JsonPath:
-    """Keys are strings and indexes ints in JSON; anything else (from Python callers) is shown
-    by its repr so paths stay sortable."""
-    return tuple(part if isinstance(part, str) or type(part) is int else repr(part)
-                 for part in parts)
-
-
-def _describe_required(error: ValidationError, path: JsonPath) -> list[Problem]:
-    instance = cast(Mapping[str, Any], error.instance)
-    properties = error.schema.get("properties", {}) if isinstance(error.schema, dict) else {}
-    problems = []
-    for key in cast(Sequence[str], error.validator_value):
-        if key not in instance:
-            hint = _first_sentence(properties.get(key, {}).get("description", ""))
-            problems.append((path + (key,), f"is required but missing; add it. {hint}".strip()))
-    return problems
-
-
-def _describe_unknown(error: ValidationError, path: JsonPath) -> list[Problem]:
-    instance = cast(Mapping[Any, Any], error.instance)
-    allowed = sorted(error.schema.get("properties", {}) if isinstance(error.schema, dict) else {})
-    problems = []
-    for key in instance:
-        if key in allowed:
-            continue
-        name = key if isinstance(key, str) else repr(key)
-        message = (f"unknown key {_quote(name)}{_suggest(name, allowed)} "
-                   f"(allowed: {', '.join(allowed)})")
-        hint = _unknown_key_hint(path, name)
-        problems.append((path + (name,), f"{message}{'; ' + hint if hint else ''}"))
-    return problems
+    return schema_copy(SCHEMA_FILE)
 
 
 def _unknown_key_hint(path: JsonPath, key: str) -> str:
@@ -224,80 +155,6 @@ def _unknown_key_hint(path: JsonPath, key: str) -> str:
     if path[-1:] == ("scope",) and key in ("recipients", "groups"):
         return 'recipients and groups apply only with "users": "selected"'
     return ""
-
-
-def _describe_type(error: ValidationError, path: JsonPath) -> list[Problem]:
-    value = error.validator_value
-    wanted = value if isinstance(value, list) else [value]
-    names = " or ".join(_TYPE_NAMES.get(str(name), str(name)) for name in wanted)
-    if not path:
-        return [(path, f"the config must be {names} (got {_json_type(error.instance)})")]
-    return [(path, f"must be {names} (got {_json_type(error.instance)})")]
-
-
-def _describe_enum(error: ValidationError, path: JsonPath) -> list[Problem]:
-    options = [str(option) for option in cast(Sequence[Any], error.validator_value)]
-    message = f"must be one of {', '.join(options)}"
-    if _is_sensitive(path):
-        return [(path, message)]
-    got = error.instance
-    suggestion = _suggest(got, options) if isinstance(got, str) else ""
-    return [(path, f"{message} (got {preview(got)}{suggestion})")]
-
-
-def _describe_length(error: ValidationError, path: JsonPath) -> list[Problem]:
-    limit = int(cast(int, error.validator_value))
-    if error.validator == "minLength":
-        message = "must not be empty" if limit == 1 else f"must be at least {limit} characters long"
-        return [(path, message)]
-    length = len(cast(str, error.instance))
-    return [(path, f"is {length} characters long; shorten it to at most {limit}")]
-
-
-def _describe_items(error: ValidationError, path: JsonPath) -> list[Problem]:
-    limit = int(cast(int, error.validator_value))
-    if error.validator == "minItems":
-        return [(path, "must not be empty; list at least one item" if limit == 1
-                 else f"must list at least {limit} items")]
-    return [(path, f"lists {len(cast(list[Any], error.instance))} items; at most {limit} allowed")]
-
-
-def _describe_unique(error: ValidationError, path: JsonPath) -> list[Problem]:
-    items = cast(list[Any], error.instance)
-    seen: list[Any] = []
-    repeated: Any = None
-    for item in items:
-        if item in seen:
-            repeated = item
-            break
-        seen.append(item)
-    return [(path, f"lists {preview(repeated)} more than once; list each item once")]
-
-
-def _describe_pattern(error: ValidationError, path: JsonPath) -> list[Problem]:
-    schema = error.schema if isinstance(error.schema, dict) else {}
-    what = schema.get("description", "")
-    if _is_sensitive(path):
-        return [(path, f"is not valid (the value is not shown). {what}".strip())]
-    return [(path, f"{preview(error.instance)} is not valid. {what}".strip())]
-
-
-_DESCRIBERS: Mapping[str, Callable[[ValidationError, JsonPath], list[Problem]]] = {
-    "required": _describe_required,
-    "additionalProperties": _describe_unknown,
-    "type": _describe_type,
-    "enum": _describe_enum,
-    "minLength": _describe_length,
-    "maxLength": _describe_length,
-    "minItems": _describe_items,
-    "maxItems": _describe_items,
-    "uniqueItems": _describe_unique,
-    "pattern": _describe_pattern,
-}
-_TYPE_NAMES = {
-    "object": "an object", "array": "an array", "string": "a string", "boolean": "true or false",
-    "integer": "a whole number", "number": "a number", "null": "null",
-}
 
 
 # --- building the spec (semantic checks) -----------------------------------------------------
@@ -608,49 +465,8 @@ _FIELD_CHECKS: Mapping[str, Callable[[str], str | None]] = {
 # --- message helpers -------------------------------------------------------------------------
 
 
-def _issues(found: Iterable[Problem], *, first_per_path: bool) -> list[Issue]:
-    """Sorted by path; with `first_per_path`, only the most basic problem of each value."""
-    ordered = sorted(dict.fromkeys(found), key=lambda item: _path_key(item[0]))
-    issues: list[Issue] = []
-    seen: set[JsonPath] = set()
-    for path, message in ordered:
-        if first_per_path and path in seen:
-            continue
-        seen.add(path)
-        issues.append(Issue(format_path(path), message))
-    return issues
-
-
-def _path_key(path: JsonPath) -> tuple[tuple[int, int, str], ...]:
-    return tuple((0, part, "") if isinstance(part, int) else (1, 0, part) for part in path)
-
-
 def _is_sensitive(path: JsonPath) -> bool:
     return any(path[:len(prefix)] == prefix for prefix in SENSITIVE_PATHS)
-
-
-def _quote(text: str) -> str:
-    return "'" + truncate(text, 40).replace("'", "\\'") + "'"
-
-
-def _json_type(value: object) -> str:
-    if isinstance(value, bool):
-        return "true or false"
-    for kind, name in ((str, "a string"), (int, "a whole number"), (float, "a number"),
-                       (list, "an array"), (dict, "an object")):
-        if isinstance(value, kind):
-            return name
-    return "null" if value is None else f"a {type(value).__name__}"
-
-
-def _suggest(word: str, options: Sequence[str]) -> str:
-    close = difflib.get_close_matches(word, options, n=1, cutoff=0.75)
-    return f"; did you mean '{close[0]}'?" if close and close[0] != word else ""
-
-
-def _first_sentence(text: str) -> str:
-    head, dot, _ = text.partition(". ")
-    return head + "." if dot else text
 
 
 def _char_name(ch: str) -> str:

@@ -8,16 +8,15 @@ import glob
 import json
 import os
 import tempfile
-from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft202012Validator
-
 from exoform.engine.errors import Issue
 from exoform.engine.jsonread import MIB, JsonFile, read_json_file
-from exoform.engine.messages import json_path
+from exoform.engine.kinds import sensitive_attrs
+from exoform.engine.messages import JsonPath, issues, json_path
+from exoform.engine.model import Kind
+from exoform.engine.schema_messages import SchemaDocument, schema_copy, schema_problems
 
 __all__ = [
     "atomic_write_bytes", "atomic_write_json", "json_path", "read_json", "schema",
@@ -37,22 +36,26 @@ def read_json(path: Path, what: str) -> Any:
     ))
 
 
-@lru_cache(maxsize=None)
 def schema(name: str) -> dict[str, Any]:
-    text = resources.files("exoform.schemas").joinpath(name).read_text(encoding="utf-8")
-    return json.loads(text)  # type: ignore[no-any-return]
+    """A copy of `schemas/<name>`."""
+    return schema_copy(name)
+
+
+# Attribute values exoform never echoes (the tenant information in SetHeaderValue); the state
+# and plan files hold them under the attribute's name at any depth.
+SENSITIVE_KEYS = frozenset().union(*(sensitive_attrs(kind) for kind in Kind))
+
+
+def holds_sensitive_value(path: JsonPath) -> bool:
+    """`path` lies under a sensitive attribute's key (for schema messages)."""
+    return any(part in SENSITIVE_KEYS for part in path)
 
 
 def schema_issues(data: Any, schema_name: str) -> list[Issue]:
-    """Every schema violation, sorted by path, with short messages (values truncated)."""
-    validator = Draft202012Validator(schema(schema_name))
-    issues = []
-    for error in validator.iter_errors(data):
-        message = error.message
-        if len(message) > 200:
-            message = message[:200] + "…"
-        issues.append(Issue(json_path(error.absolute_path) or "(top level)", message))
-    return sorted(issues, key=lambda i: (i.path, i.message))
+    """Every schema violation, sorted by path, worded by `schema_messages` (values truncated,
+    sensitive ones not shown); the whole document's path is "(top level)"."""
+    document = SchemaDocument(schema_name, "the file", sensitive=holds_sensitive_value)
+    return issues(schema_problems(data, document), first_per_path=False, root="(top level)")
 
 
 def atomic_write_json(path: Path, data: Any, *, mode: int = 0o600) -> None:

@@ -9,21 +9,18 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import functools
-import json
 import os
 import time
-from importlib import resources
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
-import jsonschema
-
 from exoform.engine.cmdlets import CmdletCall
-from exoform.engine.jsonfile import atomic_write_json, json_path
+from exoform.engine.jsonfile import atomic_write_json, holds_sensitive_value
 from exoform.engine.jsonread import MIB, JsonFile, read_json_file
+from exoform.engine.messages import issues
 from exoform.engine.errors import InputError, Issue, ServerError, Throttled, Transient
 from exoform.engine.reporter import Reporter
+from exoform.engine.schema_messages import SchemaDocument, schema_problems
 from exoform.providers.faults import FaultPlan
 from exoform.providers.retry import RetryPolicy, call_with_retry
 from exoform.providers.tenant_model import TenantModel, document_issues, empty_tenant
@@ -217,19 +214,12 @@ def latency_from_env(environ: Mapping[str, str] | None = None) -> float:
     return value / 1000
 
 
-@functools.lru_cache(maxsize=1)
-def _tenant_validator() -> jsonschema.Draft202012Validator:
-    text = resources.files("exoform.schemas").joinpath("tenant.schema.json").read_text("utf-8")
-    return jsonschema.Draft202012Validator(json.loads(text))
+TENANT_DOCUMENT = SchemaDocument("tenant.schema.json", "the tenant file",
+                                 sensitive=holds_sensitive_value)
 
 
 def tenant_issues(data: Any) -> list[Issue]:
     """Every problem of a parsed tenant file: schema violations, then duplicate names."""
-    errors = sorted(
-        _tenant_validator().iter_errors(data),
-        key=lambda e: ([str(part) for part in e.absolute_path], e.message),
-    )
-    issues = [Issue(json_path(error.absolute_path) or "(top level)", error.message) for error in errors]
-    if not issues:
-        issues = document_issues(data)
-    return issues
+    found = issues(schema_problems(data, TENANT_DOCUMENT), first_per_path=False,
+                   root="(top level)")
+    return found or document_issues(data)
