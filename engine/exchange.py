@@ -4,6 +4,8 @@ reads. One home, so the config, the planner and the simulated tenant cannot drif
 """
 from __future__ import annotations
 
+import uuid
+
 #: The Exchange types exoform reads, each with one Get- call (the sandbox file holds one list per type).
 READ_TYPES = ("InboundConnector", "OutboundConnector", "TransportRule", "HostedConnectionFilterPolicy")
 
@@ -43,3 +45,11 @@ def reserved_header_prefix(header: str) -> str | None:
     """The reserved prefix `header` starts with (ignoring case), or None."""
     folded = header.lower()
     return next((p for p in RESERVED_HEADER_PREFIXES if folded.startswith(p.lower())), None)
+
+
+def is_guid(text: str) -> bool:
+    """`text` is a Guid as Exchange writes one (hyphenated, either case), not a name."""
+    try:
+        return str(uuid.UUID(text)) == text.lower()
+    except ValueError:
+        return False

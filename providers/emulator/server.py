@@ -225,8 +225,8 @@ class Emulator:
             "provider": "exchange_online", "tenant_id": self.tenant_id, "endpoint": self.endpoint,
             "authority": self.authority, "ca_bundle": str(self.ca_path), "auth": auth,
         }
-        if method != "device_code":
-            options["client_id"] = self.client_id
+        # As `parse_config` resolves them: device code sign-in uses the public client.
+        options["client_id"] = self.public_client_id if method == "device_code" else self.client_id
         options.update(extra)
         return options
 
