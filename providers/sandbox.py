@@ -21,7 +21,7 @@ from exoform.engine.messages import issues
 from exoform.engine.errors import InputError, Issue, ServerError, Throttled, Transient
 from exoform.engine.reporter import Reporter
 from exoform.engine.schema_messages import SchemaDocument, schema_problems
-from exoform.providers.faults import FaultPlan
+from exoform.providers.faults import FaultPlan, die
 from exoform.providers.retry import RetryPolicy, call_with_retry
 from exoform.providers.tenant_model import TenantModel, document_issues, empty_tenant
 
@@ -30,16 +30,11 @@ SANDBOX_RETRY_POLICY = RetryPolicy(
     max_attempts=6, base_delay=0.01, max_delay=0.05, max_total_wait=1.0
 )
 THROTTLE_RETRY_AFTER = 0.01
-CRASH_EXIT_CODE = 137  # what a shell reports for a process killed by SIGKILL
 LATENCY_ENV = "EXOFORM_SANDBOX_LATENCY_MS"
 TENANT_FILE = JsonFile(
     noun="sandbox tenant file", max_bytes=16 * MIB,
     content="a tenant file is a JSON object with one list per Exchange object type",
 )
-
-
-def _die() -> None:
-    os._exit(CRASH_EXIT_CODE)
 
 
 class SandboxProvider:
@@ -53,7 +48,7 @@ class SandboxProvider:
         reporter: Reporter | None = None,
         faults: FaultPlan | None = None,
         retry_policy: RetryPolicy | None = None,
-        crash: Callable[[], None] = _die,
+        crash: Callable[[], None] = die,
         latency: float | None = None,
     ) -> None:
         self.path = Path(path)

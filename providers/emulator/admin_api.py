@@ -10,7 +10,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol
+from typing import Any, Callable
 
 from exoform.engine.cmdlets import CmdletCall, from_wire
 from exoform.engine.errors import ProviderError
@@ -27,14 +27,11 @@ from exoform.providers.emulator.paging import Cursors, page_size, skiptoken
 from exoform.providers.emulator.replication import ReplicationLag
 from exoform.providers.emulator.store import TenantStore
 from exoform.providers.emulator.tokens import TokenIssuer, TokenRejected
+from exoform.providers.faults import FaultSource
 from exoform.providers.tenant_model import ALLOWED_PARAMETERS
 
 _PATH = re.compile(r"^/adminapi/beta/(?P<tenant>[^/]+)/InvokeCommand$", re.I)
 _CMDLETS = {name.lower(): name for name in ALLOWED_PARAMETERS}
-
-
-class FaultSource(Protocol):
-    def next(self, cmdlet: str) -> str | None: ...
 
 
 @dataclass(frozen=True)

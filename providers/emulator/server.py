@@ -16,7 +16,7 @@ from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit
 
 from exoform.engine.exchange import DEVICE_CODE_CLIENT_ID
-from exoform.providers.emulator.admin_api import AdminApi, FaultSource, InvokeRecord
+from exoform.providers.emulator.admin_api import AdminApi, InvokeRecord
 from exoform.providers.emulator.certs import ClientCertificate, TestCertificateAuthority, make_client_certificate
 from exoform.providers.emulator.conditions import Conditions
 from exoform.providers.emulator.exchange_errors import error_reply
@@ -24,6 +24,7 @@ from exoform.providers.emulator.identity import IdentityPlatform, RegisteredApp
 from exoform.providers.emulator.messages import Reply, Request, json_reply
 from exoform.providers.emulator.store import TenantStore
 from exoform.providers.emulator.tokens import TokenIssuer
+from exoform.providers.faults import FaultSource
 
 TENANT_DOMAIN = "contoso.onmicrosoft.com"
 
