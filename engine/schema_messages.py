@@ -126,20 +126,14 @@ def _describe_type(error: ValidationError, path: JsonPath,
 def _describe_enum(error: ValidationError, path: JsonPath,
                    document: SchemaDocument) -> list[Problem]:
     options = [str(option) for option in cast(Sequence[Any], error.validator_value)]
-    message = f"must be one of {', '.join(options)}"
-    if document.sensitive(path):
-        return [(path, message)]
     got = error.instance
     suggestion = _suggest(got, options) if isinstance(got, str) else ""
-    return [(path, f"{message} (got {preview(got)}{suggestion})")]
+    return _showing(document, path, f"must be one of {', '.join(options)}", got, suggestion)
 
 
 def _describe_const(error: ValidationError, path: JsonPath,
                     document: SchemaDocument) -> list[Problem]:
-    message = f"must be {preview(error.validator_value)}"
-    if document.sensitive(path):
-        return [(path, message)]
-    return [(path, f"{message} (got {preview(error.instance)})")]
+    return _showing(document, path, f"must be {preview(error.validator_value)}", error.instance)
 
 
 def _describe_length(error: ValidationError, path: JsonPath,
@@ -166,9 +160,7 @@ def _describe_bound(error: ValidationError, path: JsonPath,
     words = {"minimum": "at least", "maximum": "at most",
              "exclusiveMinimum": "more than", "exclusiveMaximum": "less than"}
     message = f"must be {words[str(error.validator)]} {preview(error.validator_value)}"
-    if document.sensitive(path):
-        return [(path, message)]
-    return [(path, f"{message} (got {preview(error.instance)})")]
+    return _showing(document, path, message, error.instance)
 
 
 def _describe_unique(error: ValidationError, path: JsonPath,
@@ -233,6 +225,14 @@ _TYPE_NAMES = {
     "object": "an object", "array": "an array", "string": "a string", "boolean": "true or false",
     "integer": "a whole number", "number": "a number", "null": "null",
 }
+
+
+def _showing(document: SchemaDocument, path: JsonPath, message: str, got: object,
+             extra: str = "") -> list[Problem]:
+    """`message`, plus the value found there unless the path is sensitive."""
+    if document.sensitive(path):
+        return [(path, message)]
+    return [(path, f"{message} (got {preview(got)}{extra})")]
 
 
 def _quote(text: str) -> str:
