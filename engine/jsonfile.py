@@ -7,68 +7,55 @@ from __future__ import annotations
 import glob
 import json
 import os
-import re
 import tempfile
-from functools import lru_cache
-from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
-from jsonschema import Draft202012Validator
+from exoform.engine.errors import Issue
+from exoform.engine.jsonread import MIB, JsonFile, read_json_file
+from exoform.engine.kinds import sensitive_attrs
+from exoform.engine.messages import JsonPath, issues, json_path
+from exoform.engine.model import Kind
+from exoform.engine.schema_messages import SchemaDocument, schema_copy, schema_problems
 
-from exoform.engine.errors import InputError, Issue
+__all__ = [
+    "atomic_write_bytes", "atomic_write_json", "json_path", "read_json", "schema",
+    "schema_issues", "sweep_temp_files",
+]
+
+# State files and saved plans are machine-written and small; this only stops a wrong file.
+MAX_FILE_BYTES = 16 * MIB
 
 
 def read_json(path: Path, what: str) -> Any:
-    """Parse a JSON file; any failure is an InputError naming the file (and line/column)."""
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except FileNotFoundError:
-        raise InputError(str(path), [Issue("", f"{what} file not found")]) from None
-    except (OSError, UnicodeDecodeError) as error:
-        reason = getattr(error, "strerror", None) or "not UTF-8 text"
-        raise InputError(str(path), [Issue("", f"cannot read {what} file: {reason}")]) from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as error:
-        where = f"line {error.lineno} column {error.colno}"
-        message = f"not valid JSON ({error.msg} at {where}); fix or restore the {what} file"
-        raise InputError(str(path), [Issue("", message)]) from None
+    """Parse the `what` ("state", "saved plan") file at `path` strictly (see `jsonread`); any
+    failure is an InputError naming the file and, for a duplicate key, its JSON path."""
+    return read_json_file(path, JsonFile(
+        noun=f"{what} file", max_bytes=MAX_FILE_BYTES, content=f"fix or restore the {what} file",
+        fix=f"fix or restore the {what} file",
+    ))
 
 
-@lru_cache(maxsize=None)
 def schema(name: str) -> dict[str, Any]:
-    text = resources.files("exoform.schemas").joinpath(name).read_text(encoding="utf-8")
-    return json.loads(text)  # type: ignore[no-any-return]
+    """A copy of `schemas/<name>`."""
+    return schema_copy(name)
 
 
-_PLAIN_KEY = re.compile(r"[A-Za-z_$][A-Za-z0-9_$-]*\Z")
+# Attribute values exoform never echoes (the tenant information in SetHeaderValue); the state
+# and plan files hold them under the attribute's name at any depth.
+SENSITIVE_KEYS = frozenset().union(*(sensitive_attrs(kind) for kind in Kind))
 
 
-def json_path(parts: Iterable[Any]) -> str:
-    """`('gateway', 'ip_ranges', 1)` -> `gateway.ip_ranges[1]`; odd keys are quoted, cut at 40."""
-    out = ""
-    for part in parts:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif _PLAIN_KEY.match(str(part)):
-            out += f".{part}" if out else str(part)
-        else:
-            text = str(part) if len(str(part)) <= 40 else str(part)[:39] + "…"
-            out += f"[{json.dumps(text)}]"
-    return out
+def holds_sensitive_value(path: JsonPath) -> bool:
+    """`path` lies under a sensitive attribute's key (for schema messages)."""
+    return any(part in SENSITIVE_KEYS for part in path)
 
 
 def schema_issues(data: Any, schema_name: str) -> list[Issue]:
-    """Every schema violation, sorted by path, with short messages (values truncated)."""
-    validator = Draft202012Validator(schema(schema_name))
-    issues = []
-    for error in validator.iter_errors(data):
-        message = error.message
-        if len(message) > 200:
-            message = message[:200] + "…"
-        issues.append(Issue(json_path(error.absolute_path) or "(top level)", message))
-    return sorted(issues, key=lambda i: (i.path, i.message))
+    """Every schema violation, sorted by path, worded by `schema_messages` (values truncated,
+    sensitive ones not shown); the whole document's path is "(top level)"."""
+    document = SchemaDocument(schema_name, "the file", sensitive=holds_sensitive_value)
+    return issues(schema_problems(data, document), first_per_path=False, root="(top level)")
 
 
 def atomic_write_json(path: Path, data: Any, *, mode: int = 0o600) -> None:

@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import Any, Protocol, Sequence
 
 from exoform.engine.cmdlets import CmdletCall
+from exoform.engine.exchange import READ_TYPES
 
-# The Exchange types exoform reads, each with one Get- call.
-READ_TYPES = ("InboundConnector", "OutboundConnector", "TransportRule", "HostedConnectionFilterPolicy")
+__all__ = ["READ_TYPES", "Provider"]
 
 
 class Provider(Protocol):

@@ -11,7 +11,7 @@ import os
 import re
 import threading
 from dataclasses import dataclass
-from typing import Iterable, Mapping
+from typing import Iterable, Mapping, NoReturn, Protocol
 
 from exoform.engine.errors import InputError, Issue
 
@@ -21,7 +21,19 @@ EXPECTED_FORM = (
     "expected Cmdlet#N[:kind], e.g. New-TransportRule#2:throttle, with N a whole number from 1"
     f" and kind one of {', '.join(FAULT_KINDS)} (default error)"
 )
+CRASH_EXIT_CODE = 137  # what a shell reports for a process killed by SIGKILL
 _ITEM = re.compile(r"^(?P<cmdlet>[A-Za-z]+-[A-Za-z]+)#(?P<n>[0-9]+)(?::(?P<kind>[A-Za-z]+))?$")
+
+
+class FaultSource(Protocol):
+    """What an injector needs of `FaultPlan` (tests pass their own)."""
+
+    def next(self, cmdlet: str) -> str | None: ...
+
+
+def die() -> NoReturn:
+    """A `crash` fault: end the process at once, as if killed (no cleanup, no output)."""
+    os._exit(CRASH_EXIT_CODE)
 
 
 @dataclass(frozen=True)

@@ -9,21 +9,19 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import functools
-import json
 import os
 import time
-from importlib import resources
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
-import jsonschema
-
 from exoform.engine.cmdlets import CmdletCall
-from exoform.engine.jsonfile import atomic_write_json, json_path
+from exoform.engine.jsonfile import atomic_write_json, holds_sensitive_value
+from exoform.engine.jsonread import MIB, JsonFile, read_json_file
+from exoform.engine.messages import issues
 from exoform.engine.errors import InputError, Issue, ServerError, Throttled, Transient
 from exoform.engine.reporter import Reporter
-from exoform.providers.faults import FaultPlan
+from exoform.engine.schema_messages import SchemaDocument, schema_problems
+from exoform.providers.faults import FaultPlan, die
 from exoform.providers.retry import RetryPolicy, call_with_retry
 from exoform.providers.tenant_model import TenantModel, document_issues, empty_tenant
 
@@ -32,12 +30,11 @@ SANDBOX_RETRY_POLICY = RetryPolicy(
     max_attempts=6, base_delay=0.01, max_delay=0.05, max_total_wait=1.0
 )
 THROTTLE_RETRY_AFTER = 0.01
-CRASH_EXIT_CODE = 137  # what a shell reports for a process killed by SIGKILL
 LATENCY_ENV = "EXOFORM_SANDBOX_LATENCY_MS"
-
-
-def _die() -> None:
-    os._exit(CRASH_EXIT_CODE)
+TENANT_FILE = JsonFile(
+    noun="sandbox tenant file", max_bytes=16 * MIB,
+    content="a tenant file is a JSON object with one list per Exchange object type",
+)
 
 
 class SandboxProvider:
@@ -51,7 +48,7 @@ class SandboxProvider:
         reporter: Reporter | None = None,
         faults: FaultPlan | None = None,
         retry_policy: RetryPolicy | None = None,
-        crash: Callable[[], None] = _die,
+        crash: Callable[[], None] = die,
         latency: float | None = None,
     ) -> None:
         self.path = Path(path)
@@ -184,15 +181,7 @@ class TenantFile:
 
     def _parse(self) -> dict[str, Any]:
         source = str(self.path)
-        try:
-            text = self.path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as error:
-            raise InputError(source, [Issue("", f"cannot be read: {error}")]) from None
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as error:
-            where = f"line {error.lineno} column {error.colno}"
-            raise InputError(source, [Issue(where, f"not valid JSON: {error.msg}")]) from None
+        data = read_json_file(self.path, TENANT_FILE, source)
         issues = tenant_issues(data)
         if issues:
             raise InputError(source, issues)
@@ -220,19 +209,12 @@ def latency_from_env(environ: Mapping[str, str] | None = None) -> float:
     return value / 1000
 
 
-@functools.lru_cache(maxsize=1)
-def _tenant_validator() -> jsonschema.Draft202012Validator:
-    text = resources.files("exoform.schemas").joinpath("tenant.schema.json").read_text("utf-8")
-    return jsonschema.Draft202012Validator(json.loads(text))
+TENANT_DOCUMENT = SchemaDocument("tenant.schema.json", "the tenant file",
+                                 sensitive=holds_sensitive_value)
 
 
 def tenant_issues(data: Any) -> list[Issue]:
     """Every problem of a parsed tenant file: schema violations, then duplicate names."""
-    errors = sorted(
-        _tenant_validator().iter_errors(data),
-        key=lambda e: ([str(part) for part in e.absolute_path], e.message),
-    )
-    issues = [Issue(json_path(error.absolute_path) or "(top level)", error.message) for error in errors]
-    if not issues:
-        issues = document_issues(data)
-    return issues
+    found = issues(schema_problems(data, TENANT_DOCUMENT), first_per_path=False,
+                   root="(top level)")
+    return found or document_issues(data)

@@ -315,6 +315,8 @@ _names = st.text(st.characters(blacklist_categories=("Cc", "Cf", "Cs", "Zl", "Zp
                  max_size=30).filter(lambda s: s == s.strip())
 _emails = st.from_regex(r"[a-z][a-z0-9._+-]{0,10}[a-z0-9]@[a-z]{1,10}\.(com|org|email)",
                         fullmatch=True).filter(lambda s: ".." not in s and ".@" not in s)
+# A group written with an "@" is checked as an address, so a plain group name has none.
+_group_names = _names.filter(lambda s: "@" not in s)
 _guid = st.uuids().map(str)
 _auth = st.one_of(
     st.fixed_dictionaries({"method": st.just("certificate"), "certificate_path": st.just("a.pem")},
@@ -333,7 +335,7 @@ _scope = st.one_of(
     st.just({"users": "all"}),
     st.fixed_dictionaries({"users": st.just("selected"),
                            "recipients": st.lists(_emails, min_size=1, max_size=4)},
-                          optional={"groups": st.lists(st.one_of(_emails, _names), max_size=3)}),
+                          optional={"groups": st.lists(st.one_of(_emails, _group_names), max_size=3)}),
 )
 _configs = st.fixed_dictionaries(
     {

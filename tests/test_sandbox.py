@@ -156,7 +156,10 @@ def test_unparsable_file_names_file_and_position(tenant: Path) -> None:
     with pytest.raises(InputError) as caught:
         sandbox(tenant).invoke(call("New-TransportRule", Name="R"))
     assert caught.value.source == str(tenant)
-    assert caught.value.issues[0].path == "line 2 column 21"
+    # The one strict reader (engine/jsonread.py) gives the position in the message, as for
+    # every exoform file.
+    assert caught.value.issues[0].path == ""
+    assert "at line 2, column 21" in caught.value.issues[0].message
     assert str(tenant) in str(caught.value)
     assert tenant.read_bytes() == before
 
@@ -164,15 +167,15 @@ def test_unparsable_file_names_file_and_position(tenant: Path) -> None:
 @pytest.mark.parametrize(
     ("document", "path"),
     [
-        ({"TransportRules": []}, "(top level)"),
+        ({"TransportRules": []}, "TransportRules"),
         ([], "(top level)"),
-        ({"TransportRule": [{"Priority": 0}]}, "TransportRule[0]"),
+        ({"TransportRule": [{"Priority": 0}]}, "TransportRule[0].Name"),
         ({"TransportRule": [{"Name": "a", "Priority": "1"}]}, "TransportRule[0].Priority"),
         ({"TransportRule": [{"Name": "a", "State": "On"}]}, "TransportRule[0].State"),
         ({"InboundConnector": [{"Name": "x", "lowercase": 1}]}, "InboundConnector[0]"),
         ({"OutboundConnector": [{"Name": "x", "Guid": "not-a-guid"}]}, "OutboundConnector[0].Guid"),
         ({"recipients": [{"address": "nobody", "type": "UserMailbox"}]}, "recipients[0].address"),
-        ({"recipients": [{"address": "a@b.c"}]}, "recipients[0]"),
+        ({"recipients": [{"address": "a@b.c"}]}, "recipients[0].type"),
         ({"organization": 5}, "organization"),
         ({"TransportRule": [{"Name": "A"}, {"Name": "a"}]}, "TransportRule[1].Name"),
     ],

@@ -707,6 +707,17 @@ def test_allow_list_refuses(model: TenantModel, entry: str) -> None:
              IPAllowList=[entry])
 
 
+def test_carrier_grade_nat_space_is_refused_like_the_config_refuses_it(model: TenantModel) -> None:
+    """100.64.0.0/10 (RFC 6598) is not a public range; the sandbox used to accept it."""
+    for entry in ("100.64.0.0/24", "100.127.255.1"):
+        error = rejected(model, ValidationFailed, "Set-HostedConnectionFilterPolicy",
+                         Identity="Default", IPAllowList=[entry])
+        assert "only public IPv4 addresses" in error.detail
+        rejected(model, ValidationFailed, "New-InboundConnector",
+                 **{**INBOUND, "SenderIPAddresses": [entry]})
+    run(model, "Set-HostedConnectionFilterPolicy", Identity="Default", IPAllowList=["100.128.0.0/24"])
+
+
 def test_allow_list_holds_at_most_1273_entries(model: TenantModel) -> None:
     entries = [f"198.51.{i // 256}.{i % 256}" for i in range(1273)]
     run(model, "Set-HostedConnectionFilterPolicy", Identity="Default", IPAllowList=entries)

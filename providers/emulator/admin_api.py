@@ -10,10 +10,11 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol
+from typing import Any, Callable
 
 from exoform.engine.cmdlets import CmdletCall, from_wire
 from exoform.engine.errors import ProviderError
+from exoform.engine.exchange import EX_PARAMETER_BINDING
 from exoform.providers.emulator.conditions import Conditions
 from exoform.providers.emulator.exchange_errors import (
     error_reply,
@@ -26,15 +27,11 @@ from exoform.providers.emulator.paging import Cursors, page_size, skiptoken
 from exoform.providers.emulator.replication import ReplicationLag
 from exoform.providers.emulator.store import TenantStore
 from exoform.providers.emulator.tokens import TokenIssuer, TokenRejected
+from exoform.providers.faults import FaultSource
 from exoform.providers.tenant_model import ALLOWED_PARAMETERS
 
 _PATH = re.compile(r"^/adminapi/beta/(?P<tenant>[^/]+)/InvokeCommand$", re.I)
 _CMDLETS = {name.lower(): name for name in ALLOWED_PARAMETERS}
-_BINDING = "System.Management.Automation.ParameterBindingException"
-
-
-class FaultSource(Protocol):
-    def next(self, cmdlet: str) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -99,7 +96,7 @@ class AdminApi:
             return forbidden_reply()
         unknown = _unknown_parameters(canonical, parameters)
         if unknown:
-            return error_reply(400, _BINDING, f"A parameter cannot be found that matches "
+            return error_reply(400, EX_PARAMETER_BINDING, f"A parameter cannot be found that matches "
                                               f"parameter name '{unknown[0]}'.")
         token = skiptoken(request.query)
         if token is not None:

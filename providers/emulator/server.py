@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit
 
-from exoform.providers.emulator.admin_api import AdminApi, FaultSource, InvokeRecord
+from exoform.engine.exchange import DEVICE_CODE_CLIENT_ID
+from exoform.providers.emulator.admin_api import AdminApi, InvokeRecord
 from exoform.providers.emulator.certs import ClientCertificate, TestCertificateAuthority, make_client_certificate
 from exoform.providers.emulator.conditions import Conditions
 from exoform.providers.emulator.exchange_errors import error_reply
@@ -23,8 +24,8 @@ from exoform.providers.emulator.identity import IdentityPlatform, RegisteredApp
 from exoform.providers.emulator.messages import Reply, Request, json_reply
 from exoform.providers.emulator.store import TenantStore
 from exoform.providers.emulator.tokens import TokenIssuer
+from exoform.providers.faults import FaultSource
 
-PUBLIC_CLIENT_ID = "fb78d390-0c51-40cd-8e17-fdbfab77341b"
 TENANT_DOMAIN = "contoso.onmicrosoft.com"
 
 
@@ -136,7 +137,7 @@ class Emulator:
         self.tenant_domain = TENANT_DOMAIN
         self.client_id = client_id or str(uuid.uuid4())
         self.client_secret = client_secret or f"emu~{uuid.uuid4().hex}"
-        self.public_client_id = PUBLIC_CLIENT_ID
+        self.public_client_id = DEVICE_CODE_CLIENT_ID
         self._own_workdir = workdir is None
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="exoform-emulator-"))
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -225,8 +226,8 @@ class Emulator:
             "provider": "exchange_online", "tenant_id": self.tenant_id, "endpoint": self.endpoint,
             "authority": self.authority, "ca_bundle": str(self.ca_path), "auth": auth,
         }
-        if method != "device_code":
-            options["client_id"] = self.client_id
+        # As `parse_config` resolves them: device code sign-in uses the public client.
+        options["client_id"] = self.public_client_id if method == "device_code" else self.client_id
         options.update(extra)
         return options
 

@@ -10,10 +10,11 @@ import requests
 
 from exoform.engine.reporter import Reporter
 from exoform.providers.exchange.auth import DevicePrompt, TokenSource, prompt_on_stderr
-from exoform.providers.exchange.client import AdminApiClient, FaultSource
+from exoform.providers.exchange.client import AdminApiClient
 from exoform.providers.exchange.credentials import key_file_warning
 from exoform.providers.exchange.provider import ExchangeOnlineProvider
 from exoform.providers.exchange.settings import ExchangeSettings
+from exoform.providers.faults import FaultSource
 from exoform.providers.retry import RetryPolicy
 
 __all__ = ["ExchangeOnlineProvider", "ExchangeSettings", "make_provider", "make_session"]

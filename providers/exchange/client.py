@@ -5,12 +5,11 @@ redirects re-POSTed by hand with the token kept, and every failure raised as a t
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Protocol
+from typing import Any, Callable, Mapping
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import requests
@@ -21,24 +20,14 @@ from exoform.engine.reporter import Reporter
 from exoform.providers.exchange.auth import TokenSource
 from exoform.providers.exchange.error_mapping import classify
 from exoform.providers.exchange.settings import ExchangeSettings
+from exoform.providers.faults import FaultSource, die
 from exoform.providers.retry import RetryPolicy, call_with_retry
 
 PAGE_SIZE = 1000
-CRASH_EXIT_CODE = 137  # what a shell reports for a process killed by SIGKILL
 MAX_REDIRECTS = 3
 _REDIRECTS = (301, 302, 303, 307, 308)
 # The system mailbox the Exchange module anchors app-only sessions on.
 _SYSTEM_MAILBOX = "SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}"
-
-
-class FaultSource(Protocol):
-    """What the client needs of `exoform.providers.faults.FaultPlan`."""
-
-    def next(self, cmdlet: str) -> str | None: ...
-
-
-def _die() -> None:
-    os._exit(CRASH_EXIT_CODE)
 
 
 @dataclass(frozen=True)
@@ -93,7 +82,7 @@ class AdminApiClient:
         timeout: tuple[float, float] = (10.0, 300.0),
         sleep: Callable[[float], None] = time.sleep,
         faults: FaultSource | None = None,
-        crash: Callable[[], None] = _die,
+        crash: Callable[[], None] = die,
     ) -> None:
         self._settings = settings
         self._session = session

@@ -5,18 +5,10 @@ removed and overlays that on its reads, trusting its own successful calls over a
 from __future__ import annotations
 
 import threading
-import uuid
 from typing import Any
 
 from exoform.engine.cmdlets import CmdletCall, ListEdit
-
-
-def _is_guid(text: str) -> bool:
-    try:
-        uuid.UUID(text)
-        return True
-    except ValueError:
-        return False
+from exoform.engine.exchange import is_guid
 
 
 def _matches(obj: dict[str, Any], identity: str) -> bool:
@@ -65,7 +57,7 @@ def _hidden(obj: dict[str, Any], identity: str, created: list[dict[str, Any]]) -
     """A removed identity hides a read object, unless it is one we created again since."""
     if not _matches(obj, identity):
         return False
-    if _is_guid(identity):
+    if is_guid(identity):
         return True
     return not any(str(c.get("Guid") or "") == str(obj.get("Guid") or "-") for c in created)
 

@@ -5,18 +5,13 @@ never a secret value: secrets are named by environment variable and read only wh
 """
 from __future__ import annotations
 
-import re
-import uuid
 from dataclasses import dataclass
 from typing import Any, Mapping
-from urllib.parse import urlsplit
 
-from exoform.engine.errors import InputError, Issue
+from exoform.engine.exchange import is_guid
 
+#: The source of errors found when signing in (an environment variable not set, a bad key file).
 SOURCE = "the exchange_online tenant settings"
-
-# Microsoft's public client of the Exchange Online PowerShell module (device code sign-in).
-DEVICE_CODE_CLIENT_ID = "fb78d390-0c51-40cd-8e17-fdbfab77341b"
 
 # cloud -> (Admin API endpoint, identity platform host)
 CLOUDS: dict[str, tuple[str, str]] = {
@@ -24,8 +19,6 @@ CLOUDS: dict[str, tuple[str, str]] = {
     "gcc-high": ("https://outlook.office365.us", "https://login.microsoftonline.us"),
     "dod": ("https://outlook-dod.office365.us", "https://login.microsoftonline.us"),
 }
-AUTH_METHODS = ("certificate", "secret", "device_code")
-_DOMAIN = re.compile(r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$", re.I)
 
 
 @dataclass(frozen=True)
@@ -61,81 +54,35 @@ class ExchangeSettings:
 
     @property
     def tenant_is_guid(self) -> bool:
-        return _is_guid(self.tenant_id)
+        return is_guid(self.tenant_id)
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> "ExchangeSettings":
-        """Validate `options`; raises InputError listing every problem found."""
-        issues: list[Issue] = []
-        tenant_id = _tenant_id(options, issues)
+        """Settings from `TenantSpec.options` as `parse_config` validated them (it is the one
+        validator of tenant options, and it applies the device-code client id); this only fills
+        in the cloud's endpoint and authority and puts ids and URLs in canonical form."""
+        tenant_id = str(options["tenant_id"]).lower()
         cloud = str(options.get("cloud") or "global")
-        if cloud not in CLOUDS:
-            issues.append(Issue("tenant.cloud", f"must be one of {', '.join(CLOUDS)}, not '{cloud}'"))
-            cloud = "global"
         default_endpoint, login_host = CLOUDS[cloud]
-        endpoint = _https_url(options, "endpoint", default_endpoint, issues)
-        authority = _https_url(options, "authority", f"{login_host}/{tenant_id}", issues)
-        auth = _auth(options.get("auth"), issues)
-        client_id = _client_id(options, auth, issues)
-        ca_bundle = options.get("ca_bundle")
-        if ca_bundle is not None and not isinstance(ca_bundle, str):
-            issues.append(Issue("tenant.ca_bundle", "must be a file path"))
-            ca_bundle = None
-        if issues:
-            raise InputError(SOURCE, issues)
-        return cls(tenant_id, client_id, cloud, endpoint, authority, auth, ca_bundle or None)
+        return cls(
+            tenant_id=tenant_id,
+            client_id=str(options["client_id"]).lower(),
+            cloud=cloud,
+            endpoint=_url(options, "endpoint", default_endpoint),
+            authority=_url(options, "authority", f"{login_host}/{tenant_id}"),
+            auth=_auth(options["auth"]),
+            ca_bundle=options.get("ca_bundle") or None,
+        )
 
 
-def _is_guid(text: str) -> bool:
-    try:
-        return str(uuid.UUID(text)) == text.lower()
-    except ValueError:
-        return False
+def _url(options: Mapping[str, Any], key: str, default: str) -> str:
+    return str(options.get(key) or default).rstrip("/")
 
 
-def _tenant_id(options: Mapping[str, Any], issues: list[Issue]) -> str:
-    value = options.get("tenant_id")
-    if not isinstance(value, str) or not (_is_guid(value) or _DOMAIN.match(value)):
-        issues.append(Issue("tenant.tenant_id", "must be the tenant GUID or its domain "
-                                                "(e.g. contoso.onmicrosoft.com)"))
-        return "invalid-tenant"
-    return value.lower()
-
-
-def _client_id(options: Mapping[str, Any], auth: AuthSettings, issues: list[Issue]) -> str:
-    value = options.get("client_id")
-    if value is None and auth.method == "device_code":
-        return DEVICE_CODE_CLIENT_ID
-    if not isinstance(value, str) or not _is_guid(value):
-        issues.append(Issue("tenant.client_id", "must be the application (client) id, a GUID"))
-        return ""
-    return value.lower()
-
-
-def _https_url(options: Mapping[str, Any], key: str, default: str, issues: list[Issue]) -> str:
-    value = options.get(key, default)
-    parts = urlsplit(value) if isinstance(value, str) else None
-    # msal refuses non-https authorities, and a bearer token must never travel in clear text.
-    if parts is None or parts.scheme != "https" or not parts.hostname or parts.query:
-        issues.append(Issue(f"tenant.{key}", "must be an https:// URL"))
-        return default
-    return str(value).rstrip("/")
-
-
-def _auth(value: Any, issues: list[Issue]) -> AuthSettings:
-    if not isinstance(value, Mapping) or value.get("method") not in AUTH_METHODS:
-        issues.append(Issue("tenant.auth.method", f"must be one of {', '.join(AUTH_METHODS)}"))
-        return AuthSettings("invalid")
-    method = str(value["method"])
-    settings = AuthSettings(
-        method,
+def _auth(value: Mapping[str, Any]) -> AuthSettings:
+    return AuthSettings(
+        str(value["method"]),
         certificate_path=str(value.get("certificate_path") or ""),
         certificate_password_env=str(value.get("certificate_password_env") or ""),
         client_secret_env=str(value.get("client_secret_env") or ""),
     )
-    if method == "certificate" and not settings.certificate_path:
-        issues.append(Issue("tenant.auth.certificate_path", "is required for certificate sign-in"))
-    if method == "secret" and not settings.client_secret_env:
-        issues.append(Issue("tenant.auth.client_secret_env",
-                            "must name the environment variable holding the client secret"))
-    return settings

@@ -17,6 +17,7 @@ from exoform.engine.errors import (
     LimitExceeded,
     NotFound,
     PermissionDenied,
+    ProviderError,
     ServerError,
     StillReferenced,
     Throttled,
@@ -29,8 +30,19 @@ from exoform.providers.exchange.error_mapping import classify, parse_retry_after
 from exoform.providers.exchange.settings import ExchangeSettings
 from exoform.providers.exchange import make_session
 from exoform.providers.faults import FaultPlan
-from exoform.providers.tenant_model import EXCEPTION_TYPE_CLASSES, dump_tenant, empty_tenant
+from exoform.engine import exchange
+from exoform.providers.tenant_model import dump_tenant, empty_tenant
 
+#: Which exoform error class each exception type the sandbox and emulator raise stands for.
+EXCEPTION_TYPE_CLASSES: dict[str, type[ProviderError]] = {
+    exchange.EX_NOT_FOUND: NotFound,
+    exchange.EX_ALREADY_EXISTS: AlreadyExists,
+    exchange.EX_STILL_REFERENCED: StillReferenced,
+    exchange.EX_TOO_MANY_RULES: LimitExceeded,
+    exchange.EX_DATA_VALIDATION: ValidationFailed,
+    exchange.EX_PARAMETER_BINDING: ValidationFailed,
+    exchange.EX_COMMAND_NOT_FOUND: PermissionDenied,
+}
 OUTBOUND = {"Name": "GW - Outbound", "ConnectorType": "Partner", "SmartHosts": ["gw.example.com"],
             "UseMXRecord": False, "TlsSettings": "EncryptionOnly", "IsTransportRuleScoped": True}
 

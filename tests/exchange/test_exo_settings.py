@@ -1,6 +1,6 @@
 """Tenant options of the exchange_online provider: per-cloud endpoints and authorities, the
-device-code public client, the scope, every invalid option reported at once by path, and the
-README's examples of them."""
+device-code public client, the scope, every invalid option reported at once by path (by the
+config, their one validator), and the README's examples of them."""
 from __future__ import annotations
 
 import json
@@ -12,7 +12,8 @@ import pytest
 
 from exoform.engine.config import parse_config
 from exoform.engine.errors import InputError
-from exoform.providers.exchange.settings import DEVICE_CODE_CLIENT_ID, ExchangeSettings
+from exoform.engine.exchange import DEVICE_CODE_CLIENT_ID
+from exoform.providers.exchange.settings import ExchangeSettings
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -34,11 +35,19 @@ def test_cloud_defaults(cloud: str, endpoint: str, login: str) -> None:
     assert not settings.tenant_is_guid
 
 
+def _tenant_options(tenant: dict[str, Any]) -> Any:
+    """`tenant` as the config validates and resolves it (the one validator of tenant options)."""
+    config = {"integration": "contoso", "tenant": {"provider": "exchange_online", **tenant},
+              "gateway": {"ip_ranges": ["203.0.113.0/24"], "tenant_info": "t"},
+              "protection": {"mode": "inline", "directions": ["inbound"]}}
+    return parse_config(config, source="exoform.json", base_dir=Path("/cfg")).tenant.options
+
+
 def test_overrides_and_device_code_client() -> None:
-    settings = ExchangeSettings.from_options({
+    settings = ExchangeSettings.from_options(_tenant_options({
         "tenant_id": GUID.upper(), "auth": {"method": "device_code"},
         "endpoint": "https://127.0.0.1:8443/", "authority": f"https://127.0.0.1:8443/{GUID}",
-        "ca_bundle": "/tmp/ca.pem"})
+        "ca_bundle": "/tmp/ca.pem"}))
     assert settings.client_id == DEVICE_CODE_CLIENT_ID and settings.tenant_id == GUID
     assert settings.endpoint == "https://127.0.0.1:8443" and settings.ca_bundle == "/tmp/ca.pem"
     assert settings.tenant_is_guid and not settings.auth.app_only
@@ -46,9 +55,10 @@ def test_overrides_and_device_code_client() -> None:
 
 def test_every_problem_is_listed_by_path() -> None:
     with pytest.raises(InputError) as caught:
-        ExchangeSettings.from_options({"tenant_id": "not a tenant", "cloud": "mars",
-                                       "endpoint": "http://outlook.office365.com",
-                                       "auth": {"method": "certificate"}})
+        _tenant_options({"tenant_id": "not a tenant", "cloud": "mars",
+                         "endpoint": "http://outlook.office365.com",
+                         "auth": {"method": "certificate"}})
+    assert caught.value.source == "exoform.json"
     paths = {issue.path for issue in caught.value.issues}
     assert paths == {"tenant.tenant_id", "tenant.cloud", "tenant.endpoint", "tenant.client_id",
                      "tenant.auth.certificate_path"}
@@ -56,7 +66,7 @@ def test_every_problem_is_listed_by_path() -> None:
 
 def test_secret_needs_the_variable_name() -> None:
     with pytest.raises(InputError, match="client_secret_env"):
-        ExchangeSettings.from_options({"tenant_id": GUID, "client_id": GUID, "auth": {"method": "secret"}})
+        _tenant_options({"tenant_id": GUID, "client_id": GUID, "auth": {"method": "secret"}})
 
 
 def _readme_tenant_blocks() -> list[dict[str, Any]]:

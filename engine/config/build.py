@@ -1,0 +1,245 @@
+"""Building the `IntegrationSpec` from a config: read the file strictly, validate it against
+`schemas/config.schema.json`, run the field checks and the cross-checks a schema cannot express,
+resolve defaults and relative paths. Every problem is reported at once, by JSON path.
+"""
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import json
+import re
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, cast
+
+from exoform.engine.config.fields import (
+    GATEWAY_FIELD_CHECKS,
+    address_problem,
+    control_characters,
+    group_name_problem,
+    https_url_problem,
+    tenant_info_problem,
+)
+from exoform.engine.config.profiles import DEFAULT_PROFILE, OVERRIDABLE, PROFILES
+from exoform.engine.errors import InputError
+from exoform.engine.exchange import DEVICE_CODE_CLIENT_ID, MAX_ALLOWLIST_ENTRIES
+from exoform.engine.ipv4 import normalize_ranges, parse_config_range
+from exoform.engine.jsonread import MIB, JsonFile, read_json_file
+from exoform.engine.messages import JsonPath, PathPart, Problem, issues, json_path
+from exoform.engine.schema_messages import SchemaDocument, schema_copy, schema_problems
+from exoform.engine.spec import (
+    INBOUND,
+    MONITORING,
+    OUTBOUND,
+    GatewaySpec,
+    IntegrationSpec,
+    ScopeSpec,
+    TenantSpec,
+)
+
+CONFIG_FILE = JsonFile(
+    noun="config file", max_bytes=MIB,
+    missing="check the path given with -c/--config (examples/ holds sample configs)",
+    content="an exoform config is a small JSON object (see examples/inline.json)",
+    fix="fix the syntax there (a trailing comma or a missing quote is typical)",
+)
+SCHEMA_FILE = "config.schema.json"
+
+# Paths whose values must never be echoed: the tenant information is a credential of sorts, and
+# a user may paste a secret where an environment variable's name belongs.
+SENSITIVE_PATHS: tuple[JsonPath, ...] = (("gateway", "tenant_info"), ("tenant", "auth"))
+_SECRETISH_KEY = re.compile(r"secret|password|passwd|token|key$", re.IGNORECASE)
+
+
+def load_config(path: str | Path) -> IntegrationSpec:
+    """Read, validate and resolve the config file at `path`; InputError lists every problem."""
+    source = str(path)
+    data = read_json_file(Path(path), CONFIG_FILE, source)
+    return parse_config(data, source=source, base_dir=Path(path).parent)
+
+
+def parse_config(data: object, *, source: str, base_dir: Path) -> IntegrationSpec:
+    """Validate already-parsed JSON `data` and resolve it; relative paths join `base_dir`."""
+    found = schema_problems(data, CONFIG_DOCUMENT)
+    if found:
+        raise InputError(source, issues(found, first_per_path=False))
+    config = cast(dict[str, Any], data)  # the schema guarantees an object of the right shape
+    found = list(control_characters(config, ()))
+    spec = _build_spec(config, base_dir, source, found)
+    found.extend(_cross_checks(spec))
+    if found:
+        raise InputError(source, issues(found, first_per_path=True))
+    return spec
+
+
+def format_path(parts: Iterable[PathPart]) -> str:
+    """`('gateway', 'ip_ranges', 1)` -> `gateway.ip_ranges[1]`; odd keys are quoted."""
+    return json_path(parts)
+
+
+def config_schema() -> dict[str, Any]:
+    """A copy of the config JSON Schema (for documentation tools and tests)."""
+    return schema_copy(SCHEMA_FILE)
+
+
+def _is_sensitive(path: JsonPath) -> bool:
+    return any(path[:len(prefix)] == prefix for prefix in SENSITIVE_PATHS)
+
+
+def _unknown_key_hint(path: JsonPath, key: str) -> str:
+    if path[:2] == ("tenant", "auth") and _SECRETISH_KEY.search(key):
+        return ("never write a secret in the config: put it in an environment variable and name "
+                "that variable in client_secret_env (or certificate_password_env)")
+    if path[-1:] == ("scope",) and key in ("recipients", "groups"):
+        return 'recipients and groups apply only with "users": "selected"'
+    return ""
+
+
+CONFIG_DOCUMENT = SchemaDocument(SCHEMA_FILE, "the config", sensitive=_is_sensitive,
+                                 key_hint=_unknown_key_hint)
+
+
+def _build_spec(config: dict[str, Any], base_dir: Path, source: str,
+                found: list[Problem]) -> IntegrationSpec:
+    protection = config["protection"]
+    rules = config.get("rules", {})
+    allowlist = config.get("allowlist", {})
+    return IntegrationSpec(
+        integration=config["integration"],
+        tenant=_tenant_spec(config.get("tenant", {}), config["integration"], base_dir, found),
+        gateway=_gateway_spec(config["gateway"], found),
+        mode=protection["mode"],
+        directions=tuple(d for d in (INBOUND, OUTBOUND) if d in protection["directions"]),
+        scope=_scope_spec(protection.get("scope", {"users": "all"}), found),
+        rules_enabled=rules.get("enabled", False),
+        rules_enabled_explicit="enabled" in rules,
+        rules_mode="Audit" if rules.get("mode", "enforce") == "audit" else "Enforce",
+        placement=rules.get("placement", "top"),
+        allowlist_connection_filter=allowlist.get("connection_filter", True),
+        enhanced_filtering=allowlist.get("enhanced_filtering", False),
+        source=source,
+        digest=_digest(config),
+    )
+
+
+def _digest(config: object) -> str:
+    canonical = json.dumps(config, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _tenant_spec(raw: Mapping[str, Any], integration: str, base_dir: Path,
+                 found: list[Problem]) -> TenantSpec:
+    if raw.get("provider", "sandbox") == "sandbox":
+        given = raw.get("sandbox_file")
+        # The default follows the state file's (state/<integration>.json, current folder).
+        sandbox_file = _resolve(given, base_dir) if given else f"state/{integration}.tenant.json"
+        return TenantSpec("sandbox", MappingProxyType({"sandbox_file": sandbox_file}))
+    return TenantSpec("exchange_online", _exchange_options(raw, base_dir, found))
+
+
+def _exchange_options(raw: Mapping[str, Any], base_dir: Path,
+                      found: list[Problem]) -> Mapping[str, Any]:
+    auth = dict(raw["auth"])
+    if "certificate_path" in auth:
+        auth["certificate_path"] = _resolve(auth["certificate_path"], base_dir)
+    default_client = DEVICE_CODE_CLIENT_ID if auth["method"] == "device_code" else ""
+    options: dict[str, Any] = {
+        "tenant_id": raw["tenant_id"],
+        "client_id": raw.get("client_id", default_client),
+        "cloud": raw.get("cloud", "global"),
+        "auth": MappingProxyType(auth),
+    }
+    for key in ("endpoint", "authority"):
+        if key in raw:
+            _check(found, ("tenant", key), raw[key], https_url_problem)
+            options[key] = raw[key]
+    if "ca_bundle" in raw:
+        options["ca_bundle"] = _resolve(raw["ca_bundle"], base_dir)
+    return MappingProxyType(options)
+
+
+def _resolve(path_text: str, base_dir: Path) -> str:
+    """A relative path in a config means relative to the config file, not to the shell."""
+    path = Path(path_text)
+    return str(path if path.is_absolute() else base_dir / path)
+
+
+def _gateway_spec(raw: Mapping[str, Any], found: list[Problem]) -> GatewaySpec:
+    profile_name = raw.get("profile", DEFAULT_PROFILE)
+    profile = PROFILES[profile_name]
+    values = {name: raw.get(name, getattr(profile, name)) for name in OVERRIDABLE}
+    for name, value in values.items():
+        _check(found, ("gateway", name), value, GATEWAY_FIELD_CHECKS[name])
+    tenant_info = raw["tenant_info"]
+    _check(found, ("gateway", "tenant_info"), tenant_info, tenant_info_problem)
+    return GatewaySpec(
+        profile=profile_name,
+        ip_ranges=_ip_ranges(raw["ip_ranges"], found),
+        tenant_info=tenant_info,
+        **values,
+    )
+
+
+def _scope_spec(raw: Mapping[str, Any], found: list[Problem]) -> ScopeSpec:
+    if raw["users"] == "all":
+        return ScopeSpec()
+    base: JsonPath = ("protection", "scope")
+    recipients = raw.get("recipients", [])
+    groups = raw.get("groups", [])
+    for index, address in enumerate(recipients):
+        _check(found, base + ("recipients", index), address, address_problem)
+    for index, group in enumerate(groups):
+        check = address_problem if "@" in group else group_name_problem
+        _check(found, base + ("groups", index), group, check)
+    if not recipients and not groups:
+        found.append((base, 'a "selected" scope needs at least one entry in recipients or '
+                            "groups; add the users' SMTP addresses or group names, or use "
+                            '{"users": "all"}'))
+    return ScopeSpec("selected", _unique_casefold(recipients), _unique_casefold(groups))
+
+
+def _unique_casefold(items: Sequence[str]) -> tuple[str, ...]:
+    """First spelling wins: Exchange compares addresses and names case-insensitively."""
+    seen: set[str] = set()
+    kept = []
+    for item in items:
+        if item.casefold() not in seen:
+            seen.add(item.casefold())
+            kept.append(item)
+    return tuple(kept)
+
+
+def _check(found: list[Problem], path: JsonPath, value: str,
+           problem_of: Callable[[str], str | None]) -> None:
+    problem = problem_of(value)
+    if problem:
+        found.append((path, problem))
+
+
+def _cross_checks(spec: IntegrationSpec) -> Iterator[Problem]:
+    gateway = spec.gateway
+    if spec.allowlist_connection_filter and len(gateway.ip_ranges) > MAX_ALLOWLIST_ENTRIES:
+        yield ("gateway", "ip_ranges"), (
+            f"gives {len(gateway.ip_ranges)} entries after splitting into /24s, but the connection "
+            f"filter's IP Allow list holds at most {MAX_ALLOWLIST_ENTRIES}; list narrower ranges "
+            'or set "allowlist": {"connection_filter": false}')
+    if spec.mode == MONITORING and address_problem(gateway.bcc_address) is None:
+        bcc_domain = gateway.bcc_address.rpartition("@")[2]
+        if bcc_domain.lower() != gateway.monitoring_domain.lower():
+            # The monitoring-mode outbound connector only carries mail for monitoring_domain, so
+            # copies to any other domain would leave by MX, unencrypted and unrouted.
+            yield ("gateway", "bcc_address"), (
+                f"must be an address in the monitoring domain {gateway.monitoring_domain}: the "
+                "outbound connector carries only mail for that domain; change bcc_address or set "
+                f"monitoring_domain to {bcc_domain}")
+
+
+def _ip_ranges(raw: Sequence[str], found: list[Problem]) -> tuple[str, ...]:
+    networks: list[ipaddress.IPv4Network] = []
+    for index, text in enumerate(raw):
+        parsed = parse_config_range(text)
+        if isinstance(parsed, str):
+            found.append((("gateway", "ip_ranges", index), parsed))
+        else:
+            networks.append(parsed)
+    return normalize_ranges(networks)
