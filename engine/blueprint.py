@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from exoform.engine.exchange import DEFAULT_POLICY
 from exoform.engine.model import Address, Kind, Resource, freeze_attrs
 from exoform.engine.ownership import marker
 from exoform.engine.spec import INBOUND, OUTBOUND, IntegrationSpec
@@ -62,7 +63,7 @@ def blueprint(spec: IntegrationSpec) -> tuple[Resource, ...]:
     for direction in spec.directions:
         resources.append(_mail_rule(spec, names, direction))
     if spec.allowlist_connection_filter:
-        attrs = {"Name": "Default", "IPAllowList": spec.gateway.ip_ranges}
+        attrs = {"Name": DEFAULT_POLICY, "IPAllowList": spec.gateway.ip_ranges}
         resources.append(Resource(ALLOWLIST, freeze_attrs(attrs)))
     return tuple(sorted(resources, key=lambda r: r.address))
 

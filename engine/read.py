@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from typing import Any, Iterator, Mapping, Sequence
 
+from exoform.engine.exchange import DEFAULT_POLICY
 from exoform.engine.model import Kind
 from exoform.engine.ownership import owner
 
 Obj = Mapping[str, Any]
-DEFAULT_POLICY = "Default"
 
 
 def as_bool(value: Any) -> bool:

@@ -5,13 +5,14 @@ Pure: the tenant read and the plan's changes in, `Diagnostic`s (with stable IDs)
 """
 from __future__ import annotations
 
-import ipaddress
 import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
 from exoform.engine.blueprint import RECALL_HEADER
 from exoform.engine.checks.context import CheckContext
+from exoform.engine.ipv4 import covers as covers_ranges
+from exoform.engine.ipv4 import overlaps as _overlaps
 from exoform.engine.kinds.schema import ADDRESS_SPACE
 from exoform.engine.kinds.transport_rule import is_on
 from exoform.engine.model import Address, Kind, Resource, attrs_dict
@@ -140,24 +141,6 @@ def _hybrid(obj: Obj) -> bool:
     return text(obj, "ConnectorSource") == "hybridwizard" or bool(_HYBRID_NAME.match(name_of(obj).casefold()))
 
 
-def covers_ranges(entries: Iterable[str], ranges: Iterable[str]) -> bool:
-    """Every one of `ranges` lies inside one of `entries` (CIDR, single address or a-b range)."""
-    spans = [s for s in (_span(e) for e in entries) if s]
-    wanted = [_span(r) for r in ranges]
-    return all(w and any(s[0] <= w[0] and w[1] <= s[1] for s in spans) for w in wanted)
-
-
-def _span(entry: str) -> tuple[int, int] | None:
-    try:
-        if "-" in entry:
-            first, last = (int(ipaddress.IPv4Address(p.strip())) for p in entry.split("-", 1))
-            return first, last
-        net = ipaddress.IPv4Network(entry.strip(), strict=False)
-        return int(net.network_address), int(net.broadcast_address)
-    except ValueError:
-        return None
-
-
 def _finding(severity: Severity, code: str, ident: str, message: str, address: str = "") -> Diagnostic:
     return Diagnostic(severity, code, message, address, id=ident)
 
@@ -228,11 +211,6 @@ def _inbound_connector(obj: Obj, ours: Ours) -> list[Diagnostic]:
             "list the other product's addresses in Enhanced Filtering (EFSkipIPs) so SPF/DMARC still "
             "see the original sender, and make sure the products do not route to each other.")]
     return []
-
-
-def _overlaps(a: str, b: str) -> bool:
-    first, second = _span(a), _span(b)
-    return bool(first and second and first[0] <= second[1] and second[0] <= first[1])
 
 
 def _hybrid_finding(direction: str, name: str) -> Diagnostic:

@@ -7,7 +7,6 @@ goes only when no integration on the tenant still uses it, and never when it was
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 from typing import Any, Iterable, Mapping, Sequence
 
 from exoform.engine.cmdlets import CmdletCall, ListEdit
@@ -27,19 +26,21 @@ from exoform.engine.kinds.base import (
     Result,
 )
 from exoform.engine.kinds.connector import InboundConnectorHandler
+from exoform.engine.exchange import DEFAULT_POLICY, MAX_ALLOWLIST_ENTRIES
+from exoform.engine.ipv4 import allowlist_entry_ok, span
 from exoform.engine.kinds.schema import KindSpec, Norm, attr, normalize_ip
 from exoform.engine.model import Action, Address, Kind, Resource, freeze_attrs
 from exoform.engine.outcome import Leftover, LeftoverKind
 from exoform.engine.ownership import listed_entries, marker
 from exoform.engine.plan import Diagnostic, EntryEdit, Reason, ResourceChange, Severity, StepOp
-from exoform.engine.read import DEFAULT_POLICY, TenantRead, values
+from exoform.engine.read import TenantRead, values
 from exoform.engine.state import State, StateResource
 
 ALLOWLIST = KindSpec(
     Kind.CONNECTION_FILTER_ALLOWLIST,
     (attr("Name", Norm.NAME), attr("IPAllowList", Norm.IPSET)),
 )
-ALLOWLIST_LIMIT = 1273  # entries in one connection filter IP list
+ALLOWLIST_LIMIT = MAX_ALLOWLIST_ENTRIES
 _INBOUND = InboundConnectorHandler()  # re-plans its marker when the entries owned change
 ENTRIES = "IPAllowList"
 
@@ -127,7 +128,7 @@ class AllowListHandler(KindHandler):
             return found
         edit = change.edit
         found += [_cis_warning(where, len(edit.add))] if edit.add else []
-        bad = [e for e in edit.add if not _entry_ok(e)]
+        bad = [e for e in edit.add if not allowlist_entry_ok(e)]
         if bad:
             found.append(Diagnostic(
                 Severity.ERROR, "allowlist_entry",
@@ -264,18 +265,7 @@ def _owned_after(change: ResourceChange | None) -> tuple[str, ...]:
 
 def by_address(entries: Iterable[str]) -> list[str]:
     """Entries in address order (not as text: 9.9.9.9 before 10.0.0.0)."""
-    return sorted(entries, key=lambda e: (_bounds(e) or (1 << 33, 0), e))
-
-
-def _bounds(entry: str) -> tuple[int, int] | None:
-    try:
-        if "-" in entry:
-            first, last = (int(ipaddress.IPv4Address(p.strip())) for p in entry.split("-", 1))
-            return first, last
-        net = ipaddress.IPv4Network(entry.strip(), strict=False)
-        return int(net.network_address), int(net.broadcast_address)
-    except ValueError:
-        return None
+    return sorted(entries, key=lambda e: (span(e) or (1 << 33, 0), e))
 
 
 def _listed(read: TenantRead) -> dict[str, set[str]]:
@@ -301,12 +291,12 @@ def _others_ranges(read: TenantRead, integration: str) -> list[tuple[int, int]]:
         for obj in read.objects(kind):
             holder = read.owner(kind, obj)
             if holder and holder != integration:
-                spans += [b for f in fields for b in (_bounds(v) for v in values(obj, f)) if b]
+                spans += [b for f in fields for b in (span(v) for v in values(obj, f)) if b]
     return spans
 
 
 def _used(entry: str, spans: Sequence[tuple[int, int]]) -> bool:
-    bounds = _bounds(entry)
+    bounds = span(entry)
     return bool(bounds) and any(s[0] <= bounds[0] and bounds[1] <= s[1] for s in spans)  # type: ignore[index]
 
 
@@ -346,14 +336,6 @@ def _kept_for_others(where: str, change: ResourceChange, seen: Observed) -> list
         Severity.INFO, "entries_kept_for_others",
         f"allow-list entries {', '.join(kept)} stay: another exoform integration on this tenant still "
         "uses them (it removes them when it goes, or keeps them for the next).", where)]
-
-
-def _entry_ok(entry: str) -> bool:
-    try:
-        network = ipaddress.ip_network(entry, strict=False)
-    except ValueError:
-        return False
-    return network.version == 4 and network.prefixlen >= 24
 
 
 def _cis_warning(address: str, count: int) -> Diagnostic:

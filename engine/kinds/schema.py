@@ -4,12 +4,12 @@ which force a replacement, and which name another managed object (a hard referen
 """
 from __future__ import annotations
 
-import ipaddress
 import re
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Mapping
 
+from exoform.engine.ipv4 import canonical as normalize_ip
 from exoform.engine.model import Attrs, Kind, Value, freeze_value
 from exoform.engine.read import Obj, as_bool
 
@@ -26,6 +26,8 @@ class Norm(str, Enum):
 
 
 _LISTS = (Norm.SET, Norm.IPSET, Norm.DOMAINS)
+__all__ = ["ADDRESS_SPACE", "NAME", "AttrSpec", "KindSpec", "Norm", "attr", "normalize_ip",
+           "normalize_value"]
 
 
 @dataclass(frozen=True)
@@ -122,14 +124,3 @@ def normalize_value(spec: AttrSpec, value: Any) -> Any:
 # `smtp:contoso.com;1`: the address-space form (type prefix, cost suffix) of a domain.
 ADDRESS_SPACE = re.compile(r"^smtp:|;\d+$", re.IGNORECASE)
 
-
-def normalize_ip(text: str) -> str:
-    """`1.2.3.4/32` and `1.2.3.4` compare equal; networks print in canonical form."""
-    text = str(text).strip()
-    try:
-        net = ipaddress.ip_network(text, strict=False)
-    except ValueError:
-        return text.casefold()  # ranges such as a-b are compared as written
-    if net.prefixlen == net.max_prefixlen:
-        return str(net.network_address)
-    return str(net)

@@ -11,6 +11,7 @@ from typing import Any, Mapping, Sequence
 from exoform.engine.blueprint import RULE_ORDER
 from exoform.engine.cmdlets import CmdletCall
 from exoform.engine.drift import DriftStatus, ResourceDrift
+from exoform.engine.exchange import MAX_TRANSPORT_RULES
 from exoform.engine.kinds.base import DESTROY, ENABLE, DiffOptions, Lowering, Observed, PlanContext, Result
 from exoform.engine.kinds.objects import ObjectHandler
 from exoform.engine.kinds.placement import Placement, out_of_order
@@ -47,7 +48,7 @@ TRANSPORT_RULE = KindSpec(
     ),
     references=(("RouteMessageOutboundConnector", Kind.OUTBOUND_CONNECTOR),),
 )
-RULE_LIMIT = 300  # Exchange Online's transport rules per organization
+RULE_LIMIT = MAX_TRANSPORT_RULES
 STATE = "State"  # Exchange's name for a rule's on/off attribute, in Get- output and in state
 
 
