@@ -6,12 +6,27 @@ only `exoform.engine.errors.ProviderError` subclasses. The engine builds the cal
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Protocol, Sequence
 
 from exoform.engine.cmdlets import CmdletCall
 from exoform.engine.exchange import READ_TYPES
 
-__all__ = ["READ_TYPES", "Provider"]
+__all__ = ["READ_TYPES", "Provider", "TenantIdentity"]
+
+
+@dataclass(frozen=True)
+class TenantIdentity:
+    """Which tenant a provider reaches, as state and saved plans record it: the provider, the
+    tenant's stable id (Exchange Online: the tenant GUID; the sandbox: the id its file keeps)
+    and a name for people (the domain, the file)."""
+
+    provider: str
+    tenant_id: str
+    name: str = ""
+
+    def describe(self) -> str:
+        return f"{self.provider} tenant {self.name or self.tenant_id} ({self.tenant_id})"
 
 
 class Provider(Protocol):
@@ -29,6 +44,10 @@ class Provider(Protocol):
 
     def invoke(self, call: CmdletCall) -> list[dict[str, Any]]:
         """Run one cmdlet; returns its output objects (New-* returns the created object)."""
+        ...
+
+    def identity(self) -> TenantIdentity:
+        """The tenant this provider reaches (may sign in to learn it)."""
         ...
 
     def close(self) -> None:

@@ -11,6 +11,7 @@ import contextlib
 import fcntl
 import os
 import time
+import uuid
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
@@ -19,6 +20,7 @@ from exoform.engine.jsonfile import atomic_write_json, holds_sensitive_value
 from exoform.engine.jsonread import MIB, JsonFile, read_json_file
 from exoform.engine.messages import issues
 from exoform.engine.errors import InputError, Issue, ServerError, Throttled, Transient
+from exoform.engine.provider import TenantIdentity
 from exoform.engine.reporter import Reporter
 from exoform.engine.schema_messages import SchemaDocument, schema_problems
 from exoform.providers.faults import FaultPlan, die
@@ -59,6 +61,10 @@ class SandboxProvider:
         self.calls: list[str] = []
         self._crash = crash
         self._file = TenantFile(self.path)
+
+    def identity(self) -> TenantIdentity:
+        """The file's `tenant_id`, or (a file that names none) an id derived from its path."""
+        return TenantIdentity("sandbox", self._file.tenant_id(), str(self.path.resolve()))
 
     def read(self, exchange_types: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
         """One Get- per type, never one per object."""
@@ -138,6 +144,11 @@ class TenantFile:
             if after != before:
                 self._write(after)
         return result
+
+    def tenant_id(self) -> str:
+        with self._locked(create_dir=False):
+            given = self._load().get("tenant_id")
+        return str(given) if given else str(uuid.uuid5(uuid.NAMESPACE_URL, self.path.resolve().as_uri()))
 
     def document(self) -> dict[str, Any]:
         """The tenant in the file now, ids and defaults filled in."""

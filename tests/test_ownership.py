@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from exoform.engine.operations import Reporter, Session
+from exoform.providers import registry
 from support.workspace import Workspace
 
 RANGES = ["203.0.113.0/24", "198.51.100.7"]
@@ -76,3 +78,20 @@ def test_two_integrations_sharing_a_range_leave_the_tenant_as_before_both_in_eit
     assert ws.run("drift", "-c", str(configs[second]))[0] == 0
     assert ws.run("destroy", "-c", str(configs[second]), "--auto-approve")[0] == 0
     assert ws.tenant.read_text(encoding="utf-8") == original
+
+
+def test_each_provider_names_its_tenant_by_a_stable_id(ws: Workspace) -> None:
+    ws.write_tenant(None)
+    ws.write_config(CONFIG)
+    session = Session.open(ws.config, Reporter(), registry)
+    with session.connected() as provider:
+        first = provider.identity()
+    with session.connected() as provider:
+        assert provider.identity() == first
+    if ws.emulator is not None:
+        assert first.tenant_id == ws.emulator.tenant_id  # the token's tid, whatever the config names
+    else:
+        document = json.loads(ws.tenant.read_text())
+        ws.tenant.write_text(json.dumps({**document, "tenant_id": "1b2c3d4e-0000-4000-8000-123456789abc"}))
+        with session.connected() as provider:
+            assert provider.identity().tenant_id == "1b2c3d4e-0000-4000-8000-123456789abc"

@@ -5,6 +5,8 @@ delegated (device code), cached in memory and optionally in a persistent file.
 """
 from __future__ import annotations
 
+import base64
+import json
 import sys
 import threading
 import time
@@ -163,6 +165,20 @@ class TokenSource:
         except OSError as error:
             self._reporter.warning(
                 f"could not save the token cache {self._cache_file.path}: {error.strerror}")
+
+
+def token_claims(token: str) -> dict[str, Any]:
+    """The claims of an access token, unverified (the identity platform signed it; exoform only
+    reads which tenant it is for). An opaque or malformed token has none."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return {}
+    try:
+        payload = base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4))
+        claims = json.loads(payload)
+    except (ValueError, UnicodeDecodeError):
+        return {}
+    return claims if isinstance(claims, dict) else {}
 
 
 def _call_msal(fn: Callable[[], Any], authority: str) -> Any:

@@ -100,6 +100,11 @@ class AdminApiClient:
         self.redirects = 0
 
     @property
+    def tenant(self) -> str:
+        """The tenant as the config names it (GUID or domain)."""
+        return self._settings.tenant_id
+
+    @property
     def invoke_url(self) -> str:
         return f"{self._base}/adminapi/beta/{self._settings.tenant_id}/InvokeCommand"
 

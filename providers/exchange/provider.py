@@ -13,7 +13,8 @@ import requests
 
 from exoform.engine.cmdlets import CmdletCall
 from exoform.engine.reporter import Reporter
-from exoform.providers.exchange.auth import TokenSource
+from exoform.engine.provider import TenantIdentity
+from exoform.providers.exchange.auth import TokenSource, token_claims
 from exoform.providers.exchange.client import AdminApiClient
 from exoform.providers.exchange.recent_writes import RecentWrites
 
@@ -56,6 +57,12 @@ class ExchangeOnlineProvider:
     @property
     def http_requests(self) -> int:
         return self._client.requests
+
+    def identity(self) -> TenantIdentity:
+        """The tenant GUID from the token's `tid` (the config may name the tenant by a domain)."""
+        given = self._client.tenant
+        tid = str(token_claims(self._tokens.token()).get("tid") or "")
+        return TenantIdentity(self.name, tid.lower() or given, given)
 
     def read(self, exchange_types: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
         """Every object of each type, one Get- per type, all in flight at once."""
