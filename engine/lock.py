@@ -7,7 +7,7 @@ another process gets, and an id for `force-unlock`. A record whose process is go
 from __future__ import annotations
 
 import errno
-import fcntl
+import getpass
 import json
 import os
 import socket
@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from exoform.engine import oslock
 from exoform.engine.errors import LockError
 
 
@@ -87,8 +88,8 @@ class StateLock:
     def _try_lock(self) -> int:
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+            oslock.lock(fd)
+        except oslock.Busy:
             holder = _read_info(fd)
             os.close(fd)
             raise LockError(_locked_message(self.path, holder)) from None
@@ -111,7 +112,7 @@ class StateLock:
             return
         if _same_file(self._fd, self.path):
             os.ftruncate(self._fd, 0)
-        fcntl.flock(self._fd, fcntl.LOCK_UN)
+        oslock.unlock(self._fd)
         os.close(self._fd)
         self._fd = None
 
@@ -129,10 +130,18 @@ def _new_info(command: str) -> LockInfo:
         id=str(uuid.uuid4()),
         pid=os.getpid(),
         host=socket.gethostname(),
-        user=os.environ.get("USER") or str(os.getuid()),
+        user=_user(),
         command=command,
         since=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )
+
+
+def _user() -> str:
+    """Who runs this: the OS account (USER may be unset in cron, CI or a service)."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry for this uid (containers)
+        return str(os.getuid()) if hasattr(os, "getuid") else "unknown"
 
 
 def _read_info(fd: int) -> LockInfo | None:
@@ -181,10 +190,10 @@ def read_lock_info(state_path: Path) -> LockInfo | None:
     fd = os.open(path, os.O_RDWR)
     try:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+            oslock.lock(fd)
+        except oslock.Busy:
             return _read_info(fd)
-        fcntl.flock(fd, fcntl.LOCK_UN)
+        oslock.unlock(fd)
         return None
     finally:
         os.close(fd)
@@ -224,10 +233,10 @@ def force_unlock(state_path: Path, lock_id: str, *, force: bool = False) -> Unlo
 def _clear(path: Path) -> None:
     fd = os.open(path, os.O_RDWR)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        oslock.lock(fd)
         os.ftruncate(fd, 0)
-        fcntl.flock(fd, fcntl.LOCK_UN)
-    except BlockingIOError:
+        oslock.unlock(fd)
+    except oslock.Busy:
         raise LockError(f"{path} was locked again just now; nothing was changed") from None
     finally:
         os.close(fd)

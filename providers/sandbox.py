@@ -8,13 +8,13 @@ EXOFORM_FAULTS and retries act as against the service.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import time
 import uuid
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
+from exoform.engine import oslock
 from exoform.engine.cmdlets import CmdletCall
 from exoform.engine.jsonfile import atomic_write_json, holds_sensitive_value
 from exoform.engine.jsonread import MIB, JsonFile, read_json_file
@@ -167,7 +167,7 @@ class TenantFile:
             lock_path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            oslock.lock(fd, wait=True)
             yield
         finally:
             os.close(fd)
