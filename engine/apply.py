@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable
 
+from exoform.engine.cmdlets import CmdletCall
 from exoform.engine.errors import ProviderError
 from exoform.engine.interrupt import Interrupts
 from exoform.engine.kinds import handler
@@ -149,6 +150,9 @@ class Executor:
         for change in run.plan.changes:  # records `_sync` wrote without a call go back too
             if not run.plan.has_steps_for(change.address):
                 run.state = _restore(run.state, run.original, change.address, [])
+        for record in run.state.resources:  # e.g. a replacement's deposed twin the undo removed
+            if record.address.is_deposed and run.original.get(record.address) is None:
+                run.state = run.state.drop(record.address)
         run.state = self.store.save(run.state)
         return problems
 
@@ -165,7 +169,7 @@ class Executor:
             run.state = self.store.save(run.state.with_pending(None))
             return Leftover(LeftoverKind.UNDO_FAILED, step=step.index, cmdlet=undo.name,
                             identity=undo.identity, error=str(error))
-        restored = _restore(run.state, run.original, step.address, undone)
+        restored = _restore(run.state, run.original, step.address, undone, undo)
         run.state = self.store.save(restored.with_pending(None))
         self.reporter.rollback_step(description, True)
         return None
@@ -203,9 +207,21 @@ def _as_applied(change: ResourceChange) -> ResourceChange:
     return change
 
 
-def _restore(state: State, original: State, address: Address, result: list[dict[str, Any]]) -> State:
+def _restore(state: State, original: State, address: Address, result: list[dict[str, Any]],
+             undo: CmdletCall | None = None) -> State:
+    """The address's record as before the apply, with the Guid of the object that stands for it
+    now: one an undo recreated keeps its new Guid, even while a later undo removes the
+    replacement that was created first."""
     record = original.get(address)
     if record is None:
         return state.drop(address)
-    guid = str(result[0]["Guid"]) if result and result[0].get("Guid") else record.guid
+    current = state.get(address)
+    removed = str(undo.args.get("Identity", "")) if undo is not None and undo.verb == "Remove" else ""
+    if result and result[0].get("Guid"):
+        guid: str | None = str(result[0]["Guid"])
+    elif current is not None and current.guid not in (None, removed) \
+            and current.exchange_name.casefold() == record.exchange_name.casefold():
+        guid = current.guid
+    else:
+        guid = record.guid
     return state.put(dataclasses.replace(record, guid=guid))

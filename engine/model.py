@@ -45,6 +45,9 @@ KIND_ORDER = (
 )
 
 
+DEPOSED = "_deposed"
+
+
 @dataclass(frozen=True, order=True)
 class Address:
     """`kind.name`, e.g. `transport_rule.inbound_emails`; the Exchange name is an attribute."""
@@ -54,6 +57,15 @@ class Address:
 
     def __str__(self) -> str:
         return f"{self.kind.value}.{self.name}"
+
+    def deposed(self) -> "Address":
+        """Where the state keeps the old object of a replacement that created the new one
+        first, until the old one is removed (Terraform's deposed object)."""
+        return Address(self.kind, self.name + DEPOSED)
+
+    @property
+    def is_deposed(self) -> bool:
+        return self.name.endswith(DEPOSED)
 
     @classmethod
     def parse(cls, text: str) -> "Address":
@@ -75,20 +87,31 @@ class Action(str, Enum):
     CREATE = "create"
     UPDATE = "update"
     DELETE = "delete"
-    REPLACE = "replace"
+    REPLACE = "replace"  # delete, then create (Terraform's DeleteThenCreate)
+    CREATE_THEN_DELETE = "create-then-delete"  # the new object first (create_before_destroy)
     NOOP = "no-op"
 
     @property
     def symbol(self) -> str:
-        return {"create": "+", "update": "~", "delete": "-", "replace": "-/+", "no-op": " "}[
-            self.value
-        ]
+        return {"create": "+", "update": "~", "delete": "-", "replace": "-/+",
+                "create-then-delete": "+/-", "no-op": " "}[self.value]
+
+    @property
+    def is_replace(self) -> bool:
+        return self in (Action.REPLACE, Action.CREATE_THEN_DELETE)
+
+    @property
+    def creates(self) -> bool:
+        """A new object comes into being (a create, or either kind of replacement)."""
+        return self is Action.CREATE or self.is_replace
 
     @property
     def terraform_actions(self) -> tuple[str, ...]:
         """The `change.actions` list of Terraform's JSON plan."""
         if self is Action.REPLACE:
             return ("delete", "create")
+        if self is Action.CREATE_THEN_DELETE:
+            return ("create", "delete")
         return (self.value,)
 
 

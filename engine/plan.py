@@ -20,6 +20,7 @@ class Reason(str, Enum):
     NOT_IN_CONFIG = "not_in_config"
     DESTROY = "destroy"
     DESTROY_BY_MARKER = "destroy_by_marker"  # not in the state: found by exoform's marker
+    DEPOSED = "deposed"  # the old object of a replacement that created the new one first
     CANNOT_UPDATE = "cannot_update"  # `requires_replace` names the attributes
     ROUTES_THROUGH_REPLACED = "routes_through_replaced"  # `reason_subject` names the target
     DRIFTED = "drifted"
@@ -173,8 +174,8 @@ class Plan:
 
     def counts(self) -> dict[str, int]:
         """Terraform's summary: a replace counts as one add and one destroy."""
-        add = sum(c.action in (Action.CREATE, Action.REPLACE) for c in self.changes)
+        add = sum(c.action.creates for c in self.changes)
         change = sum(c.action is Action.UPDATE for c in self.changes)
-        destroy = sum(c.action in (Action.DELETE, Action.REPLACE) for c in self.changes)
+        destroy = sum(c.action is Action.DELETE or c.action.is_replace for c in self.changes)
         adopt = sum(c.adopted for c in self.changes)
         return {"add": add, "change": change, "destroy": destroy, "adopt": adopt}

@@ -100,9 +100,9 @@ def _check_blocked(workspace: Any, ids: list[str], where: str) -> None:
 def _counts(plan: dict[str, Any]) -> dict[str, int]:
     actions = [c["change"]["action"] for c in plan["resource_changes"]]
     return {
-        "add": sum(a in ("create", "replace") for a in actions),
+        "add": sum(a in ("create", "replace", "create-then-delete") for a in actions),
         "change": actions.count("update"),
-        "destroy": sum(a in ("delete", "replace") for a in actions),
+        "destroy": sum(a in ("delete", "replace", "create-then-delete") for a in actions),
     }
 
 

@@ -27,7 +27,8 @@ def unmarked_deletes(ctx: CheckContext) -> list[Diagnostic]:
     found = []
     for address, change in sorted(ctx.changes.items()):
         seen = ctx.observed.get(address)
-        if change.action not in (Action.DELETE, Action.REPLACE) or seen is None or seen.actual is None:
+        deletes = change.action is Action.DELETE or change.action.is_replace
+        if not deletes or seen is None or seen.actual is None:
             continue
         if handler(address.kind).marked and not seen.marked:
             found.append(Diagnostic(

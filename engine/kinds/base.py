@@ -190,6 +190,8 @@ class KindHandler:
             return [DESTROY]
         if action is Action.REPLACE:
             return [DESTROY, APPLY]
+        if action is Action.CREATE_THEN_DELETE:
+            return [APPLY, DESTROY]
         if action in (Action.CREATE, Action.UPDATE):
             return [APPLY]
         return []
@@ -215,7 +217,10 @@ class KindHandler:
         return change
 
     def describe(self, op: StepOp, change: ResourceChange) -> str:
-        return f"{op.value} {self.kind.exchange_type} '{change.exchange_name}'"
+        name = change.exchange_name
+        if op is StepOp.DELETE and change.before:  # the old object (a replacement may be named anew)
+            name = str(change.before_dict.get("Name") or name)
+        return f"{op.value} {self.kind.exchange_type} '{name}'"
 
     # ---- applying -----------------------------------------------------------------------
 

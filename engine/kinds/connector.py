@@ -31,7 +31,9 @@ INBOUND_CONNECTOR = KindSpec(
 OUTBOUND_CONNECTOR = KindSpec(
     Kind.OUTBOUND_CONNECTOR,
     (
-        NAME,
+        # Exchange refuses to rename a connector a rule routes through: a new name is a new
+        # connector, created first so the rules can be re-pointed before the old one goes.
+        attr("Name", Norm.NAME, force_new=True),
         attr("Comment", Norm.TEXT),
         attr("ConnectorType", Norm.NAME),
         attr("Enabled", Norm.BOOL, True),
@@ -41,6 +43,7 @@ OUTBOUND_CONNECTOR = KindSpec(
         attr("TlsSettings", Norm.NAME),
         attr("UseMXRecord", Norm.BOOL, True),
     ),
+    create_before_destroy=True,
 )
 
 # Inbound connector properties that only apply to one connector type: name it explicitly.

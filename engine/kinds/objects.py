@@ -118,7 +118,8 @@ class ObjectHandler(KindHandler):
         want = Resource(address, freeze_attrs(after), want.dependencies)
         forced = tuple(a for a in changed if a in self.schema.force_new)
         if forced:
-            change = self._change(Action.REPLACE, have, want, changed, Reason.CANNOT_UPDATE, seen)
+            replace = Action.CREATE_THEN_DELETE if self.schema.create_before_destroy else Action.REPLACE
+            change = self._change(replace, have, want, changed, Reason.CANNOT_UPDATE, seen)
             return dataclasses.replace(change, requires_replace=forced)
         if changed:
             reason = Reason.DRIFTED if record and self._drifted(record, have) else Reason.CONFIG_CHANGED
@@ -157,7 +158,7 @@ class ObjectHandler(KindHandler):
             return [(StepOp.DELETE, self.remove_call(identity))]
         if phase != APPLY:
             return []
-        if change.action in (Action.CREATE, Action.REPLACE):
+        if change.action.creates:
             return [(StepOp.CREATE, self.new_call(change.after_dict))]
         call = self.set_call(identity, change.after_dict, change.changed)
         return [(StepOp.UPDATE, call)] if call is not None else []
@@ -173,7 +174,7 @@ class ObjectHandler(KindHandler):
     def set_call(self, identity: str, attrs: Mapping[str, Any], changed: tuple[str, ...],
                  priority: int | None = None) -> CmdletCall | None:
         """`Set-<Type>` with the changed attributes (None clears), or None if nothing to send."""
-        names = self.settable(set(changed) - {"Name"}, attrs)
+        names = self.settable(set(changed), attrs)
         params: dict[str, Any] = {name: call_value(attrs.get(name)) for name in sorted(names)}
         if params == {} and priority is None:
             return None
@@ -198,14 +199,35 @@ class ObjectHandler(KindHandler):
                result: Result) -> State:
         verb = call.verb
         if verb == "Remove":
-            return state.drop(change.address)
+            return self._forget(state, change, call)
         if verb == "New":
-            return state.put(self._created(change, call, result))
+            state = state.put(self._created(change, call, result))
+            if change.action is Action.CREATE_THEN_DELETE and change.before is not None:
+                # The old object stays until this change removes it: keep it in state, so a
+                # run stopped in between still removes it (and rules can be re-pointed first).
+                state = state.put(StateResource(change.address.deposed(), self.identity_name(change),
+                                                change.guid, change.before))
+            return state
         base = state.get(change.address) or self.sync_record(change)
         attrs = self.recorded(dict(base.attributes), change, call)
         attrs.pop("Identity", None)
         attrs.pop("Priority", None)
-        return state.put(dataclasses.replace(base, attributes=freeze_attrs(attrs)))
+        name = str(attrs.get("Name") or base.exchange_name)  # a Set- may rename in place
+        return state.put(dataclasses.replace(base, exchange_name=name, attributes=freeze_attrs(attrs)))
+
+    def _forget(self, state: State, change: ResourceChange, call: CmdletCall) -> State:
+        """The address's record goes with the object removed - unless it records the
+        replacement created before the old object was removed (then the old one's deposed
+        record goes)."""
+        record = state.get(change.address)
+        removed = str(call.args.get("Identity", "")).casefold()
+        if record is not None and record.guid and removed not in (record.guid.casefold(),
+                                                                   record.exchange_name.casefold()):
+            return state.drop(change.address.deposed())
+        return state.drop(change.address)
+
+    def identity_name(self, change: ResourceChange) -> str:
+        return str(change.before_dict.get("Name") or change.exchange_name)
 
     def recorded(self, attrs: dict[str, Any], change: ResourceChange, call: CmdletCall) -> dict[str, Any]:
         """The record's attributes after a Set- (or another in-place call) succeeded."""

@@ -45,6 +45,9 @@ class KindSpec:
     attrs: tuple[AttrSpec, ...]
     # attribute -> kind of the object whose Exchange Name it holds
     references: tuple[tuple[str, Kind], ...] = ()
+    # A replacement creates the new object before deleting the old one, so objects that
+    # reference it can be re-pointed in between (Terraform's create_before_destroy).
+    create_before_destroy: bool = False
 
     def attr(self, name: str) -> AttrSpec:
         for spec in self.attrs:
@@ -97,7 +100,7 @@ def attr(name: str, norm: Norm, default: Value = None, **kw: Any) -> AttrSpec:
     return AttrSpec(name, norm, default, **kw)
 
 
-NAME = attr("Name", Norm.NAME, force_new=True)
+NAME = attr("Name", Norm.NAME)  # renamed in place with Set- -Name where Exchange allows it
 
 
 def normalize_value(spec: AttrSpec, value: Any) -> Any:

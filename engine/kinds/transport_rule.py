@@ -107,7 +107,7 @@ class TransportRuleHandler(ObjectHandler):
         on = change.enabled
         if change.after is None or on is None or not on.after:
             return False
-        return change.action in (Action.CREATE, Action.REPLACE) or STATE in change.changed
+        return change.action.creates or STATE in change.changed
 
     def phases(self, change: ResourceChange) -> list[str]:
         phases = super().phases(change)
@@ -120,7 +120,7 @@ class TransportRuleHandler(ObjectHandler):
         """Our kept rules that left the block (or its order) move back: minimal moves from the
         first break on."""
         leaving = {str(c.before_dict.get("Name", "")).casefold() for c in changes.values()
-                   if c.address.kind is self.kind and c.action in (Action.DELETE, Action.REPLACE)}
+                   if c.address.kind is self.kind and (c.action is Action.DELETE or c.action.is_replace)}
         current = [name for name in ctx.read.rule_names() if name not in leaving]
         kept = {a: str(c.before_dict.get("Name", "")).casefold() for a, c in changes.items()
                 if a.kind is self.kind and c.action in (Action.UPDATE, Action.NOOP) and c.after}
@@ -148,7 +148,7 @@ class TransportRuleHandler(ObjectHandler):
         if phase == DESTROY:
             placement.remove(change.address)
             return [(StepOp.DELETE, self.remove_call(identity))]
-        if change.action in (Action.CREATE, Action.REPLACE):
+        if change.action.creates:
             priority = placement.place(change.address, change.exchange_name)
             return [(StepOp.CREATE, self.new_call(change.after_dict, priority))]
         out: list[tuple[StepOp, CmdletCall]] = []

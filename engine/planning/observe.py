@@ -5,6 +5,7 @@ are strays: reported, never deleted.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -82,6 +83,8 @@ def observe_all(read: TenantRead, desired: Sequence[Resource], state: State,
             out.conflicts.append(seen.conflict)
         if seen.claimed is not None:
             claimed.add(seen.claimed)
+    for address, name in ctx.creating.items():
+        _interrupted_twin(read, out, address, name, wanted.get(address), ctx, claimed)
     strays = _strays(read, claimed, state.integration)
     if destroying:
         for stray in strays:
@@ -91,6 +94,28 @@ def observe_all(read: TenantRead, desired: Sequence[Resource], state: State,
     else:
         out.strays.extend(strays)
     return out
+
+
+def _interrupted_twin(read: TenantRead, out: Observations, address: Address, name: str,
+                      want: Resource | None, ctx: ObserveContext, claimed: set[str]) -> None:
+    """An object an interrupted run created at `address` while the state still records another
+    one there (a replacement made new-first): both are ours. The one the config wants is the
+    address's; the other is its deposed twin, which the plan removes."""
+    kind_handler = handler(address.kind)
+    obj = read.by_name(address.kind, name) if name and kind_handler.marked else None
+    seen = out.observed.get(address)
+    if obj is None or read.owner(address.kind, obj) != ctx.integration or str(obj.get("Guid")) in claimed \
+            or seen is None or seen.actual is None or seen.actual.guid is None:
+        return
+    known = read.by_guid(address.kind, seen.actual.guid)
+    twin = address.deposed()
+    if want is not None and want.exchange_name.casefold() == name.casefold() and known is not None:
+        out.observed[address] = kind_handler.observe_object(address, obj, ctx)
+        out.observed[twin] = kind_handler.observe_object(twin, known, ctx)
+    else:
+        out.observed[twin] = kind_handler.observe_object(twin, obj, ctx)
+    claimed.add(str(obj.get("Guid")))
+    out.observed[address] = dataclasses.replace(out.observed[address], by_marker=False)
 
 
 def _strays(read: TenantRead, claimed: set[str], integration: str) -> list[Stray]:

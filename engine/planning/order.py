@@ -1,20 +1,24 @@
 """Ordering a plan's work as a dependency graph (graphlib): connectors before the rules that
 route through them on create/update, rules before their connectors on delete, a replacement's
-delete before its create, and a rule that stops referencing a connector before that connector
-changes. Ties break deterministically: deletes first, then by kind and rule order.
+delete before its create (or, created first, the old object deleted once everything that
+referenced it points to the new one), and a rule that stops referencing a connector before that
+connector changes. Ties break deterministically: deletes first, then by kind and rule order.
 """
 from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass
 from graphlib import CycleError, TopologicalSorter
-from typing import Iterable, Mapping
+from typing import Callable, Iterable, Mapping
 
 from exoform.engine.errors import PlanError
 from exoform.engine.kinds import handler, spec
 from exoform.engine.kinds.base import APPLY, DESTROY, ENABLE
 from exoform.engine.model import KIND_ORDER, Action, Address, Kind
 from exoform.engine.plan import ResourceChange
+
+
+Before = Callable[["Node", "Node"], None]
 
 
 @dataclass(frozen=True, order=True)
@@ -58,12 +62,17 @@ def edges(
             preds[then].add(first)
 
     for address, change in changes.items():
-        before(Node(DESTROY, address), Node(APPLY, address))
+        if change.action is Action.CREATE_THEN_DELETE:
+            before(Node(APPLY, address), Node(DESTROY, address))
+        else:
+            before(Node(DESTROY, address), Node(APPLY, address))
         before(Node(APPLY, address), Node(ENABLE, address))
         for dep in change.dependencies:
             before(Node(APPLY, dep), Node(ENABLE, address))
             before(Node(ENABLE, dep), Node(ENABLE, address))
             target = changes.get(dep)
+            if target is not None and target.action is Action.CREATE_THEN_DELETE:
+                before(Node(APPLY, address), Node(DESTROY, dep))  # re-pointed before the old goes
             # Only an in-place update must drop its reference before the target changes; a
             # replacement's delete already runs first, and its create follows the target.
             if target is not None and change.action is Action.UPDATE and detaches(change, target):
@@ -73,7 +82,22 @@ def edges(
                 before(Node(APPLY, dep), Node(APPLY, address))
         for dep in prior_deps.get(address, ()):
             before(Node(DESTROY, address), Node(DESTROY, dep))
+    _reference_edges(changes, before)
     return preds
+
+
+def _reference_edges(changes: Mapping[Address, ResourceChange], before: "Before") -> None:
+    """An object that still names another as it is now (a rule routing through a connector)
+    must be re-pointed in place, or deleted, before that other object is deleted - whatever
+    the state recorded (a deposed connector, an object found by its marker)."""
+    deleted = {(c.address.kind, str(c.before_dict.get("Name", "")).casefold()): c.address
+               for c in changes.values() if c.before is not None and c.action is Action.DELETE}
+    for address, change in changes.items():
+        for ref in _ref_names(change, "before") & set(deleted):
+            target = deleted[ref]
+            if change.action is Action.UPDATE:
+                before(Node(APPLY, address), Node(DESTROY, target))
+            before(Node(DESTROY, address), Node(DESTROY, target))
 
 
 def schedule(preds: Mapping[Node, set[Node]], rank: Mapping[Address, int]) -> list[Node]:

@@ -31,7 +31,9 @@ def diff_all(request: PlanRequest, ctx: PlanContext) -> dict[Address, ResourceCh
                                             request.state.get(address), ctx.options)
         if change is None:
             continue
-        if request.destroying and change.action is Action.DELETE:
+        if change.action is Action.DELETE and address.is_deposed:
+            change = dataclasses.replace(change, reason=Reason.DEPOSED)
+        elif request.destroying and change.action is Action.DELETE:
             reason = Reason.DESTROY_BY_MARKER if seen.by_marker else Reason.DESTROY
             change = dataclasses.replace(change, reason=reason)
         changes[address] = change

@@ -11,7 +11,7 @@ from tabulate import tabulate
 
 from exoform.engine.model import Action
 from exoform.engine.operations import reason_text, sensitive_attrs
-from exoform.engine.plan import Plan, ResourceChange, Severity
+from exoform.engine.plan import Plan, ResourceChange, Severity, Step, StepOp
 from exoform.text import literal, safe
 
 SENSITIVE = "(sensitive value)"
@@ -22,6 +22,7 @@ _HEADLINE = {
     Action.UPDATE: "will be updated in-place",
     Action.DELETE: "will be destroyed",
     Action.REPLACE: "must be replaced",
+    Action.CREATE_THEN_DELETE: "will be replaced, the new one created first",
 }
 
 
@@ -68,14 +69,14 @@ def rule_notes(plan: Plan, applied: bool = False) -> list[str]:
 
 def _audits(change: ResourceChange) -> bool:
     return (
-        change.action in (Action.CREATE, Action.REPLACE, Action.UPDATE)
+        (change.action.creates or change.action is Action.UPDATE)
         and change.enabled is not None and change.enabled.after is True
         and str(change.after_dict.get("Mode", "")).casefold() == "audit"
     )
 
 
 def _creates_disabled(change: ResourceChange) -> bool:
-    return (change.action in (Action.CREATE, Action.REPLACE)
+    return (change.action.creates
             and change.enabled is not None and change.enabled.after is False)
 
 
@@ -125,7 +126,7 @@ def _attribute_lines(change: ResourceChange) -> list[str]:
     for key in keys:
         old, new = _show(key, before.get(key), hidden), _show(key, after.get(key), hidden)
         label = key.ljust(width)
-        if change.action is Action.CREATE or (change.action is Action.REPLACE and change.before is None):
+        if change.action is Action.CREATE or (change.action.is_replace and change.before is None):
             lines.append(f"      + {label} = {new}")
         elif change.action is Action.DELETE:
             lines.append(f"      - {label} = {old}")
@@ -157,11 +158,19 @@ def _show(key: str, value: Any, hidden: frozenset[str]) -> str:
 def step_table(plan: Plan) -> str:
     rows = [
         (s.index + 1, s.op.value, str(s.address), safe(s.call.name),
-         safe(plan.change(s.address).exchange_name)[:48],
+         safe(_step_object(s, plan.change(s.address)))[:48],
          ",".join(str(d + 1) for d in s.depends_on) or "-")
         for s in plan.steps
     ]
     return str(tabulate(rows, headers=("#", "op", "address", "cmdlet", "object", "after"), tablefmt="simple"))
+
+
+def _step_object(step: Step, change: ResourceChange) -> str:
+    """The object a step acts on: a delete removes the object as it was (a replacement created
+    first has the new name)."""
+    if step.op is StepOp.DELETE and change.before:
+        return str(change.before_dict.get("Name") or change.exchange_name)
+    return change.exchange_name
 
 
 def render_diagnostics(plan: Plan) -> str:
