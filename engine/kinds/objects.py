@@ -219,6 +219,8 @@ class ObjectHandler(KindHandler):
         """The address's record goes with the object removed - unless it records the
         replacement created before the old object was removed (then the old one's deposed
         record goes)."""
+        if change.address.is_deposed:
+            return state.drop(change.address)
         record = state.get(change.address)
         removed = str(call.args.get("Identity", "")).casefold()
         if record is not None and record.guid and removed not in (record.guid.casefold(),

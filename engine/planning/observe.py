@@ -85,6 +85,8 @@ def observe_all(read: TenantRead, desired: Sequence[Resource], state: State,
             claimed.add(seen.claimed)
     for address, name in ctx.creating.items():
         _interrupted_twin(read, out, address, name, wanted.get(address), ctx, claimed)
+    for address, want in wanted.items():
+        _prefer_wanted(out, address, want)
     strays = _strays(read, claimed, state.integration)
     if destroying:
         for stray in strays:
@@ -116,6 +118,25 @@ def _interrupted_twin(read: TenantRead, out: Observations, address: Address, nam
         out.observed[twin] = kind_handler.observe_object(twin, obj, ctx)
     claimed.add(str(obj.get("Guid")))
     out.observed[address] = dataclasses.replace(out.observed[address], by_marker=False)
+
+
+def _prefer_wanted(out: Observations, address: Address, want: Resource) -> None:
+    """Of an address's object and its deposed twin (a replacement stopped half-way), the one
+    with the name the config wants is the address's; the other is the one to remove."""
+    twin = address.deposed()
+    main, other = out.observed.get(address), out.observed.get(twin)
+    if main is None or other is None or main.actual is None or other.actual is None:
+        return
+    wanted_name = want.exchange_name.casefold()
+    if other.actual.exchange_name.casefold() != wanted_name or main.actual.exchange_name.casefold() == wanted_name:
+        return
+    out.observed[address] = _moved(other, address)
+    out.observed[twin] = _moved(main, twin)
+
+
+def _moved(seen: Observed, address: Address) -> Observed:
+    actual = dataclasses.replace(seen.actual, address=address) if seen.actual else None
+    return dataclasses.replace(seen, address=address, actual=actual)
 
 
 def _strays(read: TenantRead, claimed: set[str], integration: str) -> list[Stray]:
