@@ -1,0 +1,163 @@
+"""The entry point: a `Simulator` traces every message class through a tenant state and turns
+the traces into findings, comparing with the same tenant without exoform's objects. It keeps
+what it compiled (rules, connectors, rule-segment results) across the states of one plan, keyed
+by the identity of the Get- objects it holds, so repeated states are cheap.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any, Callable, TypeVar
+
+from exoform.engine.mailflow.classes import recall_direction, representatives
+from exoform.engine.mailflow.connectors import compile_inbound, compile_outbound
+from exoform.engine.mailflow.causes import outcome_cause
+from exoform.engine.mailflow.directory import Directory
+from exoform.engine.mailflow.expectations import direction_of, expectation
+from exoform.engine.mailflow.findings import Finding, path_findings, stopped_findings
+from exoform.engine.mailflow.ipranges import IpRanges, parse_ranges
+from exoform.engine.mailflow.passes import PassContext, SegmentCache
+from exoform.engine.mailflow.results import Path, Start
+from exoform.engine.mailflow.rules import compile_rule
+from exoform.engine.mailflow.tenant import Gateway, GetObject, Intent, MailTenant
+from exoform.engine.mailflow.trace import trace
+from exoform.engine.mailflow.verdicts import MessageClass, Verdict
+from exoform.engine.mailflow.world import World, program
+
+T = TypeVar("T")
+_FAILURES = frozenset({Verdict.LOOP, Verdict.REJECTED, Verdict.LOST})
+
+
+@dataclass(frozen=True)
+class Simulation:
+    paths: tuple[Path, ...]  # one per class, in MessageClass order
+    findings: tuple[Finding, ...]  # sorted by ID
+    baseline: tuple[Path, ...]  # the same classes in the tenant without exoform's objects
+    ours: frozenset[str]  # casefolded names of exoform's objects in the tenant
+    intent: Intent
+    gateway: Gateway
+
+    def path(self, message_class: MessageClass) -> Path | None:
+        return next((p for p in self.paths if p.message_class is message_class), None)
+
+    @property
+    def ok(self) -> bool:
+        """Every class gets only acceptable verdicts."""
+        return all(p.ok for p in self.paths)
+
+    @property
+    def safe(self) -> bool:
+        """No class may loop, be rejected or be lost (the check for a plan's every step)."""
+        return not any(p.possible & _FAILURES for p in self.paths)
+
+
+class Simulator:
+    """Simulates the states of one plan for one gateway and intent."""
+
+    def __init__(self, gateway: Gateway, intent: Intent, at: datetime | None = None) -> None:
+        self.gateway, self.intent, self.at = gateway, intent, at
+        self._ranges = parse_ranges(gateway.ip_ranges)
+        self._gateway_ip = _return_address(self._ranges)
+        self._compiled: dict[int, tuple[GetObject, Any]] = {}  # id(obj) -> (obj, compiled)
+        self._segments: SegmentCache = {}
+        self._baselines: dict[tuple[object, ...], tuple[tuple[Path, ...], tuple[Finding, ...]]] = {}
+        self._directory: tuple[object, object, Directory] | None = None
+
+    def simulate(self, tenant: MailTenant) -> Simulation:
+        world = self._world(tenant, keep_ours=True)
+        starts = self._starts(world, tenant)
+        paths = tuple(self._path(world, s) for s in starts)
+        base_paths, base_findings = self._baseline(tenant, starts)
+        earlier = {f.id for f in base_findings}
+        found = path_findings(world, paths) + stopped_findings(world, paths, base_paths)
+        findings = tuple(sorted((replace(f, preexisting=f.id in earlier) for f in found), key=lambda f: f.id))
+        ours = frozenset(r.key for r in world.rules if r.ours) | frozenset(
+            c.name.casefold() for c in world.inbound if c.ours) | frozenset(c.key for c in world.outbound if c.ours)
+        return Simulation(paths, findings, base_paths, ours, self.intent, self.gateway)
+
+    def trace(self, tenant: MailTenant, message_class: MessageClass) -> Path | None:
+        return self.simulate(tenant).path(message_class)
+
+    # ---- compiling, with the identity caches ---------------------------------------------
+
+    def _compile(self, obj: GetObject, build: Callable[[GetObject], T]) -> T:
+        held = self._compiled.get(id(obj))
+        if held is not None and held[0] is obj:
+            return held[1]  # type: ignore[no-any-return]
+        compiled = build(obj)
+        self._compiled[id(obj)] = (obj, compiled)  # holding obj keeps its id from being reused
+        return compiled
+
+    def _world(self, tenant: MailTenant, keep_ours: bool) -> World:
+        name = self.intent.integration
+        rules = tuple(self._compile(o, lambda o: compile_rule(o, name, self._ranges, self.at)) for o in tenant.rules)
+        inbound = tuple(self._compile(o, lambda o: compile_inbound(o, name)) for o in tenant.inbound_connectors)
+        outbound = tuple(self._compile(o, lambda o: compile_outbound(o, name, self.gateway))
+                         for o in tenant.outbound_connectors)
+        keys = tuple(id(o) for o in tenant.rules)
+        if not keep_ours:
+            kept = [(r, k) for r, k in zip(rules, keys) if not r.ours]
+            rules, keys = tuple(r for r, _ in kept), tuple(k for _, k in kept)
+            inbound = tuple(c for c in inbound if not c.ours)
+            outbound = tuple(c for c in outbound if not c.ours)
+        watched = frozenset().union(*(r.reads for r in rules if r.enabled))
+        if self.gateway.header_name:
+            watched |= {self.gateway.header_name.casefold()}
+        directory = self._directory_of(tenant)
+        context = PassContext(directory, watched, self._segments)
+        return World(self.intent, self.gateway, self._ranges, self._gateway_ip, directory, rules,
+                     program(rules, keys), inbound, outbound, context)
+
+    def _directory_of(self, tenant: MailTenant) -> Directory:
+        held = self._directory
+        if held is not None and held[0] is tenant.accepted_domains and held[1] is tenant.recipients:
+            return held[2]
+        if held is not None and held[0] == tenant.accepted_domains and held[1] == tenant.recipients:
+            return held[2]
+        directory = Directory.of(tenant)
+        self._directory = (tenant.accepted_domains, tenant.recipients, directory)
+        return directory
+
+    def _starts(self, world: World, tenant: MailTenant) -> tuple[Start, ...]:
+        named = self._ranges.union(parse_ranges(tenant.allow_list))
+        for rule in world.rules:
+            if rule.named_ranges:
+                named = named.union(rule.named_ranges)
+        for connector in world.inbound:
+            named = named.union(connector.sender_ips)
+        domains = [d for c in world.outbound for d in c.recipient_domains] + [
+            d for c in world.inbound for d in c.sender_domains]
+        return representatives(self.intent, world.directory, world.inbound, named, domains)
+
+    # ---- tracing ---------------------------------------------------------------------------
+
+    def _path(self, world: World, start: Start) -> Path:
+        branches, uncertain = trace(world, start)
+        recall = recall_direction(self.intent)
+        expected = expectation(self.intent, start.message_class, recall)
+        direction = direction_of(start.message_class, recall)
+        explained = tuple(
+            b if b.verdict in expected.acceptable
+            else replace(b, cause=outcome_cause(world, b, start.message_class, direction, expected.intended))
+            for b in branches)
+        possible = frozenset(b.verdict for b in explained)
+        return Path(start.message_class, start, explained, possible, expected, uncertain)
+
+    def _baseline(self, tenant: MailTenant, starts: tuple[Start, ...]) -> tuple[tuple[Path, ...], tuple[Finding, ...]]:
+        world = self._world(tenant, keep_ours=False)
+        key = (tuple(id(r) for r in world.rules), tuple(id(c) for c in world.inbound),
+               tuple(id(c) for c in world.outbound), world.directory, starts)
+        held = self._baselines.get(key)
+        if held is None:
+            paths = tuple(self._path(world, s) for s in starts)
+            held = (paths, tuple(path_findings(world, paths)))
+            self._baselines[key] = held
+        return held
+
+
+def _return_address(ranges: IpRanges) -> int | None:
+    """The gateway's representative sending address: the first host of its first range."""
+    if not ranges.spans:
+        return None
+    low, high = ranges.spans[0]
+    return low + 1 if high - low >= 2 else low
