@@ -88,8 +88,8 @@ def _cast(intent: Intent, directory: Directory, named_domains: Iterable[str]) ->
     return Cast(outsider("sender"), outsider("recipient"), outsider("postmaster"), in_scope, out_of_scope, colleague)
 
 
-def _users(directory: Directory) -> list[str]:
-    return [u for u in directory.users_sorted if directory.internal(u)]
+def _users(directory: Directory) -> tuple[str, ...]:
+    return directory.internal_users
 
 
 def _synthetic(directory: Directory, local: str, groups: frozenset[str] = frozenset()) -> Party:

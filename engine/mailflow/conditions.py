@@ -42,6 +42,17 @@ class Condition:
         return None
 
 
+FROM_IN, FROM_OUT, TO_IN, TO_OUT = 1, 2, 4, 8
+
+
+def scope_facts(message: Message, entry: Entry) -> int:
+    """Which of FromScope/SentToScope In/NotInOrganization hold (as `Scope.test` decides)."""
+    sender, recipient = message.sender, message.recipient
+    facts = FROM_IN if sender.internal and entry.authenticated else 0
+    facts |= 0 if sender.internal else FROM_OUT
+    return facts | (TO_IN if recipient.internal else TO_OUT)
+
+
 def _party(env: Env, sender: bool) -> Party:
     return env.message.sender if sender else env.message.recipient
 
@@ -52,6 +63,7 @@ class Scope(Condition):
 
     def __init__(self, sender: bool, inside: bool) -> None:
         self.sender, self.inside = sender, inside
+        self.bit = (FROM_IN if inside else FROM_OUT) if sender else (TO_IN if inside else TO_OUT)
 
     def test(self, env: Env) -> int:
         party = _party(env, self.sender)

@@ -15,14 +15,16 @@ class Directory:
     domains: tuple[tuple[str, DomainType], ...]  # casefolded domain, type
     users: frozenset[str]  # casefolded addresses of non-group recipients
     groups: frozenset[str]
-    users_sorted: tuple[str, ...]
+    internal_users: tuple[str, ...]  # sorted: the users representatives are chosen from
 
     @classmethod
     def of(cls, tenant: MailTenant) -> "Directory":
         users = sorted({r.address.casefold() for r in tenant.recipients if not r.is_group})
         groups = frozenset(r.address.casefold() for r in tenant.recipients if r.is_group)
         domains = tuple(sorted({(d.domain.casefold(), d.domain_type) for d in tenant.accepted_domains}))
-        return cls(domains, frozenset(users), groups, tuple(users))
+        kinds = dict(domains)
+        inside = tuple(u for u in users if kinds.get(address_domain(u)) is not DomainType.EXTERNAL_RELAY)
+        return cls(domains, frozenset(users), groups, inside)
 
     @property
     def known(self) -> bool:

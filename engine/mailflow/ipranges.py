@@ -39,10 +39,24 @@ class IpRanges:
         return None
 
     def union(self, other: "IpRanges") -> "IpRanges":
-        return IpRanges(_merge(self.spans + other.spans), tuple(sorted(set(self.unreadable + other.unreadable))))
+        return union_all((self, other))
+
+
+EMPTY = IpRanges()
+
+
+def union_all(sets: Iterable[IpRanges]) -> IpRanges:
+    spans: list[tuple[int, int]] = []
+    bad: set[str] = set()
+    for one in sets:
+        spans.extend(one.spans)
+        bad.update(one.unreadable)
+    return IpRanges(_merge(tuple(spans)), tuple(sorted(bad))) if spans or bad else EMPTY
 
 
 def parse_ranges(values: Iterable[str]) -> IpRanges:
+    if not values:
+        return EMPTY
     spans: list[tuple[int, int]] = []
     bad: list[str] = []
     for value in values:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from typing import Sequence
 
 from exoform.engine.mailflow.assumptions import Assumption
-from exoform.engine.mailflow.conditions import MAYBE, NO, Env
+from exoform.engine.mailflow.conditions import MAYBE, NO, Env, scope_facts
 from exoform.engine.mailflow.directory import Directory
 from exoform.engine.mailflow.message import RULES_LOOP_HEADER, Entry, Message, remove_header, set_header
 from exoform.engine.mailflow.rules import CompiledRule, Outcome, Withhold
@@ -44,8 +44,16 @@ class PassResult:
         return bool(self.stopped_by or self.withheld or self.rejected_by)
 
     def merge_key(self) -> tuple[object, ...]:
-        return (self.headers, self.changed, self.route, self.copies, self.stopped_by, self.withheld,
-                self.rejected_by)
+        """Alternatives with the same key go on alike. A finished pass no longer reads what
+        changed in it, and withheld or refused mail goes nowhere, whichever rule did it (the
+        first such rule is kept, being the earliest)."""
+        if self.rejected_by:
+            return ("rejected",)
+        if self.withheld:
+            return ("withheld",)
+        if self.stopped_by:
+            return ("stopped", self.headers, self.route, self.copies)
+        return (self.headers, self.changed, self.route, self.copies)
 
 
 @dataclass(frozen=True, eq=False)
@@ -106,7 +114,10 @@ def _evaluate_segment(segment: Segment, acc: PassResult, message: Message, entry
     # An Env depends only on an alternative's headers, so it is reused until those change.
     live: list[tuple[PassResult, Env | None]] = [(PassResult(acc.headers, acc.changed), None)]
     done: list[PassResult] = []
+    facts = scope_facts(message, entry)
     for rule in segment.rules:
+        if not rule.screen(facts):
+            continue
         step: list[tuple[PassResult, Env | None]] = []
         for state, env in live:
             env = env or _env(message, entry, state, ctx)

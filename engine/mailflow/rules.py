@@ -11,7 +11,7 @@ from typing import Any
 
 from exoform.engine.mailflow.assumptions import Assumption
 from exoform.engine.mailflow.conditions import (
-    CONDITION_KEYS, MAYBE, NO, PAIRED_KEYS, RECIPIENT_KEYS, YES, Condition, Env, Unmodelled)
+    CONDITION_KEYS, MAYBE, NO, PAIRED_KEYS, RECIPIENT_KEYS, YES, Condition, Env, Scope, Unmodelled)
 from exoform.engine.mailflow.ipranges import IpRanges, parse_ranges
 from exoform.engine.mailflow.readers import (
     Obj, date, flag, folded, folded_texts, is_set, rule_enabled, text, texts)
@@ -105,6 +105,12 @@ class CompiledRule:
     envelope_recipient: bool
     reads: frozenset[str]  # headers its conditions read
     writes: frozenset[str]  # headers its actions set or remove
+    required: int  # scope facts its conditions need (see conditions.scope_facts)
+    excluded: int  # scope facts its exceptions reject
+
+    def screen(self, facts: int) -> bool:
+        """Its scopes allow a message with these facts (a cheap test before `matches`)."""
+        return not (self.required & ~facts) and not (self.excluded & facts)
 
     def effective(self, watched: frozenset[str]) -> bool:
         """Its actions can change routing, delivery, or a header something reads."""
@@ -149,7 +155,9 @@ class CompiledRule:
         return Outcome.FIRED if self.matches(env) == YES else Outcome.MAYBE
 
 
-def compile_rule(obj: Obj, integration: str, gateway: IpRanges, at: datetime | None) -> CompiledRule:
+def compile_rule(raw: Obj, integration: str, gateway: IpRanges, at: datetime | None) -> CompiledRule:
+    # Get- output holds ~170 properties, nearly all null: read only the ones that are set.
+    obj = {k: v for k, v in raw.items() if is_set(v)}
     conditions, exceptions = _predicates(obj, gateway)
     except_ranges = parse_ranges(texts(obj, "ExceptIfSenderIpRanges"))
     header = folded(obj, "SetHeaderName")
@@ -166,17 +174,26 @@ def compile_rule(obj: Obj, integration: str, gateway: IpRanges, at: datetime | N
         withhold=_withhold(obj), except_ranges=except_ranges,
         named_ranges=except_ranges.union(parse_ranges(texts(obj, "SenderIpRanges"))),
         return_ip=except_ranges.first_outside(gateway),
-        envelope_recipient=any(is_set(obj.get(k)) or is_set(obj.get("ExceptIf" + k)) for k in RECIPIENT_KEYS),
+        envelope_recipient=any(k in obj or "ExceptIf" + k in obj for k in RECIPIENT_KEYS),
         reads=frozenset().union(*(c.reads for c in conditions + exceptions)),
         writes=frozenset(n for n in (header, removed) if n),
+        required=_bits(conditions), excluded=_bits(exceptions),
     )
+
+
+def _bits(predicates: tuple[Condition, ...]) -> int:
+    bits = 0
+    for predicate in predicates:
+        if isinstance(predicate, Scope):
+            bits |= predicate.bit
+    return bits
 
 
 def _predicates(obj: Obj, gateway: IpRanges) -> tuple[tuple[Condition, ...], tuple[Condition, ...]]:
     conditions: list[Condition] = []
     exceptions: list[Condition] = []
     for key in sorted(obj):
-        if "@" in key or key in _METADATA or key in _INERT or key in _ACTIONS or not is_set(obj.get(key)):
+        if "@" in key or key in _METADATA or key in _INERT or key in _ACTIONS:
             continue
         if key == "NotifySender" and folded(obj, key) == "notifyonly":
             continue
@@ -188,19 +205,19 @@ def _predicates(obj: Obj, gateway: IpRanges) -> tuple[tuple[Condition, ...], tup
         if base in PAIRED_KEYS:
             pair = {"HeaderContainsWords": "HeaderContainsMessageHeader",
                     "HeaderMatchesPatterns": "HeaderMatchesMessageHeader"}[base]
-            if not is_set(obj.get(("ExceptIf" if exception else "") + pair)):
+            if ("ExceptIf" if exception else "") + pair not in obj:
                 target.append(Unmodelled(key))
             continue
         builder = CONDITION_KEYS.get(base)
         target.append(builder(obj, key, gateway) if builder else Unmodelled(key))
     # Cheap, selective tests first: scopes, then the rest in key order.
-    conditions.sort(key=lambda c: 0 if type(c).__name__ == "Scope" else 1)
+    conditions.sort(key=lambda c: 0 if isinstance(c, Scope) else 1)
     return tuple(conditions), tuple(exceptions)
 
 
 def _withhold(obj: Obj) -> Withhold | None:
     for key, action in _WITHHOLD.items():
-        if is_set(obj.get(key)) and not (key == "NotifySender" and folded(obj, key) == "notifyonly"):
+        if key in obj and not (key == "NotifySender" and folded(obj, key) == "notifyonly"):
             return action
     return None
 

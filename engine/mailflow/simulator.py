@@ -10,15 +10,16 @@ from datetime import datetime
 from typing import Any, Callable, TypeVar
 
 from exoform.engine.mailflow.classes import recall_direction, representatives
-from exoform.engine.mailflow.connectors import compile_inbound, compile_outbound
+from exoform.engine.mailflow.connectors import (
+    InboundConnector, OutboundConnector, compile_inbound, compile_outbound)
 from exoform.engine.mailflow.causes import outcome_cause
 from exoform.engine.mailflow.directory import Directory
 from exoform.engine.mailflow.expectations import direction_of, expectation
 from exoform.engine.mailflow.findings import Finding, path_findings, stopped_findings
-from exoform.engine.mailflow.ipranges import IpRanges, parse_ranges
+from exoform.engine.mailflow.ipranges import IpRanges, parse_ranges, union_all
 from exoform.engine.mailflow.passes import PassContext, SegmentCache
 from exoform.engine.mailflow.results import Path, Start
-from exoform.engine.mailflow.rules import compile_rule
+from exoform.engine.mailflow.rules import CompiledRule, compile_rule
 from exoform.engine.mailflow.tenant import Gateway, GetObject, Intent, MailTenant
 from exoform.engine.mailflow.trace import trace
 from exoform.engine.mailflow.verdicts import MessageClass, Verdict
@@ -51,6 +52,14 @@ class Simulation:
         return not any(p.possible & _FAILURES for p in self.paths)
 
 
+@dataclass(frozen=True)
+class _Compiled:
+    rules: tuple[CompiledRule, ...]
+    keys: tuple[int, ...]  # id() of each rule's Get- object (held by the Simulator)
+    inbound: tuple[InboundConnector, ...]
+    outbound: tuple[OutboundConnector, ...]
+
+
 class Simulator:
     """Simulates the states of one plan for one gateway and intent."""
 
@@ -62,12 +71,14 @@ class Simulator:
         self._segments: SegmentCache = {}
         self._baselines: dict[tuple[object, ...], tuple[tuple[Path, ...], tuple[Finding, ...]]] = {}
         self._directory: tuple[object, object, Directory] | None = None
+        self._representatives: dict[tuple[object, ...], tuple[Start, ...]] = {}
 
     def simulate(self, tenant: MailTenant) -> Simulation:
-        world = self._world(tenant, keep_ours=True)
+        compiled = self._compiled_state(tenant)
+        world = self._world(tenant, compiled, keep_ours=True)
         starts = self._starts(world, tenant)
         paths = tuple(self._path(world, s) for s in starts)
-        base_paths, base_findings = self._baseline(tenant, starts)
+        base_paths, base_findings = self._baseline(tenant, compiled, starts)
         earlier = {f.id for f in base_findings}
         found = path_findings(world, paths) + stopped_findings(world, paths, base_paths)
         findings = tuple(sorted((replace(f, preexisting=f.id in earlier) for f in found), key=lambda f: f.id))
@@ -80,27 +91,31 @@ class Simulator:
 
     # ---- compiling, with the identity caches ---------------------------------------------
 
-    def _compile(self, obj: GetObject, build: Callable[[GetObject], T]) -> T:
-        held = self._compiled.get(id(obj))
-        if held is not None and held[0] is obj:
-            return held[1]  # type: ignore[no-any-return]
-        compiled = build(obj)
-        self._compiled[id(obj)] = (obj, compiled)  # holding obj keeps its id from being reused
-        return compiled
+    def _compiled_state(self, tenant: MailTenant) -> _Compiled:
+        name, at, ranges, gateway = self.intent.integration, self.at, self._ranges, self.gateway
+        rules = self._each(tenant.rules, lambda o: compile_rule(o, name, ranges, at))
+        inbound = self._each(tenant.inbound_connectors, lambda o: compile_inbound(o, name))
+        outbound = self._each(tenant.outbound_connectors, lambda o: compile_outbound(o, name, gateway))
+        return _Compiled(rules, tuple(id(o) for o in tenant.rules), inbound, outbound)
 
-    def _world(self, tenant: MailTenant, keep_ours: bool) -> World:
-        name = self.intent.integration
-        rules = tuple(self._compile(o, lambda o: compile_rule(o, name, self._ranges, self.at)) for o in tenant.rules)
-        inbound = tuple(self._compile(o, lambda o: compile_inbound(o, name)) for o in tenant.inbound_connectors)
-        outbound = tuple(self._compile(o, lambda o: compile_outbound(o, name, self.gateway))
-                         for o in tenant.outbound_connectors)
-        keys = tuple(id(o) for o in tenant.rules)
+    def _each(self, objects: tuple[GetObject, ...], build: Callable[[GetObject], T]) -> tuple[T, ...]:
+        held, out = self._compiled, []
+        for obj in objects:
+            found = held.get(id(obj))
+            if found is None or found[0] is not obj:
+                found = (obj, build(obj))  # holding obj keeps its id from being reused
+                held[id(obj)] = found
+            out.append(found[1])
+        return tuple(out)
+
+    def _world(self, tenant: MailTenant, compiled: _Compiled, keep_ours: bool) -> World:
+        rules, keys, inbound, outbound = compiled.rules, compiled.keys, compiled.inbound, compiled.outbound
         if not keep_ours:
             kept = [(r, k) for r, k in zip(rules, keys) if not r.ours]
             rules, keys = tuple(r for r, _ in kept), tuple(k for _, k in kept)
             inbound = tuple(c for c in inbound if not c.ours)
             outbound = tuple(c for c in outbound if not c.ours)
-        watched = frozenset().union(*(r.reads for r in rules if r.enabled))
+        watched = frozenset().union(*(r.reads for r in rules if r.enabled and r.reads))
         if self.gateway.header_name:
             watched |= {self.gateway.header_name.casefold()}
         directory = self._directory_of(tenant)
@@ -119,15 +134,16 @@ class Simulator:
         return directory
 
     def _starts(self, world: World, tenant: MailTenant) -> tuple[Start, ...]:
-        named = self._ranges.union(parse_ranges(tenant.allow_list))
-        for rule in world.rules:
-            if rule.named_ranges:
-                named = named.union(rule.named_ranges)
-        for connector in world.inbound:
-            named = named.union(connector.sender_ips)
-        domains = [d for c in world.outbound for d in c.recipient_domains] + [
-            d for c in world.inbound for d in c.sender_domains]
-        return representatives(self.intent, world.directory, world.inbound, named, domains)
+        named = union_all([self._ranges, parse_ranges(tenant.allow_list)] + [r.named_ranges for r in world.rules]
+                          + [c.sender_ips for c in world.inbound])
+        domains = tuple(sorted({d for c in world.outbound for d in c.recipient_domains}
+                               | {d for c in world.inbound for d in c.sender_domains}))
+        key = (world.directory, named, domains, world.inbound)
+        starts = self._representatives.get(key)
+        if starts is None:
+            starts = representatives(self.intent, world.directory, world.inbound, named, domains)
+            self._representatives[key] = starts
+        return starts
 
     # ---- tracing ---------------------------------------------------------------------------
 
@@ -143,8 +159,9 @@ class Simulator:
         possible = frozenset(b.verdict for b in explained)
         return Path(start.message_class, start, explained, possible, expected, uncertain)
 
-    def _baseline(self, tenant: MailTenant, starts: tuple[Start, ...]) -> tuple[tuple[Path, ...], tuple[Finding, ...]]:
-        world = self._world(tenant, keep_ours=False)
+    def _baseline(self, tenant: MailTenant, compiled: _Compiled,
+                  starts: tuple[Start, ...]) -> tuple[tuple[Path, ...], tuple[Finding, ...]]:
+        world = self._world(tenant, compiled, keep_ours=False)
         key = (tuple(id(r) for r in world.rules), tuple(id(c) for c in world.inbound),
                tuple(id(c) for c in world.outbound), world.directory, starts)
         held = self._baselines.get(key)
