@@ -99,9 +99,10 @@ def _ignored_partner_ips(arrival: Arrival, connectors: Sequence[InboundConnector
 
 def _relay_check(admission: Admission, message: Message, connectors: Sequence[InboundConnector],
                  directory: Directory) -> Admission:
-    """A copy for an external recipient that arrived over SMTP is a relay."""
+    """A copy that arrived over SMTP for a recipient outside every accepted domain is a relay
+    (an ExternalRelay domain is accepted: its mail is relayed by design)."""
     entry = admission.entry
-    if entry is None or message.recipient.internal:
+    if entry is None or message.recipient.internal or directory.accepted(message.recipient.domain):
         return admission
     code: CauseCode | None = None
     if entry.connector_type is not ConnectorType.ONPREMISES:

@@ -100,6 +100,7 @@ class CompiledRule:
     stop: bool
     withhold: Withhold | None
     except_ranges: IpRanges
+    sender_ranges: IpRanges  # its SenderIpRanges condition
     named_ranges: IpRanges  # every address range it names (for choosing neutral addresses)
     return_ip: int | None  # where a foreign service this rule routes to sends mail back from
     envelope_recipient: bool
@@ -162,6 +163,7 @@ def compile_rule(raw: Obj, integration: str, gateway: IpRanges, at: datetime | N
     except_ranges = parse_ranges(texts(obj, "ExceptIfSenderIpRanges"))
     header = folded(obj, "SetHeaderName")
     removed = folded(obj, "RemoveHeader")
+    sender_ranges = parse_ranges(texts(obj, "SenderIpRanges"))
     ours = owner(Kind.TRANSPORT_RULE, obj) == integration
     return CompiledRule(
         name=text(obj, "Name"), key=folded(obj, "Name"), ours=ours, role=_role(obj) if ours else RuleRole.OTHER,
@@ -172,7 +174,7 @@ def compile_rule(raw: Obj, integration: str, gateway: IpRanges, at: datetime | N
         set_header=(header, text(obj, "SetHeaderValue")) if header else None,
         remove_header=removed, stop=flag(obj, "StopRuleProcessing"),
         withhold=_withhold(obj), except_ranges=except_ranges,
-        named_ranges=except_ranges.union(parse_ranges(texts(obj, "SenderIpRanges"))),
+        sender_ranges=sender_ranges, named_ranges=except_ranges.union(sender_ranges),
         return_ip=except_ranges.first_outside(gateway),
         envelope_recipient=any(k in obj or "ExceptIf" + k in obj for k in RECIPIENT_KEYS),
         reads=frozenset().union(*(c.reads for c in conditions + exceptions)),

@@ -16,7 +16,7 @@ from exoform.engine.mailflow.causes import outcome_cause
 from exoform.engine.mailflow.directory import Directory
 from exoform.engine.mailflow.expectations import direction_of, expectation
 from exoform.engine.mailflow.findings import Finding, path_findings, stopped_findings
-from exoform.engine.mailflow.ipranges import IpRanges, parse_ranges, union_all
+from exoform.engine.mailflow.ipranges import parse_ranges, union_all
 from exoform.engine.mailflow.passes import PassContext, SegmentCache
 from exoform.engine.mailflow.results import Path, Start
 from exoform.engine.mailflow.rules import CompiledRule, compile_rule
@@ -66,7 +66,8 @@ class Simulator:
     def __init__(self, gateway: Gateway, intent: Intent, at: datetime | None = None) -> None:
         self.gateway, self.intent, self.at = gateway, intent, at
         self._ranges = parse_ranges(gateway.ip_ranges)
-        self._gateway_ip = _return_address(self._ranges)
+        self._gateway_addresses = tuple(_host(span) for span in self._ranges.spans)
+        self._gateway_ip = self._gateway_addresses[0] if self._gateway_addresses else None
         self._compiled: dict[int, tuple[GetObject, Any]] = {}  # id(obj) -> (obj, compiled)
         self._segments: SegmentCache = {}
         self._baselines: dict[tuple[object, ...], tuple[tuple[Path, ...], tuple[Finding, ...]]] = {}
@@ -120,8 +121,22 @@ class Simulator:
             watched |= {self.gateway.header_name.casefold()}
         directory = self._directory_of(tenant)
         context = PassContext(directory, watched, self._segments)
-        return World(self.intent, self.gateway, self._ranges, self._gateway_ip, directory, rules,
+        addresses = self._distinct_addresses(rules, inbound)
+        return World(self.intent, self.gateway, self._ranges, self._gateway_ip, addresses, directory, rules,
                      program(rules, keys), inbound, outbound, context)
+
+    def _distinct_addresses(self, rules: tuple[CompiledRule, ...],
+                            inbound: tuple[InboundConnector, ...]) -> tuple[int, ...]:
+        """One gateway address per way the tenant treats them: addresses every rule range and
+        connector address list contains alike behave alike."""
+        if len(self._gateway_addresses) < 2:
+            return self._gateway_addresses
+        sets = [r.sender_ranges for r in rules if r.sender_ranges] + [r.except_ranges for r in rules if r.except_ranges]
+        sets += [c.sender_ips for c in inbound if c.sender_ips]
+        seen: dict[tuple[bool, ...], int] = {}
+        for ip in self._gateway_addresses:
+            seen.setdefault(tuple(s.contains(ip) for s in sets), ip)
+        return tuple(seen.values())
 
     def _directory_of(self, tenant: MailTenant) -> Directory:
         held = self._directory
@@ -161,20 +176,21 @@ class Simulator:
 
     def _baseline(self, tenant: MailTenant, compiled: _Compiled,
                   starts: tuple[Start, ...]) -> tuple[tuple[Path, ...], tuple[Finding, ...]]:
-        world = self._world(tenant, compiled, keep_ours=False)
-        key = (tuple(id(r) for r in world.rules), tuple(id(c) for c in world.inbound),
-               tuple(id(c) for c in world.outbound), world.directory, starts)
+        """The same classes in the tenant without exoform's objects: the foreign objects are the
+        same between a plan's states, so this is traced once per plan."""
+        key = (tuple(k for r, k in zip(compiled.rules, compiled.keys) if not r.ours),
+               tuple(id(c) for c in compiled.inbound if not c.ours),
+               tuple(id(c) for c in compiled.outbound if not c.ours), self._directory_of(tenant), starts)
         held = self._baselines.get(key)
         if held is None:
+            world = self._world(tenant, compiled, keep_ours=False)
             paths = tuple(self._path(world, s) for s in starts)
             held = (paths, tuple(path_findings(world, paths)))
             self._baselines[key] = held
         return held
 
 
-def _return_address(ranges: IpRanges) -> int | None:
-    """The gateway's representative sending address: the first host of its first range."""
-    if not ranges.spans:
-        return None
-    low, high = ranges.spans[0]
+def _host(span: tuple[int, int]) -> int:
+    """A representative sending address of a range: its first host."""
+    low, high = span
     return low + 1 if high - low >= 2 else low

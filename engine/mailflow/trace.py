@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from exoform.engine.mailflow.admission import admit
+from exoform.engine.mailflow.admission import Admission, admit
 from exoform.engine.mailflow.assumptions import Assumption
 from exoform.engine.mailflow.causes import loop_cause
 from exoform.engine.mailflow.ipranges import format_address
-from exoform.engine.mailflow.message import Arrival, Entry, Message
+from exoform.engine.mailflow.message import Arrival, Entry, Message, Source
 from exoform.engine.mailflow.passes import run_pass
 from exoform.engine.mailflow.results import Branch, Hop, HopKind, PassRecord, RouteEvent, Start
 from exoform.engine.mailflow.routing import Step, route
@@ -62,7 +62,22 @@ def trace(world: World, start: Start) -> tuple[tuple[Branch, ...], bool]:
 
 
 def advance(world: World, walk: Walk) -> list[Walk | Branch]:
-    admission = admit(walk.arrival, walk.message, world.inbound, world.directory)
+    out: list[Walk | Branch] = []
+    for arrival, admission in _admissions(world, walk):
+        out.extend(_enter(world, replace(walk, arrival=arrival), admission))
+    return out
+
+
+def _admissions(world: World, walk: Walk) -> list[tuple[Arrival, Admission]]:
+    """The gateway sends from any of its ranges: each address the tenant treats differently
+    (a rule's range or a connector's list holding one range and not another) is a branch."""
+    arrivals = [walk.arrival]
+    if walk.arrival.source is Source.GATEWAY:
+        arrivals = [replace(walk.arrival, ip=ip) for ip in world.gateway_addresses] or arrivals
+    return [(a, admit(a, walk.message, world.inbound, world.directory)) for a in arrivals]
+
+
+def _enter(world: World, walk: Walk, admission: Admission) -> list[Walk | Branch]:
     walk = replace(walk, assumptions=walk.assumptions | admission.assumptions)
     entry = admission.entry
     if entry is None:

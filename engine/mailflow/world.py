@@ -20,7 +20,8 @@ class World:
     intent: Intent
     gateway: Gateway
     gateway_ranges: IpRanges
-    gateway_ip: int | None  # where the gateway sends mail back from
+    gateway_ip: int | None  # where the gateway sends mail back from (its first range)
+    gateway_addresses: tuple[int, ...]  # one address of each of its ranges
     directory: Directory
     rules: tuple[CompiledRule, ...]  # in priority order
     units: tuple[Unit, ...]
