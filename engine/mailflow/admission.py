@@ -113,7 +113,7 @@ def _relay_check(admission: Admission, message: Message, connectors: Sequence[In
         code = CauseCode.RELAY_SENDER_DOMAIN
     if code is None:
         return admission
-    name = _listing(entry, connectors) or entry.connector
+    name = _listing(entry, connectors)
     kind = ObjectKind.INBOUND_CONNECTOR if name else ObjectKind.GATEWAY
     return Admission(None, Cause(code, name, kind), admission.assumptions)
 

@@ -101,7 +101,8 @@ def _env(message: Message, entry: Entry, acc: PassResult, ctx: PassContext) -> E
 
 def _through_segment(segment: Segment, acc: PassResult, message: Message, entry: Entry,
                      ctx: PassContext) -> list[PassResult]:
-    key = (segment.key, message, entry, acc.headers, acc.changed, ctx.watched)
+    # The directory is part of the key by identity: the Simulator keeps every one it made.
+    key = (segment.key, id(ctx.directory), message, entry, acc.headers, acc.changed, ctx.watched)
     results = ctx.cache.get(key)
     if results is None:
         results = tuple(_evaluate_segment(segment, acc, message, entry, ctx))

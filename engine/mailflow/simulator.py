@@ -73,6 +73,7 @@ class Simulator:
         self._baselines: dict[tuple[object, ...], tuple[tuple[Path, ...], tuple[Finding, ...]]] = {}
         self._directory: tuple[object, object, Directory] | None = None
         self._representatives: dict[tuple[object, ...], tuple[Start, ...]] = {}
+        self._directories: list[Directory] = []
 
     def simulate(self, tenant: MailTenant) -> Simulation:
         compiled = self._compiled_state(tenant)
@@ -146,6 +147,7 @@ class Simulator:
             return held[2]
         directory = Directory.of(tenant)
         self._directory = (tenant.accepted_domains, tenant.recipients, directory)
+        self._directories.append(directory)  # cached segment results name it by identity
         return directory
 
     def _starts(self, world: World, tenant: MailTenant) -> tuple[Start, ...]:

@@ -13,7 +13,7 @@ from exoform.engine.mailflow.causes import loop_cause
 from exoform.engine.mailflow.ipranges import format_address
 from exoform.engine.mailflow.message import Arrival, Entry, Message, Source
 from exoform.engine.mailflow.passes import run_pass
-from exoform.engine.mailflow.results import Branch, Hop, HopKind, PassRecord, RouteEvent, Start
+from exoform.engine.mailflow.results import Branch, Hop, HopKind, PassRecord, RouteEvent, Start, Target
 from exoform.engine.mailflow.routing import Step, route
 from exoform.engine.mailflow.verdicts import Cause, CauseCode, ObjectKind, Verdict
 from exoform.engine.mailflow.world import World
@@ -131,10 +131,20 @@ def _enter_hop(arrival: Arrival, entry: Entry | None) -> Hop:
     return Hop(HopKind.ENTER, name, kind, arrival.source, format_address(arrival.ip))
 
 
+_RELAY = frozenset({CauseCode.RELAY_NOT_ONPREMISES, CauseCode.RELAY_NO_CONNECTOR, CauseCode.RELAY_NULL_SENDER,
+                    CauseCode.RELAY_SENDER_DOMAIN})
+
+
 def _fill(cause: Cause | None, walk: Walk) -> Cause | None:
-    """A relay refused for want of any matching connector names the connector that took the
+    """A refused relay of mail that exoform's own rule did not send to the gateway is blamed on
+    what did send it there; one with no connector to blame names the connector that took the
     message to the service it comes back from."""
-    if cause is None or cause.object:
+    last = walk.events[-1] if walk.events else None
+    if cause is None or last is None:
         return cause
-    sender = next((e.connector for e in reversed(walk.events) if e.connector), "")
-    return replace(cause, object=sender, kind=ObjectKind.OUTBOUND_CONNECTOR if sender else cause.kind)
+    if cause.code in _RELAY and last.target is Target.GATEWAY and not last.rule_ours:
+        kind = ObjectKind.TRANSPORT_RULE if last.rule else ObjectKind.OUTBOUND_CONNECTOR
+        return Cause(cause.code, last.rule or last.connector, kind, cause.object)
+    if cause.object or not last.connector:
+        return cause
+    return replace(cause, object=last.connector, kind=ObjectKind.OUTBOUND_CONNECTOR)
