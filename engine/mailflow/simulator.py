@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Callable, TypeVar
 
+from exoform.engine.mailflow.assumptions import Assumption
 from exoform.engine.mailflow.classes import recall_direction, representatives
 from exoform.engine.mailflow.connectors import (
     InboundConnector, OutboundConnector, compile_inbound, compile_outbound)
@@ -45,6 +46,11 @@ class Simulation:
     def ok(self) -> bool:
         """Every class gets only acceptable verdicts."""
         return all(p.ok for p in self.paths)
+
+    @property
+    def assumptions(self) -> frozenset[Assumption]:
+        """Every named assumption some path relied on (the output cites them)."""
+        return frozenset().union(*(p.assumptions for p in self.paths))
 
     @property
     def safe(self) -> bool:
@@ -123,8 +129,10 @@ class Simulator:
         directory = self._directory_of(tenant)
         context = PassContext(directory, watched, self._segments)
         addresses = self._distinct_addresses(rules, inbound)
+        positions = {r.key: i for i, r in reversed(list(enumerate(rules)))}  # the first of a name wins
+        by_key = {c.key: c for c in reversed(outbound)}
         return World(self.intent, self.gateway, self._ranges, self._gateway_ip, addresses, directory, rules,
-                     program(rules, keys), inbound, outbound, context)
+                     program(rules, keys), inbound, outbound, context, positions, by_key)
 
     def _distinct_addresses(self, rules: tuple[CompiledRule, ...],
                             inbound: tuple[InboundConnector, ...]) -> tuple[int, ...]:

@@ -28,21 +28,18 @@ class World:
     inbound: tuple[InboundConnector, ...]
     outbound: tuple[OutboundConnector, ...]
     context: PassContext
-
-    @property
-    def by_name(self) -> Mapping[str, CompiledRule]:
-        return {r.key: r for r in self.rules}
+    positions: Mapping[str, int]  # casefolded rule name -> index in `rules` (names are unique)
+    outbound_by_key: Mapping[str, OutboundConnector]
 
     def rule(self, name: str) -> CompiledRule | None:
-        key = name.casefold()
-        return next((r for r in self.rules if r.key == key), None)
+        at = self.positions.get(name.casefold())
+        return None if at is None else self.rules[at]
 
     def position(self, name: str) -> int:
-        key = name.casefold()
-        return next((i for i, r in enumerate(self.rules) if r.key == key), -1)
+        return self.positions.get(name.casefold(), -1)
 
     def outbound_connector(self, key: str) -> OutboundConnector | None:
-        return next((c for c in self.outbound if c.key == key), None)
+        return self.outbound_by_key.get(key)
 
     def our_rule(self, role: RuleRole) -> CompiledRule | None:
         return next((r for r in self.rules if r.ours and r.role is role), None)
