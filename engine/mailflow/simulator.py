@@ -181,6 +181,10 @@ class Simulator:
             b if b.verdict in expected.acceptable
             else replace(b, cause=outcome_cause(world, b, start.message_class, direction, expected.intended))
             for b in branches)
+        if start.message_class is MessageClass.RECALL_REPORT:
+            # The class itself rests on what the recall header means.
+            explained = tuple(replace(b, assumptions=b.assumptions | {Assumption.RECALL_HEADER_ON_REPORTS})
+                              for b in explained)
         possible = frozenset(b.verdict for b in explained)
         return Path(start.message_class, start, explained, possible, expected, uncertain)
 
