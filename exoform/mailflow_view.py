@@ -7,8 +7,8 @@ from __future__ import annotations
 from typing import Iterable
 
 from exoform.engine.mailflow import (
-    ASSUMPTIONS, CauseCode, EdgeKind, Finding, FindingCode, FlowGraph, MessageClass, NodeKind, ObjectKind,
-    Placement, Simulation, Verdict)
+    ASSUMPTIONS, CauseCode, EdgeKind, Finding, FindingCode, FlowGraph, Hop, HopKind, MessageClass, NodeKind,
+    ObjectKind, Placement, Simulation, Verdict)
 
 CLASS_LABELS = {
     MessageClass.INBOUND: "inbound mail", MessageClass.OUTBOUND: "outbound mail",
@@ -135,16 +135,13 @@ def render_table(simulation: Simulation) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _route(hops: Iterable[object]) -> str:
+def _route(hops: Iterable[Hop]) -> str:
     words = []
     for hop in hops:
-        kind = getattr(hop, "kind").value
-        name = getattr(hop, "name")
-        if kind == "rules":
-            fired = getattr(hop, "rules")
-            words.append(f"rules[{', '.join(fired)}]" if fired else "rules[]")
+        if hop.kind is HopKind.RULES:
+            words.append(f"rules[{', '.join(hop.rules)}]")
         else:
-            words.append(f"{kind}({name})" if name else kind)
+            words.append(f"{hop.kind.value}({hop.name})" if hop.name else hop.kind.value)
     return " > ".join(words)
 
 

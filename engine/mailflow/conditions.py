@@ -46,7 +46,7 @@ FROM_IN, FROM_OUT, TO_IN, TO_OUT = 1, 2, 4, 8
 
 
 def scope_facts(message: Message, entry: Entry) -> int:
-    """Which of FromScope/SentToScope In/NotInOrganization hold (as `Scope.test` decides)."""
+    """Which of FromScope/SentToScope In/NotInOrganization hold (as `UserScope.test` decides)."""
     sender, recipient = message.sender, message.recipient
     facts = FROM_IN if sender.internal and entry.authenticated else 0
     facts |= 0 if sender.internal else FROM_OUT
@@ -57,7 +57,7 @@ def _party(env: Env, sender: bool) -> Party:
     return env.message.sender if sender else env.message.recipient
 
 
-class Scope(Condition):
+class UserScope(Condition):
     """FromScope / SentToScope. InOrganization needs an internal party and, for the sender, an
     authenticated connection; NotInOrganization is an address outside the organisation."""
 
@@ -191,8 +191,8 @@ def _header(words_key: str, reader: Callable[[Sequence[str]], re.Pattern[str] | 
 
 
 CONDITION_KEYS: Mapping[str, Builder] = {
-    "FromScope": lambda o, k, g: Scope(True, folded(o, k) == "inorganization"),
-    "SentToScope": lambda o, k, g: Scope(False, folded(o, k) == "inorganization"),
+    "FromScope": lambda o, k, g: UserScope(True, folded(o, k) == "inorganization"),
+    "SentToScope": lambda o, k, g: UserScope(False, folded(o, k) == "inorganization"),
     "From": lambda o, k, g: PartyIs(True, folded_texts(o, k)),
     "SentTo": lambda o, k, g: PartyIs(False, folded_texts(o, k)),
     "FromMemberOf": lambda o, k, g: MemberOf(True, folded_texts(o, k)),

@@ -120,6 +120,8 @@ def _nodes_of(hop: Hop, simulation: Simulation, nodes: dict[str, Node]) -> list[
               HopKind.LOST: (NodeKind.LOST, "")}
     if kind is HopKind.ROUTE_RULE:
         return [_node(nodes, simulation, NodeKind.RULE, hop.via), _node(nodes, simulation, *simple[kind])]
+    if kind is HopKind.WITHHELD and hop.name:  # the rule that withheld it, then where it ends
+        return [_node(nodes, simulation, NodeKind.RULE, hop.name), _node(nodes, simulation, *simple[kind])]
     return [_node(nodes, simulation, *simple[kind])] if kind in simple else []
 
 

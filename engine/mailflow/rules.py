@@ -11,7 +11,7 @@ from typing import Any
 
 from exoform.engine.mailflow.assumptions import Assumption
 from exoform.engine.mailflow.conditions import (
-    CONDITION_KEYS, MAYBE, NO, PAIRED_KEYS, RECIPIENT_KEYS, YES, Condition, Env, Scope, Unmodelled)
+    CONDITION_KEYS, MAYBE, NO, PAIRED_KEYS, RECIPIENT_KEYS, YES, Condition, Env, UserScope, Unmodelled)
 from exoform.engine.mailflow.ipranges import IpRanges, parse_ranges
 from exoform.engine.mailflow.readers import (
     Obj, date, flag, folded, folded_texts, is_set, rule_enabled, text, texts)
@@ -186,7 +186,7 @@ def compile_rule(raw: Obj, integration: str, gateway: IpRanges, at: datetime | N
 def _bits(predicates: tuple[Condition, ...]) -> int:
     bits = 0
     for predicate in predicates:
-        if isinstance(predicate, Scope):
+        if isinstance(predicate, UserScope):
             bits |= predicate.bit
     return bits
 
@@ -213,7 +213,7 @@ def _predicates(obj: Obj, gateway: IpRanges) -> tuple[tuple[Condition, ...], tup
         builder = CONDITION_KEYS.get(base)
         target.append(builder(obj, key, gateway) if builder else Unmodelled(key))
     # Cheap, selective tests first: scopes, then the rest in key order.
-    conditions.sort(key=lambda c: 0 if isinstance(c, Scope) else 1)
+    conditions.sort(key=lambda c: 0 if isinstance(c, UserScope) else 1)
     return tuple(conditions), tuple(exceptions)
 
 
