@@ -17,7 +17,8 @@ CASES = sorted((Path(__file__).parent / "cases").glob("*.json"))
 
 
 def _load(path: Path) -> dict[str, Any]:
-    return json.loads(path.read_text(encoding="utf-8"))
+    case: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return case
 
 
 def test_every_case_cites_its_source_and_expects_something() -> None:

@@ -38,7 +38,7 @@ def foreign_rule(draw: st.DrawFn, index: int, connectors: list[str], routing: bo
         choice = draw(st.sampled_from([None, "InOrganization", "NotInOrganization"]))
         if choice:
             rule[key] = choice
-    optional = {
+    optional: dict[str, st.SearchStrategy[Any]] = {
         "SentTo": st.just(["bob@contoso.com"]), "SentToMemberOf": st.just(["finance@contoso.com"]),
         "SenderIpRanges": st.lists(st.sampled_from(FOREIGN_RANGES + ["203.0.113.0/24"]), min_size=1, max_size=2),
         "ExceptIfSenderIpRanges": st.lists(st.sampled_from(FOREIGN_RANGES + ["203.0.113.0/24", "198.51.100.0/24"]),
