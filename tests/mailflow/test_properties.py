@@ -57,7 +57,7 @@ def foreign_rule(draw: st.DrawFn, index: int, connectors: list[str], routing: bo
 
 def _routing_actions(draw: st.DrawFn, connectors: list[str]) -> dict[str, Any]:
     actions: dict[str, Any] = {}
-    if connectors and draw(st.booleans()):
+    if len(connectors) > 0 and draw(st.booleans()):
         actions["RouteMessageOutboundConnector"] = draw(st.sampled_from(connectors))
     if draw(st.booleans()):
         actions["StopRuleProcessing"] = True
