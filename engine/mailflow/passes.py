@@ -65,7 +65,7 @@ class Segment:
 
 
 Unit = Segment | CompiledRule
-SegmentCache = dict[tuple[object, ...], tuple[PassResult, ...]]
+SegmentCache = dict[tuple[object, ...], tuple[tuple[PassResult, ...], bool]]  # results, bound reached
 
 
 @dataclass
@@ -103,10 +103,15 @@ def _through_segment(segment: Segment, acc: PassResult, message: Message, entry:
                      ctx: PassContext) -> list[PassResult]:
     # The directory is part of the key by identity: the Simulator keeps every one it made.
     key = (segment.key, id(ctx.directory), message, entry, acc.headers, acc.changed, ctx.watched)
-    results = ctx.cache.get(key)
-    if results is None:
-        results = tuple(_evaluate_segment(segment, acc, message, entry, ctx))
-        ctx.cache[key] = results
+    held = ctx.cache.get(key)
+    if held is None:
+        before, ctx.overflow = ctx.overflow, False
+        held = (tuple(_evaluate_segment(segment, acc, message, entry, ctx)), ctx.overflow)
+        ctx.cache[key] = held
+        ctx.overflow = before
+    results, overflowed = held
+    # A cached result that hit the bound says so again, so a shared Simulator answers as a fresh one.
+    ctx.overflow |= overflowed
     return [c for r in results for c in compose(acc, r)]
 
 

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from exoform.engine.mailflow import Assumption, MessageClass, Verdict
+from exoform.engine.mailflow import Assumption, MessageClass, Simulator, Verdict
 
-from .support import hop_tokens, is_subsequence, simulate_case
+from .support import case_inputs, hop_tokens, is_subsequence, simulate_case
 
 CASES = sorted((Path(__file__).parent / "cases").glob("*.json"))
 
@@ -41,8 +41,12 @@ def test_case(path: Path) -> None:
     ids = sorted(f.id for f in simulation.findings)
     assert ids == sorted(case.get("findings", [])), ids
     _check_details(case, simulation)
-    # Pure and deterministic: the same inputs give the same result.
+    # Pure and deterministic: the same inputs give the same result, from a fresh Simulator and
+    # from one that has cached the state already.
     assert simulate_case(case) == simulation
+    tenant, gateway, intent, at = case_inputs(case)
+    shared = Simulator(gateway, intent, at)
+    assert shared.simulate(tenant) == shared.simulate(tenant) == simulation
 
 
 def _check_details(case: dict[str, Any], simulation: Any) -> None:
