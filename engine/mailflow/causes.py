@@ -19,22 +19,26 @@ _RULE, _OUT = ObjectKind.TRANSPORT_RULE, ObjectKind.OUTBOUND_CONNECTOR
 def loop_cause(cycle: Sequence[RouteEvent], hop_limit: bool) -> Cause:
     """The decision in the cycle to blame, most specific first: another product's rule taking
     mail that came back from the gateway, a connector sending to the gateway outside exoform's
-    rules, a rule routing the gateway's own returning mail, another product looping alone."""
+    rules, a rule routing the gateway's own returning mail, exoform's connector leading
+    elsewhere, another product looping alone."""
     tests: tuple[tuple[CauseCode, Callable[[RouteEvent], bool]], ...] = (
         (CauseCode.FOREIGN_ROUTES_GATEWAY_RETURN,
          lambda e: e.source is Source.GATEWAY and e.target is Target.FOREIGN and not e.rule_ours),
         (CauseCode.CONNECTOR_TO_GATEWAY, lambda e: e.target is Target.GATEWAY and not e.rule),
         (CauseCode.MISSING_GATEWAY_EXCEPTION,
          lambda e: e.target is Target.GATEWAY and bool(e.rule) and e.source is Source.GATEWAY),
+        (CauseCode.CONNECTOR_NOT_GATEWAY, lambda e: e.target is Target.FOREIGN and e.rule_ours),
         (CauseCode.FOREIGN_SELF_LOOP, lambda e: e.target is Target.FOREIGN and e.source is Source.FOREIGN),
         (CauseCode.ROUTING_CYCLE, lambda e: bool(e.rule or e.connector)),
     )
     for code, test in tests:
         for event in cycle:
-            if test(event):
-                if event.rule:
-                    return Cause(code, event.rule, _RULE, event.connector)
-                return Cause(code, event.connector, _OUT)
+            if not test(event):
+                continue
+            if event.rule and code is not CauseCode.CONNECTOR_NOT_GATEWAY:
+                return Cause(code, event.rule, _RULE, event.connector)
+            # exoform's rule is right; its connector no longer leads to the gateway
+            return Cause(code, event.connector, _OUT, event.rule)
     return Cause(CauseCode.HOP_LIMIT if hop_limit else CauseCode.ROUTING_CYCLE)
 
 

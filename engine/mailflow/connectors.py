@@ -84,7 +84,7 @@ class OutboundConnector:
     all_accepted: bool
     smart_hosts: tuple[str, ...]
     ours: bool  # carries exoform's marker
-    to_gateway: bool  # delivers to exoform's gateway (its marker, or the gateway's smart host)
+    to_gateway: bool  # delivers to exoform's gateway (one of its smart hosts is the gateway's)
     wildcard: bool  # serves more than named domains (`*` or `*.suffix`)
 
 
@@ -105,7 +105,9 @@ def compile_outbound(obj: Obj, integration: str, gateway: Gateway) -> OutboundCo
         all_accepted=kind is ConnectorType.ONPREMISES and flag(obj, "AllAcceptedDomains"),
         smart_hosts=hosts,
         ours=ours,
-        to_gateway=ours or bool(gateway_hosts & set(hosts)),
+        # The smart host decides where mail goes, whoever made the connector (a drifted smart
+        # host on exoform's own connector sends mail elsewhere).
+        to_gateway=bool(gateway_hosts & set(hosts)),
         wildcard=any(d.startswith("*") for d in recipient_domains),
     )
 
