@@ -65,8 +65,9 @@ ASSUMPTIONS: Mapping[Assumption, AssumptionInfo] = {
         "an IP-based OnPremises connector attributes the gateway's returning mail to this tenant"),
     Assumption.FOREIGN_SERVICE_RETURNS: AssumptionInfo(
         f"{_SEM} B.7 (vendor patterns), A.1 (3rd-party integration page NOT FOUND)",
-        "a service behind a foreign rule-scoped connector sends mail back, from the ranges the routing "
-        "rule excepts (not the gateway's), else from an unknown address"),
+        "a service behind a rule-scoped connector sends mail back when it is a known mail-security product "
+        "or the routing rule guards against returning mail (a sender-IP or header exception): from the "
+        "ranges the rule excepts (not the gateway's), else from an unknown address"),
     Assumption.ROUTE_CONFLICT_EITHER: AssumptionInfo(
         f"{_SEM} B.1 (all actions of a matching rule apply; conflicts between rules not documented)",
         "when two rules in one pass choose connectors, either may win: both followed"),

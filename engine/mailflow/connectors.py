@@ -11,6 +11,7 @@ from exoform.engine.mailflow.ipranges import IpRanges, parse_ranges
 from exoform.engine.mailflow.message import ConnectorType
 from exoform.engine.mailflow.readers import Obj, domains, flag, folded, folded_texts, text, texts
 from exoform.engine.mailflow.tenant import Gateway
+from exoform.engine.mailflow.vendors import product_of
 from exoform.engine.model import Kind
 from exoform.engine.ownership import owner
 
@@ -86,6 +87,7 @@ class OutboundConnector:
     ours: bool  # carries exoform's marker
     to_gateway: bool  # delivers to exoform's gateway (one of its smart hosts is the gateway's)
     wildcard: bool  # serves more than named domains (`*` or `*.suffix`)
+    product: str  # a known mail-security product it sends to ("" none recognised)
 
 
 def compile_outbound(obj: Obj, integration: str, gateway: Gateway) -> OutboundConnector:
@@ -109,6 +111,7 @@ def compile_outbound(obj: Obj, integration: str, gateway: Gateway) -> OutboundCo
         # host on exoform's own connector sends mail elsewhere).
         to_gateway=bool(gateway_hosts & set(hosts)),
         wildcard=any(d.startswith("*") for d in recipient_domains),
+        product=product_of(text(obj, "Name"), hosts),
     )
 
 

@@ -148,13 +148,15 @@ def _through(world: World, message: Message, connector: OutboundConnector, rule:
         arrival = Arrival(Source.GATEWAY, world.gateway_ip)
         return Leg((hop, Hop(HopKind.GATEWAY, _host(connector))), event, arrival, message,
                    scanned=True, assumptions=why | {Assumption.GATEWAY_ADDS_NO_HEADER})
-    if connector.rule_scoped and rule:
+    compiled = world.rule(rule) if rule else None
+    if connector.rule_scoped and compiled and (connector.product or compiled.loop_guard):
         event = RouteEvent(source, Target.FOREIGN, connector.name, rule, rule_ours, False)
-        compiled = world.rule(rule)
-        ip = compiled.return_ip if compiled else None
+        ip = compiled.return_ip
         arrival = Arrival(Source.FOREIGN, ip, service=connector.name)
         return Leg((hop, Hop(HopKind.FOREIGN, connector.name, ip=format_address(ip))), event, arrival,
                    message, assumptions=why | {Assumption.FOREIGN_SERVICE_RETURNS})
+    # Any other connector takes the mail out of the organisation (a journaling or archiving
+    # service whose rule guards against nothing coming back).
     event = RouteEvent(source, Target.LEAVE, connector.name, rule, rule_ours, False)
     return _end(event, hop, Hop(HopKind.LEFT, connector.name), exit_headers=_names(message), why=why)
 

@@ -103,6 +103,7 @@ class CompiledRule:
     sender_ranges: IpRanges  # its SenderIpRanges condition
     named_ranges: IpRanges  # every address range it names (for choosing neutral addresses)
     return_ip: int | None  # where a foreign service this rule routes to sends mail back from
+    loop_guard: bool  # excepts sending addresses or a header: what a rule does whose mail comes back
     envelope_recipient: bool
     reads: frozenset[str]  # headers its conditions read
     writes: frozenset[str]  # headers its actions set or remove
@@ -176,6 +177,8 @@ def compile_rule(raw: Obj, integration: str, gateway: IpRanges, at: datetime | N
         withhold=_withhold(obj), except_ranges=except_ranges,
         sender_ranges=sender_ranges, named_ranges=except_ranges.union(sender_ranges),
         return_ip=except_ranges.first_outside(gateway),
+        loop_guard=bool(except_ranges) or "ExceptIfHeaderContainsMessageHeader" in obj
+        or "ExceptIfHeaderMatchesMessageHeader" in obj,
         envelope_recipient=any(k in obj or "ExceptIf" + k in obj for k in RECIPIENT_KEYS),
         reads=frozenset().union(*(c.reads for c in conditions + exceptions)),
         writes=frozenset(n for n in (header, removed) if n),
