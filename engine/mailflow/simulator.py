@@ -74,7 +74,8 @@ class Simulator:
         self._ranges = parse_ranges(gateway.ip_ranges)
         self._gateway_addresses = tuple(_host(span) for span in self._ranges.spans)
         self._gateway_ip = self._gateway_addresses[0] if self._gateway_addresses else None
-        self._compiled: dict[int, tuple[GetObject, Any]] = {}  # id(obj) -> (obj, compiled)
+        # id(obj) -> (obj, compiled), one cache per kind of object
+        self._compiled: dict[str, dict[int, tuple[GetObject, Any]]] = {"rule": {}, "in": {}, "out": {}}
         self._segments: SegmentCache = {}
         self._baselines: dict[tuple[object, ...], tuple[tuple[Path, ...], tuple[Finding, ...]]] = {}
         self._directory: tuple[object, object, Directory] | None = None
@@ -101,13 +102,13 @@ class Simulator:
 
     def _compiled_state(self, tenant: MailTenant) -> _Compiled:
         name, at, ranges, gateway = self.intent.integration, self.at, self._ranges, self.gateway
-        rules = self._each(tenant.rules, lambda o: compile_rule(o, name, ranges, at))
-        inbound = self._each(tenant.inbound_connectors, lambda o: compile_inbound(o, name))
-        outbound = self._each(tenant.outbound_connectors, lambda o: compile_outbound(o, name, gateway))
+        rules = self._each("rule", tenant.rules, lambda o: compile_rule(o, name, ranges, at))
+        inbound = self._each("in", tenant.inbound_connectors, lambda o: compile_inbound(o, name))
+        outbound = self._each("out", tenant.outbound_connectors, lambda o: compile_outbound(o, name, gateway))
         return _Compiled(rules, tuple(id(o) for o in tenant.rules), inbound, outbound)
 
-    def _each(self, objects: tuple[GetObject, ...], build: Callable[[GetObject], T]) -> tuple[T, ...]:
-        held, out = self._compiled, []
+    def _each(self, kind: str, objects: tuple[GetObject, ...], build: Callable[[GetObject], T]) -> tuple[T, ...]:
+        held, out = self._compiled[kind], []
         for obj in objects:
             found = held.get(id(obj))
             if found is None or found[0] is not obj:
