@@ -16,7 +16,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from harness import spec_from  # noqa: E402
+from support.harness import spec_from  # noqa: E402
 
 from exoform.engine.blueprint import blueprint  # noqa: E402
 from exoform.engine.mailflow import (  # noqa: E402

@@ -11,7 +11,7 @@ import pytest
 
 from exoform.engine.mailflow import Assumption, MessageClass, Simulator, Verdict
 
-from .support import case_inputs, hop_tokens, is_subsequence, simulate_case
+from .cases_support import case_inputs, hop_tokens, is_subsequence, simulate_case
 
 CASES = sorted((Path(__file__).parent / "cases").glob("*.json"))
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from hypothesis import given, strategies as st
 
-from harness import configs
+from support.harness import configs
 
 from exoform.engine.blueprint import INBOUND_RULE, OUTBOUND_RULE, blueprint
 from exoform.engine.mailflow import (
@@ -20,7 +20,7 @@ from exoform.engine.mailflow import (
     tenant_from_document)
 from exoform.engine.model import Resource
 
-from .support import DEFAULT_TENANT, merged, spec_for
+from .cases_support import DEFAULT_TENANT, merged, spec_for
 
 FOREIGN_HOSTS = ["contoso-1.eu.checkpoint.com", "eu-smtp-o365-outbound-1.mimecast.com", "smtp.signatures.example"]
 FOREIGN_RANGES = ["192.0.2.128/25", "100.64.9.0/24", "207.211.31.0/25"]

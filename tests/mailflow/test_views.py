@@ -9,7 +9,7 @@ from typing import Any
 from exoform.engine.mailflow import EdgeKind, MessageClass, NodeKind, flow_graph
 from exoform.mailflow_view import finding_text, render_dot, render_mermaid, render_table
 
-from .support import simulate_case
+from .cases_support import simulate_case
 
 CASES = Path(__file__).parent / "cases"
 

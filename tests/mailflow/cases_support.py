@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any, Mapping
 
-from harness import spec_from
+from support.harness import spec_from
 
 from exoform.engine.blueprint import blueprint
 from exoform.engine.mailflow import (
