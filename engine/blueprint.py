@@ -16,10 +16,15 @@ OUTBOUND_CONNECTOR = Address(Kind.OUTBOUND_CONNECTOR, "outbound")
 SPF_RULE = Address(Kind.TRANSPORT_RULE, "spf")
 INBOUND_RULE = Address(Kind.TRANSPORT_RULE, "inbound_emails")
 OUTBOUND_RULE = Address(Kind.TRANSPORT_RULE, "outbound_emails")
+# Selected users with both people and groups: Exchange ANDs different conditions of one rule
+# (SentTo and SentToMemberOf would select only listed people who are also group members), so
+# the groups get a rule of their own right after the people's.
+INBOUND_GROUPS_RULE = Address(Kind.TRANSPORT_RULE, "inbound_emails_groups")
+OUTBOUND_GROUPS_RULE = Address(Kind.TRANSPORT_RULE, "outbound_emails_groups")
 ALLOWLIST = Address(Kind.CONNECTION_FILTER_ALLOWLIST, "default")
 
 # Our rules' relative order in the tenant (DESIGN.md: contiguous, SPF first).
-RULE_ORDER = (SPF_RULE, INBOUND_RULE, OUTBOUND_RULE)
+RULE_ORDER = (SPF_RULE, INBOUND_RULE, INBOUND_GROUPS_RULE, OUTBOUND_RULE, OUTBOUND_GROUPS_RULE)
 
 RECALL_HEADER = "x-ms-exchange-recallreportgenerated"
 
@@ -32,6 +37,8 @@ def object_names(prefix: str) -> dict[Address, str]:
         SPF_RULE: f"{prefix} - SPF",
         INBOUND_RULE: f"{prefix} - Inbound emails",
         OUTBOUND_RULE: f"{prefix} - Outbound emails",
+        INBOUND_GROUPS_RULE: f"{prefix} - Inbound emails (groups)",
+        OUTBOUND_GROUPS_RULE: f"{prefix} - Outbound emails (groups)",
     }
 
 
@@ -61,7 +68,7 @@ def blueprint(spec: IntegrationSpec) -> tuple[Resource, ...]:
     resources = [_inbound_connector(spec, names), _outbound_connector(spec, names)]
     resources.append(_spf_rule(spec, names))
     for direction in spec.directions:
-        resources.append(_mail_rule(spec, names, direction))
+        resources += _mail_rules(spec, names, direction)
     if spec.allowlist_connection_filter:
         attrs = {"Name": DEFAULT_POLICY, "IPAllowList": spec.gateway.ip_ranges}
         resources.append(Resource(ALLOWLIST, freeze_attrs(attrs)))
@@ -121,16 +128,33 @@ def _spf_rule(spec: IntegrationSpec, names: dict[Address, str]) -> Resource:
     return Resource(SPF_RULE, freeze_attrs(attrs), dependencies=(INBOUND_CONNECTOR,))
 
 
-def _mail_rule(spec: IntegrationSpec, names: dict[Address, str], direction: str) -> Resource:
-    address = INBOUND_RULE if direction == INBOUND else OUTBOUND_RULE
-    attrs = _rule_base(spec, names[address])
+def _mail_rules(spec: IntegrationSpec, names: dict[Address, str], direction: str) -> list[Resource]:
+    """The direction's routing (in-line) or copying (monitoring) rule; with selected people
+    and groups, a second rule for the groups that leaves out the people the first one took."""
     inbound = direction == INBOUND
+    address, groups_address = (INBOUND_RULE, INBOUND_GROUPS_RULE) if inbound else (OUTBOUND_RULE, OUTBOUND_GROUPS_RULE)
+    if spec.scope.users != "selected":
+        return [_mail_rule(spec, names[address], direction, {})]
+    people, groups = ("SentTo", "SentToMemberOf") if inbound else ("From", "FromMemberOf")
+    recipients, members = spec.scope.recipients or None, spec.scope.groups or None
+    if not (recipients and members):
+        return [_mail_rule(spec, names[address], direction, {people: recipients, groups: members})]
+    return [_mail_rule(spec, names[address], direction, {people: recipients}),
+            _mail_rule(spec, names[groups_address], direction, {groups: members, "ExceptIf" + people: recipients},
+                       groups_address)]
+
+
+def _mail_rule(spec: IntegrationSpec, name: str, direction: str, scope: dict[str, Any],
+               address: Address | None = None) -> Resource:
+    inbound = direction == INBOUND
+    address = address or (INBOUND_RULE if inbound else OUTBOUND_RULE)
+    attrs = _rule_base(spec, name)
     attrs["SentToScope"] = "InOrganization" if inbound else "NotInOrganization"
     attrs["FromScope"] = "NotInOrganization" if inbound else "InOrganization"
     attrs["SetHeaderName"] = spec.gateway.header_name
     attrs["SetHeaderValue"] = spec.gateway.tenant_info
     if spec.inline:
-        attrs["RouteMessageOutboundConnector"] = names[OUTBOUND_CONNECTOR]
+        attrs["RouteMessageOutboundConnector"] = object_names(spec.gateway.name_prefix)[OUTBOUND_CONNECTOR]
         # Loop prevention: mail coming back from the gateway, and recall reports, bypass.
         attrs["ExceptIfSenderIpRanges"] = spec.gateway.ip_ranges
         attrs["ExceptIfHeaderContainsMessageHeader"] = RECALL_HEADER
@@ -139,8 +163,5 @@ def _mail_rule(spec: IntegrationSpec, names: dict[Address, str], direction: str)
     else:
         attrs["BlindCopyTo"] = (spec.gateway.bcc_address,)
         attrs["StopRuleProcessing"] = not inbound
-    if spec.scope.users == "selected":
-        people, groups = ("SentTo", "SentToMemberOf") if inbound else ("From", "FromMemberOf")
-        attrs[people] = spec.scope.recipients or None
-        attrs[groups] = spec.scope.groups or None
+    attrs.update(scope)
     return Resource(address, freeze_attrs(attrs), dependencies=(OUTBOUND_CONNECTOR,))

@@ -137,6 +137,17 @@ class Diagnostic:
 
 
 @dataclass(frozen=True)
+class FlowOutcome:
+    """One message class after the plan, as the mail-flow model traces it (values are the
+    model's IDs: `inbound`, `scanned`...)."""
+
+    message_class: str
+    verdicts: tuple[str, ...]
+    intended: str
+    ok: bool
+
+
+@dataclass(frozen=True)
 class Plan:
     integration: str
     operation: str  # "apply" | "destroy"
@@ -151,6 +162,8 @@ class Plan:
     tenant: str = ""
     adopt: bool = False  # made with --adopt: unmarked objects with our names are taken over
     accepted_risks: tuple[str, ...] = ()  # --accept-risk IDs the plan was made with
+    flow: tuple[FlowOutcome, ...] = ()  # the mail-flow model's verdicts after the plan
+    live_step: int | None = None  # the first step after which exoform's rules route or copy mail
 
     def change(self, address: Address) -> ResourceChange:
         for change in self.changes:

@@ -12,6 +12,15 @@ from support.harness import spec_from
 
 IPS = ("198.51.100.7", "203.0.113.0/24")
 SELECTED = {"users": "selected", "recipients": ["alice@contoso.com"], "groups": ["finance@contoso.com"]}
+
+
+def test_people_only_or_groups_only_keep_one_rule_per_direction() -> None:
+    for scope, key in (({"recipients": ["alice@contoso.com"]}, "SentTo"), ({"groups": ["finance@contoso.com"]}, "SentToMemberOf")):
+        config = {"gateway": {"ip_ranges": list(IPS), "tenant_info": "TI"},
+                  "protection": {"mode": "inline", "directions": ["inbound"], "scope": {"users": "selected", **scope}}}
+        rules = {str(r.address): dict(r.attributes) for r in blueprint(spec_from(config)) if r.address.kind.value == "transport_rule"}
+        assert set(rules) == {"transport_rule.spf", "transport_rule.inbound_emails"}
+        assert rules["transport_rule.inbound_emails"][key] == tuple(next(iter(scope.values())))
 COMBOS = list(itertools.product(("inline", "monitoring"), (("inbound",), ("outbound",), ("inbound", "outbound")), ("all", "selected")))
 
 
@@ -26,6 +35,8 @@ def test_objects_match_the_seed(mode: str, directions: tuple[str, ...], users: s
     got = _build(mode, directions, users)
     inline = mode == "inline"
     expected_rules = {"transport_rule.spf"} | {f"transport_rule.{d}_emails" for d in directions}
+    if users == "selected":  # people and groups: a rule each (one rule would AND the conditions)
+        expected_rules |= {f"transport_rule.{d}_emails_groups" for d in directions}
     assert {a for a in got if a.startswith("transport_rule.")} == expected_rules
     inbound = got["inbound_connector.inbound"]
     assert inbound["Name"] == "OPSWAT MDCES - Inbound" and inbound["SenderIPAddresses"] == IPS
@@ -41,13 +52,16 @@ def test_objects_match_the_seed(mode: str, directions: tuple[str, ...], users: s
     assert (spf["Name"], spf["SenderIpRanges"], spf["RemoveHeader"], spf["StopRuleProcessing"]) == ("OPSWAT MDCES - SPF", IPS, "X-MDCES-Data", False)
     for direction in directions:
         _check_mail_rule(got[f"transport_rule.{direction}_emails"], direction, inline, users)
+        if users == "selected":
+            _check_mail_rule(got[f"transport_rule.{direction}_emails_groups"], direction, inline, "groups")
     for rule in (a for a in got if a.startswith("transport_rule.")):
         assert got[rule]["State"] == "Disabled" and "[exoform:prop]" in got[rule]["Comments"]
 
 
 def _check_mail_rule(rule: dict[str, Any], direction: str, inline: bool, users: str) -> None:
     inbound = direction == "inbound"
-    assert rule["Name"] == f"OPSWAT MDCES - {direction.capitalize()} emails"
+    suffix = " (groups)" if users == "groups" else ""
+    assert rule["Name"] == f"OPSWAT MDCES - {direction.capitalize()} emails{suffix}"
     assert rule["SentToScope"] == ("InOrganization" if inbound else "NotInOrganization")
     assert rule["FromScope"] == ("NotInOrganization" if inbound else "InOrganization")
     assert (rule["SetHeaderName"], rule["SetHeaderValue"]) == ("X-MDCES-Data", "TI")
@@ -63,6 +77,8 @@ def _check_mail_rule(rule: dict[str, Any], direction: str, inline: bool, users: 
         assert rule["StopRuleProcessing"] is (not inbound)  # seed: inbound No, outbound Yes
     people, groups = ("SentTo", "SentToMemberOf") if inbound else ("From", "FromMemberOf")
     if users == "selected":
-        assert (rule[people], rule[groups]) == (("alice@contoso.com",), ("finance@contoso.com",))
+        assert (rule[people], rule.get(groups)) == (("alice@contoso.com",), None)
+    elif users == "groups":  # the people the first rule took are left out: nobody is copied twice
+        assert (rule[groups], rule["ExceptIf" + people]) == (("finance@contoso.com",), ("alice@contoso.com",))
     else:
         assert rule.get(people) is None and rule.get(groups) is None

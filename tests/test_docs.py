@@ -52,11 +52,13 @@ def generated_tables() -> str:
 def _variations() -> list[str]:
     selected = {"users": "selected", "recipients": ["alice@contoso.com"], "groups": ["finance@contoso.com"]}
     rows = ["### Directions and user scope", "",
+            "Selected users with both people (`recipients`) and `groups`: Exchange ANDs a rule's conditions, so the",
+            "groups get a rule of their own right after the people's, which leaves out the people the first took.", "",
             "| mode | directions | users | inbound connector type | rules created | scope attributes |", "|---|---|---|---|---|---|"]
     for mode, directions, scope in itertools.product(("inline", "monitoring"), (["inbound"], ["outbound"], ["inbound", "outbound"]), ({"users": "all"}, selected)):
         found = _resources(mode, directions, scope)
         rules = [a.split(".")[1] for a in sorted(found) if a.startswith("transport_rule.")]
-        scoped = sorted(f"{k} (`{a.split('.')[1]}`)" for a, r in found.items() for k in ("SentTo", "SentToMemberOf", "From", "FromMemberOf") if r.get(k))
+        scoped = sorted(f"{k} (`{a.split('.')[1]}`)" for a, r in found.items() for k in ("SentTo", "SentToMemberOf", "From", "FromMemberOf", "ExceptIfSentTo", "ExceptIfFrom") if r.get(k))
         rows.append(f"| {mode} | {' + '.join(directions)} | {scope['users']} | `{found['inbound_connector.inbound'].get('ConnectorType')}` "
                     f"| {', '.join(rules)} | {', '.join(scoped) or '—'} |")
     return rows + [""]

@@ -3,15 +3,17 @@ context; acknowledging findings (`--accept-risk`) is the last pass over all of t
 filtered back out by its code afterwards."""
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Mapping, Sequence
 
-from exoform.engine.checks.conflicts import conflicts
+from exoform.engine.checks.lints import connector_lints
 from exoform.engine.checks.context import Check, CheckContext
 from exoform.engine.checks.enabling import enabling_blocked
 from exoform.engine.checks.limits import kind_checks, kind_limits
+from exoform.engine.checks.mailflow import mail_diagnostics
 from exoform.engine.checks.risk import accept_risks
 from exoform.engine.checks.state import interrupted_apply, kept_enabled, unmarked_deletes
-from exoform.engine.plan import Diagnostic
+from exoform.engine.plan import Diagnostic, Step
+from exoform.engine.planning.mailsafety import MailReport
 
 CHECKS: tuple[Check, ...] = (
     interrupted_apply,
@@ -20,16 +22,25 @@ CHECKS: tuple[Check, ...] = (
     kept_enabled,
     unmarked_deletes,
     enabling_blocked,
-    conflicts,
+    connector_lints,
 )
 
 
 def diagnose(ctx: CheckContext, found: Sequence[Diagnostic]) -> list[Diagnostic]:
-    """`found` (from observing) plus every check's findings, with accepted risks applied."""
+    """`found` (from observing) plus every check's findings (risks are accepted last, over the
+    mail-flow model's findings too: see `finish`)."""
     diagnostics = list(found)
     for check in CHECKS:
         diagnostics += check(ctx)
-    return accept_risks(diagnostics, ctx.request.accepted_risks)
+    return diagnostics
 
 
-__all__ = ["CHECKS", "CheckContext", "diagnose"]
+def finish(diagnostics: Sequence[Diagnostic], report: MailReport | None, steps: Sequence[Step],
+           names: Mapping[str, str], accepted: Sequence[str]) -> list[Diagnostic]:
+    """The checks' diagnostics, the mail-flow model's (they need the schedule), then accepted
+    risks applied to all of them."""
+    found = list(diagnostics) + (mail_diagnostics(report, steps, names) if report is not None else [])
+    return accept_risks(found, accepted)
+
+
+__all__ = ["CHECKS", "CheckContext", "diagnose", "finish"]

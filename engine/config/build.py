@@ -18,9 +18,10 @@ from exoform.engine.config.fields import (
     control_characters,
     group_name_problem,
     https_url_problem,
+    name_prefix_problem,
     tenant_info_problem,
 )
-from exoform.engine.config.profiles import DEFAULT_PROFILE, OVERRIDABLE, PROFILES
+from exoform.engine.config.profiles import DEFAULT_PROFILE, GROUPS_SUFFIXES, OVERRIDABLE, PROFILES
 from exoform.engine.errors import InputError
 from exoform.engine.exchange import DEVICE_CODE_CLIENT_ID, MAX_ALLOWLIST_ENTRIES
 from exoform.engine.ipv4 import normalize_ranges, parse_config_range
@@ -218,6 +219,10 @@ def _check(found: list[Problem], path: JsonPath, value: str,
 
 def _cross_checks(spec: IntegrationSpec) -> Iterator[Problem]:
     gateway = spec.gateway
+    if spec.scope.recipients and spec.scope.groups and name_prefix_problem(gateway.name_prefix) is None:
+        problem = name_prefix_problem(gateway.name_prefix, tuple(GROUPS_SUFFIXES[d] for d in spec.directions))
+        if problem:  # the groups get rules of their own, with longer names
+            yield ("gateway", "name_prefix"), problem + " (or list the groups' members as recipients)"
     if spec.allowlist_connection_filter and len(gateway.ip_ranges) > MAX_ALLOWLIST_ENTRIES:
         yield ("gateway", "ip_ranges"), (
             f"gives {len(gateway.ip_ranges)} entries after splitting into /24s, but the connection "

@@ -122,10 +122,10 @@ def header_problem(value: str) -> str | None:
     return None
 
 
-def name_prefix_problem(value: str) -> str | None:
+def name_prefix_problem(value: str, suffixes: tuple[str, ...] = NAME_SUFFIXES) -> str | None:
     if value != value.strip():
         return "has leading or trailing spaces; remove them"
-    longest = max((value + suffix for suffix in NAME_SUFFIXES), key=_utf16_length)
+    longest = max((value + suffix for suffix in suffixes), key=_utf16_length)
     excess = _utf16_length(longest) - MAX_NAME_LENGTH
     if excess > 0:
         return (f"is too long: the generated name {preview(longest, 90)} has "

@@ -36,3 +36,5 @@ OVERRIDABLE = tuple(f.name for f in fields(GatewayProfile))
 
 # The Exchange object names the blueprint derives from the prefix; Exchange caps names at 64.
 NAME_SUFFIXES = (" - Inbound", " - Outbound", " - SPF", " - Inbound emails", " - Outbound emails")
+# ... and, when the scope lists both people and groups, the groups' rules.
+GROUPS_SUFFIXES = {"inbound": " - Inbound emails (groups)", "outbound": " - Outbound emails (groups)"}

@@ -139,6 +139,10 @@ class Lowering:
     def calls(self, phase: str, change: ResourceChange) -> list[tuple[StepOp, CmdletCall]]:
         return self.handler.lower(phase, change)
 
+    def fork(self) -> "Lowering":
+        """An independent copy, for trying an order that may be given up (stateless: itself)."""
+        return self
+
 
 class KindHandler:
     """Behaviour of one resource kind. Subclasses override what differs."""

@@ -5,6 +5,7 @@ SPF, Inbound emails, Outbound emails, so each call carries the priority right at
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 from typing import Any, Mapping, Sequence
 
@@ -28,9 +29,11 @@ TRANSPORT_RULE = KindSpec(
         NAME,
         attr("BlindCopyTo", Norm.SET),
         attr("Comments", Norm.TEXT),
+        attr("ExceptIfFrom", Norm.SET),
         attr("ExceptIfHeaderContainsMessageHeader", Norm.NAME),
         attr("ExceptIfHeaderContainsWords", Norm.SET),
         attr("ExceptIfSenderIpRanges", Norm.IPSET),
+        attr("ExceptIfSentTo", Norm.SET),
         attr("From", Norm.SET),
         attr("FromMemberOf", Norm.SET),
         attr("FromScope", Norm.NAME),
@@ -236,6 +239,9 @@ class _RuleLowering(Lowering):
 
     def calls(self, phase: str, change: ResourceChange) -> list[tuple[StepOp, CmdletCall]]:
         return self.rules.lower_with(self.placement, phase, change)
+
+    def fork(self) -> "Lowering":
+        return _RuleLowering(self.rules, copy.deepcopy(self.placement))
 
 
 def enable_call(identity: str, mode: str | None = None) -> CmdletCall:

@@ -11,8 +11,10 @@ from typing import Any, Callable, Iterator, Protocol
 
 from exoform.engine.blueprint import blueprint
 from exoform.engine.config import load_config
+from exoform.engine.mailflow import Gateway, Intent
 from exoform.engine.plan import Plan
 from exoform.engine.planning import PlanRequest, make_plan
+from exoform.engine.planning.mailsafety import MailContext
 from exoform.engine.provider import READ_TYPES, Provider
 from exoform.engine.read import TenantRead
 from exoform.engine.reporter import Reporter
@@ -55,8 +57,14 @@ def request_for(spec: IntegrationSpec, read: TenantRead, state: State, *, operat
         placement_top=spec.placement == "top",
         keep_admin_enabled_rules=not spec.rules_enabled_explicit,
         config_digest=spec.digest, provider=spec.tenant.provider, tenant=tenant,
-        adopt=adopt, accepted_risks=accepted_risks,
+        adopt=adopt, accepted_risks=accepted_risks, mail=mail_context(spec, operation),
     )
+
+
+def mail_context(spec: IntegrationSpec, operation: str = "apply") -> MailContext:
+    """The gateway the config names and what it protects (a destroy protects nothing)."""
+    intent = Intent.from_spec(spec) if operation == "apply" else Intent.nothing(spec.integration)
+    return MailContext(Gateway.from_spec(spec), intent)
 
 
 def state_path(spec: IntegrationSpec, given: str | None) -> Path:

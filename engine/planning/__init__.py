@@ -4,8 +4,12 @@ pass), schedule - in the manner of Terraform's graph builder steps. Pure: no I/O
 """
 from __future__ import annotations
 
-from exoform.engine.checks import CheckContext, diagnose
-from exoform.engine.plan import Plan
+from typing import Any, Mapping
+
+from exoform.engine.checks import CheckContext, diagnose, finish
+from exoform.engine.model import Address
+from exoform.engine.plan import FlowOutcome, Plan, ResourceChange
+from exoform.engine.planning.mailsafety import MailReport, live_step
 from exoform.engine.planning.observe import Observations, observe_all
 from exoform.engine.planning.passes import arrange, cascade_replacements, diff_all, forgotten, plan_context
 from exoform.engine.planning.request import PlanRequest
@@ -25,7 +29,9 @@ def plan_observed(request: PlanRequest) -> tuple[Plan, Observations]:
     diagnostics = diagnose(CheckContext(request, ctx, changes), seen.diagnostics)
     changes = cascade_replacements(changes)
     changes = arrange(changes, ctx)
-    steps, changes = schedule_steps(changes, request)
+    steps, changes, report = schedule_steps(changes, request)
+    names = {c.exchange_name.casefold(): str(a) for a, c in changes.items()}
+    diagnostics = finish(diagnostics, report, steps, names, request.accepted_risks)
     state = request.state
     plan = Plan(
         integration=request.integration,
@@ -33,6 +39,8 @@ def plan_observed(request: PlanRequest) -> tuple[Plan, Observations]:
         changes=tuple(changes[a] for a in sorted(changes)),
         steps=tuple(steps),
         diagnostics=tuple(diagnostics),
+        flow=flow_outcomes(report),
+        live_step=live_step([(s.address, s.call, _after(changes, s.address)) for s in steps]),
         forget=forgotten(request, changes),
         # A state that was never written has no lineage to pin yet (as Terraform does).
         state_lineage=state.lineage if state.persisted else "",
@@ -44,6 +52,18 @@ def plan_observed(request: PlanRequest) -> tuple[Plan, Observations]:
         accepted_risks=request.accepted_risks,
     )
     return plan, seen
+
+
+def flow_outcomes(report: MailReport | None) -> tuple[FlowOutcome, ...]:
+    if report is None:
+        return ()
+    return tuple(FlowOutcome(p.message_class.value, tuple(sorted(v.value for v in p.possible)),
+                             p.expectation.intended.value, p.ok) for p in report.planned.paths)
+
+
+def _after(changes: Mapping[Address, ResourceChange], address: Address) -> Mapping[str, Any] | None:
+    change = changes.get(address)
+    return change.after_dict if change is not None and change.after is not None else None
 
 
 __all__ = ["Observations", "PlanRequest", "make_plan", "plan_observed"]

@@ -100,6 +100,17 @@ def _reference_edges(changes: Mapping[Address, ResourceChange], before: "Before"
             before(Node(DESTROY, address), Node(DESTROY, target))
 
 
+def node_key(rank: Mapping[Address, int]) -> Callable[[Node], tuple[int, int, str]]:
+    """The tie-break among ready nodes: deletes first (rules before their connectors), then
+    creates and updates in kind and rule order, then enabling."""
+    def key(node: Node) -> tuple[int, int, str]:
+        position = rank.get(node.address, 0)
+        if node.phase == DESTROY:
+            return (0, -position, str(node.address))
+        return (1 if node.phase == APPLY else 2, position, str(node.address))
+    return key
+
+
 def schedule(preds: Mapping[Node, set[Node]], rank: Mapping[Address, int]) -> list[Node]:
     """A topological order; among ready nodes the smallest (phase, rank, address) runs first."""
     sorter: TopologicalSorter[Node] = TopologicalSorter(preds)
@@ -108,13 +119,7 @@ def schedule(preds: Mapping[Node, set[Node]], rank: Mapping[Address, int]) -> li
     except CycleError as error:
         cycle = " -> ".join(f"{n.phase} {n.address}" for n in error.args[1])
         raise PlanError(f"the plan has a dependency cycle: {cycle}") from None
-
-    def key(node: Node) -> tuple[int, int, str]:
-        position = rank.get(node.address, 0)
-        if node.phase == DESTROY:
-            return (0, -position, str(node.address))
-        return (1 if node.phase == APPLY else 2, position, str(node.address))
-
+    key = node_key(rank)
     ready: list[tuple[tuple[int, int, str], Node]] = []
     order: list[Node] = []
     while sorter.is_active():

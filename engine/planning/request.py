@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from exoform.engine.model import Resource
+from exoform.engine.planning.mailsafety import MailContext
 from exoform.engine.read import TenantRead
 from exoform.engine.state import State
 
@@ -27,6 +28,7 @@ class PlanRequest:
     accepted_risks: tuple[str, ...] = ()  # finding IDs acknowledged with --accept-risk
     # What the config describes, also in a destroy plan (e.g. which ranges are the gateway's).
     described: tuple[Resource, ...] = ()
+    mail: MailContext | None = None  # the mail-flow model checks every state (None: it does not)
 
     @property
     def destroying(self) -> bool:

@@ -17,7 +17,7 @@ RULE_NULL_PROPERTIES = (
     "SentToScope", "FromScope", "SenderIpRanges", "ExceptIfSenderIpRanges", "RemoveHeader",
     "SetHeaderName", "SetHeaderValue", "RouteMessageOutboundConnector", "BlindCopyTo", "SentTo",
     "SentToMemberOf", "From", "FromMemberOf", "HeaderContainsMessageHeader", "HeaderContainsWords",
-    "ExceptIfHeaderContainsMessageHeader", "ExceptIfHeaderContainsWords",
+    "ExceptIfHeaderContainsMessageHeader", "ExceptIfHeaderContainsWords", "ExceptIfSentTo", "ExceptIfFrom",
 )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from exoform.engine.blueprint import OUTBOUND_CONNECTOR, RULE_ORDER, SPF_RULE
+from exoform.engine.blueprint import INBOUND_RULE, OUTBOUND_CONNECTOR, OUTBOUND_RULE, SPF_RULE
 from exoform.engine.cmdlets import CmdletCall
 from exoform.engine.kinds import handler
 from exoform.engine.kinds.base import APPLY, ENABLE, DiffOptions, PlanContext
@@ -67,10 +67,10 @@ def test_a_rule_moved_away_from_the_block_is_put_back_with_one_set() -> None:
     state = install(model, State.new(INTEGRATION))
     model.invoke(CmdletCall.of("Set-TransportRule", {"Identity": "OPSWAT MDCES - Outbound emails", "Priority": 5}))
     kind = handler(SPF_RULE.kind)
-    changes = {a: change_for(model, a, desired(a), state) for a in RULE_ORDER}
+    changes = {a: change_for(model, a, desired(a), state) for a in (SPF_RULE, INBOUND_RULE, OUTBOUND_RULE)}
     ctx = PlanContext(read_of(model), INTEGRATION, state, {}, {}, {})
     arranged = kind.arrange(changes, ctx)  # type: ignore[arg-type]
-    moved = arranged[RULE_ORDER[2]]
+    moved = arranged[OUTBOUND_RULE]
     assert moved.reason is Reason.RULE_ORDER_DRIFTED and moved.move is not None and moved.move.before == 5
     lowering = kind.lowering(read_of(model), arranged, True)
     (op, call), = lowering.calls(APPLY, moved)
@@ -80,6 +80,6 @@ def test_a_rule_moved_away_from_the_block_is_put_back_with_one_set() -> None:
 
 def test_a_rule_references_the_outbound_connector_it_routes_through() -> None:
     spec = handler(SPF_RULE.kind).schema
-    rule = desired(RULE_ORDER[1])
+    rule = desired(INBOUND_RULE)
     assert spec.references_in(dict(rule.attributes)) == {
         (OUTBOUND_CONNECTOR.kind, "opswat mdces - outbound")}

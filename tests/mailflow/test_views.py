@@ -1,4 +1,4 @@
-"""The views of the model (exoform/mailflow_view.py): one sentence per finding from structured
+"""The views of the model (exoform/views/mailflow.py, engine/mailflow/describe.py): one sentence per finding from structured
 data alone, the text table, and the flow graph as Mermaid and Graphviz dot."""
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from exoform.engine.mailflow import EdgeKind, MessageClass, NodeKind, flow_graph
-from exoform.mailflow_view import finding_text, render_dot, render_mermaid, render_table
+from exoform.engine.mailflow.describe import finding_text
+from exoform.views.mailflow import render_dot, render_mermaid, render_table
 
 from .cases_support import simulate_case
 

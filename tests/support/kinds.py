@@ -30,7 +30,10 @@ def tenant(**objects: Any) -> TenantModel:
 
 
 def read_of(model: TenantModel) -> TenantRead:
-    return TenantRead({t: model.invoke(CmdletCall.of(f"Get-{t}")) for t in TYPES})
+    objects = {t: model.invoke(CmdletCall.of(f"Get-{t}")) for t in TYPES}
+    domains = model.document().get("accepted_domains") or []
+    objects["AcceptedDomain"] = [{"DomainName": d, "DomainType": "Authoritative"} for d in domains]
+    return TenantRead(objects)
 
 
 def desired(address: Address, config: dict[str, Any] | None = None) -> Resource:
