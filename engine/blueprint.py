@@ -4,7 +4,7 @@ connection filter allowlist). Pure: no I/O.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from exoform.engine.exchange import DEFAULT_POLICY
 from exoform.engine.model import Address, Kind, Resource, freeze_attrs
@@ -55,13 +55,14 @@ def address_of(kind: Kind, name: str, taken: set[Address]) -> Address:
     return candidate
 
 
-def blueprint(spec: IntegrationSpec) -> tuple[Resource, ...]:
-    """Desired resources, sorted by address."""
+def blueprint(spec: IntegrationSpec, resolve: Callable[[str], str] | None = None) -> tuple[Resource, ...]:
+    """Desired resources, sorted by address. `resolve` gives the primary SMTP address of a
+    recipient or group the scope names (as Exchange stores it); without it they stay as given."""
     names = object_names(spec.gateway.name_prefix)
     resources = [_inbound_connector(spec, names), _outbound_connector(spec, names)]
     resources.append(_spf_rule(spec, names))
     for direction in spec.directions:
-        resources.append(_mail_rule(spec, names, direction))
+        resources.append(_mail_rule(spec, names, direction, resolve or (lambda identity: identity)))
     if spec.allowlist_connection_filter:
         attrs = {"Name": DEFAULT_POLICY, "IPAllowList": spec.gateway.ip_ranges}
         resources.append(Resource(ALLOWLIST, freeze_attrs(attrs)))
@@ -116,12 +117,13 @@ def _rule_base(spec: IntegrationSpec, name: str) -> dict[str, Any]:
 
 def _spf_rule(spec: IntegrationSpec, names: dict[Address, str]) -> Resource:
     attrs = _rule_base(spec, names[SPF_RULE])
-    attrs["SenderIpRanges"] = spec.gateway.ip_ranges
+    attrs["SenderIpRanges"] = spec.gateway.rule_ranges
     attrs["RemoveHeader"] = spec.gateway.header_name
     return Resource(SPF_RULE, freeze_attrs(attrs), dependencies=(INBOUND_CONNECTOR,))
 
 
-def _mail_rule(spec: IntegrationSpec, names: dict[Address, str], direction: str) -> Resource:
+def _mail_rule(spec: IntegrationSpec, names: dict[Address, str], direction: str,
+               resolve: Callable[[str], str]) -> Resource:
     address = INBOUND_RULE if direction == INBOUND else OUTBOUND_RULE
     attrs = _rule_base(spec, names[address])
     inbound = direction == INBOUND
@@ -132,7 +134,7 @@ def _mail_rule(spec: IntegrationSpec, names: dict[Address, str], direction: str)
     if spec.inline:
         attrs["RouteMessageOutboundConnector"] = names[OUTBOUND_CONNECTOR]
         # Loop prevention: mail coming back from the gateway, and recall reports, bypass.
-        attrs["ExceptIfSenderIpRanges"] = spec.gateway.ip_ranges
+        attrs["ExceptIfSenderIpRanges"] = spec.gateway.rule_ranges
         attrs["ExceptIfHeaderContainsMessageHeader"] = RECALL_HEADER
         attrs["ExceptIfHeaderContainsWords"] = ("true", "false")
         attrs["StopRuleProcessing"] = True
@@ -141,6 +143,15 @@ def _mail_rule(spec: IntegrationSpec, names: dict[Address, str], direction: str)
         attrs["StopRuleProcessing"] = not inbound
     if spec.scope.users == "selected":
         people, groups = ("SentTo", "SentToMemberOf") if inbound else ("From", "FromMemberOf")
-        attrs[people] = spec.scope.recipients or None
-        attrs[groups] = spec.scope.groups or None
+        attrs[people] = _resolved(spec.scope.recipients, resolve)
+        attrs[groups] = _resolved(spec.scope.groups, resolve)
     return Resource(address, freeze_attrs(attrs), dependencies=(OUTBOUND_CONNECTOR,))
+
+
+def _resolved(identities: tuple[str, ...], resolve: Callable[[str], str]) -> tuple[str, ...] | None:
+    """The identities as Exchange stores them, each once (two names of one mailbox are one)."""
+    out: dict[str, str] = {}
+    for identity in identities:
+        address = resolve(identity)
+        out.setdefault(address.casefold(), address)
+    return tuple(out.values()) or None

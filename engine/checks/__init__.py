@@ -9,6 +9,8 @@ from exoform.engine.checks.conflicts import conflicts
 from exoform.engine.checks.context import Check, CheckContext
 from exoform.engine.checks.enabling import enabling_blocked
 from exoform.engine.checks.limits import kind_checks, kind_limits
+from exoform.engine.checks.recipients import unresolved_recipients
+from exoform.engine.checks.rule_size import rule_size
 from exoform.engine.checks.risk import accept_risks
 from exoform.engine.checks.state import interrupted_apply, kept_enabled, unmarked_deletes
 from exoform.engine.plan import Diagnostic
@@ -17,6 +19,8 @@ CHECKS: tuple[Check, ...] = (
     interrupted_apply,
     kind_limits,
     kind_checks,
+    rule_size,
+    unresolved_recipients,
     kept_enabled,
     unmarked_deletes,
     enabling_blocked,

@@ -37,6 +37,14 @@ from exoform.engine.spec import (
     TenantSpec,
 )
 
+# Clouds the schema names so that validate can say why they are refused.
+UNSUPPORTED_CLOUDS = {
+    name: ("Microsoft 365 operated by 21Vianet (outlook.office365.cn, login.chinacloudapi.cn) is not "
+           "supported: exoform has not been checked against its Admin API. Use global, gcc, gcc-high "
+           "or dod (GCC tenants use global's hosts: write global or gcc)")
+    for name in ("china", "21vianet")
+}
+
 CONFIG_FILE = JsonFile(
     noun="config file", max_bytes=MIB,
     missing="check the path given with -c/--config (examples/ holds sample configs)",
@@ -149,6 +157,8 @@ def _exchange_options(raw: Mapping[str, Any], base_dir: Path,
         "cloud": raw.get("cloud", "global"),
         "auth": MappingProxyType(auth),
     }
+    if options["cloud"] in UNSUPPORTED_CLOUDS:
+        found.append((("tenant", "cloud"), UNSUPPORTED_CLOUDS[options["cloud"]]))
     for key in ("endpoint", "authority"):
         if key in raw:
             _check(found, ("tenant", key), raw[key], https_url_problem)
@@ -172,10 +182,12 @@ def _gateway_spec(raw: Mapping[str, Any], found: list[Problem]) -> GatewaySpec:
         _check(found, ("gateway", name), value, GATEWAY_FIELD_CHECKS[name])
     tenant_info = raw["tenant_info"]
     _check(found, ("gateway", "tenant_info"), tenant_info, tenant_info_problem)
+    networks = _networks(raw["ip_ranges"], found)
     return GatewaySpec(
         profile=profile_name,
-        ip_ranges=_ip_ranges(raw["ip_ranges"], found),
+        ip_ranges=normalize_ranges(networks),
         tenant_info=tenant_info,
+        rule_ip_ranges=normalize_ranges(networks, split=False),
         **values,
     )
 
@@ -234,7 +246,7 @@ def _cross_checks(spec: IntegrationSpec) -> Iterator[Problem]:
                 f"monitoring_domain to {bcc_domain}")
 
 
-def _ip_ranges(raw: Sequence[str], found: list[Problem]) -> tuple[str, ...]:
+def _networks(raw: Sequence[str], found: list[Problem]) -> list[ipaddress.IPv4Network]:
     networks: list[ipaddress.IPv4Network] = []
     for index, text in enumerate(raw):
         parsed = parse_config_range(text)
@@ -242,4 +254,4 @@ def _ip_ranges(raw: Sequence[str], found: list[Problem]) -> tuple[str, ...]:
             found.append((("gateway", "ip_ranges", index), parsed))
         else:
             networks.append(parsed)
-    return normalize_ranges(networks)
+    return networks

@@ -19,7 +19,8 @@ from exoform.providers.exchange.client import AdminApiClient
 from exoform.providers.exchange.recent_writes import RecentWrites
 
 # Get- cmdlets that take -ResultSize (Get-HostedConnectionFilterPolicy does not).
-RESULT_SIZE_GETS = frozenset({"Get-InboundConnector", "Get-OutboundConnector", "Get-TransportRule"})
+RESULT_SIZE_GETS = frozenset({"Get-InboundConnector", "Get-OutboundConnector", "Get-TransportRule",
+                              "Get-AcceptedDomain"})
 
 
 def read_call(exchange_type: str) -> CmdletCall:
