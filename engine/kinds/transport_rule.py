@@ -144,7 +144,7 @@ class TransportRuleHandler(ObjectHandler):
                    change: ResourceChange) -> list[tuple[StepOp, CmdletCall]]:
         identity = self.identity(change)
         if phase == ENABLE:
-            return [(StepOp.ENABLE, enable_call(identity))]
+            return [(StepOp.ENABLE, enable_call(identity, _mode(change.after_dict)))]
         if phase == DESTROY:
             placement.remove(change.address)
             return [(StepOp.DELETE, self.remove_call(identity))]
@@ -198,7 +198,7 @@ class TransportRuleHandler(ObjectHandler):
         if call.verb == "Enable":
             return disable_call(str(call.args["Identity"]))
         if call.verb == "Disable":
-            return enable_call(str(call.args["Identity"]))
+            return enable_call(str(call.args["Identity"]), _mode(change.before_dict))
         return super().inverse(change, call, result)
 
     # ---- drift and rollback verification ---------------------------------------------------
@@ -236,6 +236,13 @@ class _RuleLowering(Lowering):
 
     def calls(self, phase: str, change: ResourceChange) -> list[tuple[StepOp, CmdletCall]]:
         return self.rules.lower_with(self.placement, phase, change)
+
+
+def _mode(attrs: Mapping[str, Any]) -> str | None:
+    """The rule's intended Mode, sent with Enable-TransportRule: older service builds reset a
+    rule enabled without -Mode to Enforce, which would take an Audit rule live."""
+    mode = attrs.get("Mode")
+    return str(mode) if mode else None
 
 
 def enable_call(identity: str, mode: str | None = None) -> CmdletCall:
