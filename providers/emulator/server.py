@@ -27,6 +27,8 @@ from exoform.providers.emulator.tokens import TokenIssuer
 from exoform.providers.faults import FaultSource
 
 TENANT_DOMAIN = "contoso.onmicrosoft.com"
+#: The token audience of the global cloud's Admin API (scope `https://outlook.office365.com/.default`).
+EXCHANGE_RESOURCE = "https://outlook.office365.com"
 
 
 @dataclass(frozen=True)
@@ -159,8 +161,12 @@ class Emulator:
         main = _TlsServer("127.0.0.1", self._port, context, "127.0.0.1")
         self._servers = [main]
         if self.conditions.redirect:
-            self._servers.append(_TlsServer("127.0.0.1", 0, context, "localhost"))
-        self._issuer = TokenIssuer(self.tenant_id, main.base_url, self.conditions.token_lifetime)
+            # Same host, another port: a regional redirect is followed only within the cloud
+            # (for a private endpoint like this one, only to the same host).
+            self._servers.append(_TlsServer("127.0.0.1", 0, context, "127.0.0.1"))
+        # Tokens are for Exchange Online's resource, as the real identity platform issues them,
+        # whichever host the Admin API is reached at.
+        self._issuer = TokenIssuer(self.tenant_id, EXCHANGE_RESOURCE, self.conditions.token_lifetime)
         aliases = {self.tenant_id.lower(), self.tenant_domain.lower()}
         identity = IdentityPlatform(self._issuer, aliases, lambda: main.base_url,
                                     device_approve_after_polls=self.conditions.device_approve_after_polls)
@@ -198,7 +204,7 @@ class Emulator:
 
     @property
     def endpoint(self) -> str:
-        """The Admin API base URL (also the token audience; scope `{endpoint}/.default`)."""
+        """The Admin API base URL (the token audience stays EXCHANGE_RESOURCE)."""
         return self._servers[0].base_url
 
     @property
@@ -237,6 +243,12 @@ class Emulator:
         grants = dict(self._app.identity.token_requests)
         return EmulatorStats(sum(grants.values()), grants, self._app.identity.requests,
                              dict(self._app.admin.calls), tuple(self._app.admin.records))
+
+    @property
+    def identity_assertions(self) -> list[tuple[str, tuple[str, ...]]]:
+        """(alg, thumbprint claims) of every certificate client assertion received."""
+        assert self._app is not None, "start() the emulator first"
+        return list(self._app.identity.assertion_forms)
 
     def expire_tokens(self) -> None:
         """Every token issued so far is now rejected as expired (401)."""

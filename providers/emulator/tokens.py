@@ -42,7 +42,7 @@ class TokenIssuer:
 
     def __init__(self, tenant_id: str, resource: str, lifetime: int) -> None:
         self.tenant_id = tenant_id
-        self.resource = resource  # the Admin API audience, e.g. https://127.0.0.1:8443
+        self.resource = resource  # the Admin API audience, https://outlook.office365.com
         self.lifetime = lifetime
         self._key = secrets.token_bytes(32)
         self._serial = itertools.count(1)

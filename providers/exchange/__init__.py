@@ -4,6 +4,7 @@ the engine's internals beyond its public errors, cmdlets, provider and reporter 
 """
 from __future__ import annotations
 
+import urllib.request
 from typing import Any, Mapping
 
 import requests
@@ -20,14 +21,27 @@ from exoform.providers.retry import RetryPolicy
 __all__ = ["ExchangeOnlineProvider", "ExchangeSettings", "make_provider", "make_session"]
 
 
+class _EnvironmentProxies(requests.Session):
+    """A session that ignores REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE (trust_env off: they would
+    silently override the configured CA bundle) but still routes through HTTPS_PROXY/HTTP_PROXY
+    and honours NO_PROXY: a private CA is usually there because of a TLS-inspecting proxy."""
+
+    def merge_environment_settings(self, url: Any, proxies: Any, stream: Any, verify: Any,
+                                   cert: Any) -> Any:
+        merged = super().merge_environment_settings(url, proxies, stream, verify, cert)
+        if not merged.get("proxies") and not requests.utils.should_bypass_proxies(url, no_proxy=None):
+            found = urllib.request.getproxies()
+            merged["proxies"] = {scheme: proxy for scheme, proxy in found.items() if scheme != "no"}
+        return merged
+
+
 def make_session(settings: ExchangeSettings) -> requests.Session:
     """The run's one HTTP session, shared by msal and the Admin API client."""
-    session = requests.Session()
-    if settings.ca_bundle:
-        # REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE would silently override `verify` (and msal's own
-        # requests) when trust_env is on, so a configured CA bundle switches environment lookup off.
-        session.trust_env = False
-        session.verify = settings.ca_bundle
+    if not settings.ca_bundle:
+        return requests.Session()
+    session = _EnvironmentProxies()
+    session.trust_env = False
+    session.verify = settings.ca_bundle
     return session
 
 
