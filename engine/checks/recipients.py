@@ -14,8 +14,10 @@ _CONDITIONS = {"SentTo": False, "From": False, "SentToMemberOf": True, "FromMemb
 def unresolved_recipients(ctx: CheckContext) -> list[Diagnostic]:
     found = []
     read = ctx.request.read
-    for resource in ctx.request.desired:
-        if resource.address.kind is not Kind.TRANSPORT_RULE:
+    wanted = {r.address for r in ctx.request.desired}
+    # `described` holds the identities as the config writes them (desired: as resolved).
+    for resource in ctx.request.described or ctx.request.desired:
+        if resource.address.kind is not Kind.TRANSPORT_RULE or resource.address not in wanted:
             continue
         for condition, want_group in _CONDITIONS.items():
             listed = dict(resource.attributes).get(condition)
