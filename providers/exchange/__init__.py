@@ -13,6 +13,7 @@ from exoform.engine.reporter import Reporter
 from exoform.providers.exchange.auth import DevicePrompt, TokenSource, prompt_on_stderr
 from exoform.providers.exchange.client import AdminApiClient
 from exoform.providers.exchange.credentials import key_file_warning
+from exoform.providers.exchange.journal import WriteJournal, journal_path
 from exoform.providers.exchange.provider import ExchangeOnlineProvider
 from exoform.providers.exchange.settings import ExchangeSettings
 from exoform.providers.faults import FaultSource
@@ -71,4 +72,6 @@ def make_provider(
         faults = FaultPlan.from_env()
     client = AdminApiClient(settings, session, tokens, reporter, policy=retry_policy,
                             faults=faults)
-    return ExchangeOnlineProvider(client, tokens, session, reporter)
+    # The write journal lives beside the token cache, and like it is kept only when allowed.
+    journal = WriteJournal(journal_path(settings.endpoint, settings.tenant_id) if token_cache else None)
+    return ExchangeOnlineProvider(client, tokens, session, reporter, journal=journal)

@@ -136,6 +136,10 @@ class Site:
         self.state = self.root / "state" / f"{INTEGRATION}.json"
         if scenario.provider == "emulator":
             emulator = _emulator()
+            # A new scenario is a new tenant under the same tenant id: the write journal of the
+            # last one (objects it created) does not describe it.
+            for journal in Path(os.environ["EXOFORM_CACHE_DIR"]).glob("exoform-writes-*.json"):
+                journal.unlink()
             self.tenant = _WORKER["emulated_tenant"]
             self.tenant_block = emulator.tenant_options("secret")
         else:
