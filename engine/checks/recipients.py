@@ -3,6 +3,8 @@ directory found them: an identity that matches nothing, or a mailbox where a gro
 (and the reverse), is an error naming it - before any rule is created with it. Pure."""
 from __future__ import annotations
 
+from typing import Mapping
+
 from exoform.engine.checks.context import CheckContext
 from exoform.engine.model import Kind
 from exoform.engine.plan import Diagnostic, Severity
@@ -22,21 +24,23 @@ def unresolved_recipients(ctx: CheckContext) -> list[Diagnostic]:
         for condition, want_group in _CONDITIONS.items():
             listed = dict(resource.attributes).get(condition)
             for identity in listed if isinstance(listed, tuple) else ():
-                problem = _problem(read.recipient(str(identity)), str(identity), want_group)
+                problem = identity_problem(read.recipient(str(identity)), str(identity), want_group)
                 if problem:
                     found.append(Diagnostic(Severity.ERROR, "recipient_unresolved", problem,
                                             str(resource.address)))
     return found
 
 
-def _problem(entry: object, identity: str, want_group: bool) -> str | None:
+def identity_problem(entry: object, identity: str, want_group: bool) -> str | None:
+    """What is wrong with the directory entry found for a config identity, or None."""
     where = "protection.scope.groups" if want_group else "protection.scope.recipients"
     if entry is None:
         return (f"{where} names '{identity}', which matches no recipient in the tenant (looked up "
                 "by SMTP address, proxy address, name, alias and display name); fix the spelling or "
                 "create the recipient first.")
-    assert isinstance(entry, dict)
-    details = str(entry.get("RecipientTypeDetails") or entry.get("RecipientType") or "")
+    details = ""
+    if isinstance(entry, Mapping):
+        details = str(entry.get("RecipientTypeDetails") or entry.get("RecipientType") or "")
     if ("group" in details.lower()) == want_group:
         return None
     if want_group:

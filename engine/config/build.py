@@ -159,7 +159,7 @@ def _exchange_options(raw: Mapping[str, Any], base_dir: Path,
     }
     if options["cloud"] in UNSUPPORTED_CLOUDS:
         found.append((("tenant", "cloud"), UNSUPPORTED_CLOUDS[options["cloud"]]))
-    for key in ("endpoint", "authority"):
+    for key in ("endpoint", "authority", "dns_over_https"):
         if key in raw:
             _check(found, ("tenant", key), raw[key], https_url_problem)
             options[key] = raw[key]

@@ -105,6 +105,10 @@ class AdminApiClient:
         self.redirects = 0
 
     @property
+    def settings(self) -> ExchangeSettings:
+        return self._settings
+
+    @property
     def tenant(self) -> str:
         """The tenant as the config names it (GUID or domain)."""
         return self._settings.tenant_id

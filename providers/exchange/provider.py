@@ -17,9 +17,11 @@ from exoform.engine.cmdlets import CmdletCall
 from exoform.engine.errors import NotFound, Transient
 from exoform.engine.exchange import is_guid
 from exoform.engine.reporter import Reporter
-from exoform.engine.provider import TenantIdentity
+from exoform.engine.provider import AccessFacts, TenantIdentity
 from exoform.providers.exchange.auth import TokenSource, token_claims
 from exoform.providers.exchange.client import AdminApiClient
+from exoform.providers.exchange.dns import mx_hosts
+from exoform.providers.exchange.settings import ExchangeSettings
 from exoform.providers.exchange.journal import CREATED, REMOVED, Write, WriteJournal
 from exoform.providers.exchange.recent_writes import RecentWrites
 
@@ -79,6 +81,22 @@ class ExchangeOnlineProvider:
         given = self._client.tenant
         tid = str(token_claims(self._tokens.token()).get("tid") or "")
         return TenantIdentity(self.name, tid.lower() or given, given)
+
+    def access(self) -> AccessFacts:
+        """What the access token grants (signing in if needed), for `exoform doctor`."""
+        claims = token_claims(self._tokens.token())
+        settings: ExchangeSettings = self._client.settings
+        return AccessFacts(
+            app_only=settings.auth.app_only,
+            app_roles=tuple(str(r) for r in claims.get("roles") or ()),
+            directory_roles=tuple(str(r) for r in claims.get("wids") or ()),
+            scopes=tuple(str(claims.get("scp") or "").split()),
+            consent_url=settings.consent_url)
+
+    def mail_exchangers(self, domain: str) -> tuple[str, ...] | None:
+        """MX hosts through the configured DNS-over-HTTPS resolver; None without one."""
+        resolver = self._client.settings.dns_over_https
+        return mx_hosts(self._session, resolver, domain) if resolver else None
 
     def read(self, exchange_types: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
         """Every object of each type, one Get- per type, all in flight at once."""

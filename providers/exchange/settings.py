@@ -52,6 +52,13 @@ class ExchangeSettings:
     authority: str
     auth: AuthSettings
     ca_bundle: str | None = None
+    dns_over_https: str = ""  # a DNS-over-HTTPS (JSON) resolver for doctor's MX check
+
+    @property
+    def consent_url(self) -> str:
+        """Where an administrator grants the app its permission (admin consent)."""
+        login = self.authority.rsplit("/", 1)[0]
+        return f"{login}/{self.tenant_id}/adminconsent?client_id={self.client_id}"
 
     @property
     def scope(self) -> str:
@@ -89,6 +96,7 @@ class ExchangeSettings:
             authority=_url(options, "authority", f"{login_host}/{tenant_id}"),
             auth=_auth(options["auth"]),
             ca_bundle=options.get("ca_bundle") or None,
+            dns_over_https=str(options.get("dns_over_https") or ""),
         )
 
 
