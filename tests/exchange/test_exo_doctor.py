@@ -46,12 +46,16 @@ def _emulated(workspace: Any, start_emulator: Any, conditions: Conditions | None
     workspace.emulator = start_emulator(conditions, tenant_file=workspace.tenant)
 
 
-@pytest.mark.parametrize("provider", ["sandbox", "emulator"])
-def test_a_ready_tenant_passes_with_mx_findings(provider: str, workspace, start_emulator) -> None:
+def _tenant_on(provider: str, workspace: Any, start_emulator: Any) -> None:
     if provider == "emulator":
         _emulated(workspace, start_emulator)
     else:
         workspace.write_tenant(TENANT)
+
+
+@pytest.mark.parametrize("provider", ["sandbox", "emulator"])
+def test_a_ready_tenant_passes_with_mx_findings(provider: str, workspace, start_emulator) -> None:
+    _tenant_on(provider, workspace, start_emulator)
     code, found, _ = _doctor(workspace)
     assert code == 0
     for cmdlet in ("InboundConnector", "OutboundConnector", "TransportRule",
@@ -86,10 +90,7 @@ def test_no_directory_role_refuses_every_cmdlet(workspace, start_emulator) -> No
 
 @pytest.mark.parametrize("provider", ["sandbox", "emulator"])
 def test_unknown_recipient_and_human_output(provider: str, workspace, start_emulator) -> None:
-    if provider == "emulator":
-        _emulated(workspace, start_emulator)
-    else:
-        workspace.write_tenant(TENANT)
+    _tenant_on(provider, workspace, start_emulator)
     config = json.loads(json.dumps(CONFIG))
     config["protection"]["scope"]["groups"] = ["alice@contoso.com"]
     config["gateway"]["monitoring_domain"] = "contoso.com"

@@ -152,7 +152,7 @@ class _ForgedTokens:
 
 def test_persistent_401_fails_after_one_reacquire(emulator) -> None:
     settings = ExchangeSettings.from_options(emulator.tenant_options())
-    tokens = _ForgedTokens(emulator.issue_token(audience="https://outlook.office365.com"))
+    tokens = _ForgedTokens(emulator.issue_token(audience="https://graph.microsoft.com"))
     client = AdminApiClient(settings, make_session(settings), tokens,  # type: ignore[arg-type]
                             RecordingReporter())
     with pytest.raises(AuthFailed) as caught:
