@@ -1,8 +1,7 @@
-"""The write journal: which objects this tenant's recent exoform runs created and removed (type,
-Guid, name, when - never an attribute value), in a 0600 file beside the token cache. The next
-command confirms them by Guid instead of trusting a lagging replica's list: a creation missing
-from a list read is looked up by its Guid until it shows (bounded), a removal still listed is
-hidden. Entries older than the window are forgotten (replication has long caught up by then).
+"""The write journal: what this tenant's recent exoform runs created and removed (type, Guid,
+name, when - never an attribute value), in a 0600 file beside the token cache, so the next
+command confirms by Guid what a lagging replica's list does not show yet. Entries older than the
+window are forgotten (replication has long caught up by then).
 """
 from __future__ import annotations
 
