@@ -4,7 +4,7 @@ connection filter allowlist). Pure: no I/O.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from exoform.engine.exchange import DEFAULT_POLICY
 from exoform.engine.model import Address, Kind, Resource, freeze_attrs
@@ -62,13 +62,14 @@ def address_of(kind: Kind, name: str, taken: set[Address]) -> Address:
     return candidate
 
 
-def blueprint(spec: IntegrationSpec) -> tuple[Resource, ...]:
-    """Desired resources, sorted by address."""
+def blueprint(spec: IntegrationSpec, resolve: Callable[[str], str] | None = None) -> tuple[Resource, ...]:
+    """Desired resources, sorted by address. `resolve` gives the primary SMTP address of a
+    recipient or group the scope names (as Exchange stores it); without it they stay as given."""
     names = object_names(spec.gateway.name_prefix)
     resources = [_inbound_connector(spec, names), _outbound_connector(spec, names)]
     resources.append(_spf_rule(spec, names))
     for direction in spec.directions:
-        resources += _mail_rules(spec, names, direction)
+        resources += _mail_rules(spec, names, direction, resolve or (lambda identity: identity))
     if spec.allowlist_connection_filter:
         attrs = {"Name": DEFAULT_POLICY, "IPAllowList": spec.gateway.ip_ranges}
         resources.append(Resource(ALLOWLIST, freeze_attrs(attrs)))
@@ -123,12 +124,13 @@ def _rule_base(spec: IntegrationSpec, name: str) -> dict[str, Any]:
 
 def _spf_rule(spec: IntegrationSpec, names: dict[Address, str]) -> Resource:
     attrs = _rule_base(spec, names[SPF_RULE])
-    attrs["SenderIpRanges"] = spec.gateway.ip_ranges
+    attrs["SenderIpRanges"] = spec.gateway.rule_ranges
     attrs["RemoveHeader"] = spec.gateway.header_name
     return Resource(SPF_RULE, freeze_attrs(attrs), dependencies=(INBOUND_CONNECTOR,))
 
 
-def _mail_rules(spec: IntegrationSpec, names: dict[Address, str], direction: str) -> list[Resource]:
+def _mail_rules(spec: IntegrationSpec, names: dict[Address, str], direction: str,
+                resolve: Callable[[str], str]) -> list[Resource]:
     """The direction's routing (in-line) or copying (monitoring) rule; with selected people
     and groups, a second rule for the groups that leaves out the people the first one took."""
     inbound = direction == INBOUND
@@ -136,7 +138,7 @@ def _mail_rules(spec: IntegrationSpec, names: dict[Address, str], direction: str
     if spec.scope.users != "selected":
         return [_mail_rule(spec, names[address], direction, {})]
     people, groups = ("SentTo", "SentToMemberOf") if inbound else ("From", "FromMemberOf")
-    recipients, members = spec.scope.recipients or None, spec.scope.groups or None
+    recipients, members = _resolved(spec.scope.recipients, resolve), _resolved(spec.scope.groups, resolve)
     if not (recipients and members):
         return [_mail_rule(spec, names[address], direction, {people: recipients, groups: members})]
     return [_mail_rule(spec, names[address], direction, {people: recipients}),
@@ -156,7 +158,7 @@ def _mail_rule(spec: IntegrationSpec, name: str, direction: str, scope: dict[str
     if spec.inline:
         attrs["RouteMessageOutboundConnector"] = object_names(spec.gateway.name_prefix)[OUTBOUND_CONNECTOR]
         # Loop prevention: mail coming back from the gateway, and recall reports, bypass.
-        attrs["ExceptIfSenderIpRanges"] = spec.gateway.ip_ranges
+        attrs["ExceptIfSenderIpRanges"] = spec.gateway.rule_ranges
         attrs["ExceptIfHeaderContainsMessageHeader"] = RECALL_HEADER
         attrs["ExceptIfHeaderContainsWords"] = ("true", "false")
         attrs["StopRuleProcessing"] = True
@@ -165,3 +167,12 @@ def _mail_rule(spec: IntegrationSpec, name: str, direction: str, scope: dict[str
         attrs["StopRuleProcessing"] = not inbound
     attrs.update(scope)
     return Resource(address, freeze_attrs(attrs), dependencies=(OUTBOUND_CONNECTOR,))
+
+
+def _resolved(identities: tuple[str, ...], resolve: Callable[[str], str]) -> tuple[str, ...] | None:
+    """The identities as Exchange stores them, each once (two names of one mailbox are one)."""
+    out: dict[str, str] = {}
+    for identity in identities:
+        address = resolve(identity)
+        out.setdefault(address.casefold(), address)
+    return tuple(out.values()) or None

@@ -94,12 +94,15 @@ def parse_config_range(text: str) -> ipaddress.IPv4Network | str:
     return network
 
 
-def normalize_ranges(networks: Iterable[ipaddress.IPv4Network]) -> tuple[str, ...]:
-    """Split wider-than-/24 ranges into /24s, sort numerically, drop duplicates and ranges a
-    listed range covers, and write /32 as the bare address."""
+def normalize_ranges(networks: Iterable[ipaddress.IPv4Network], *,
+                     split: bool = True) -> tuple[str, ...]:
+    """Split wider-than-/24 ranges into /24s (connectors and the allow list take /24../32; rule
+    conditions take any CIDR, so `split=False` for them), sort numerically, drop duplicates and
+    ranges a listed range covers, and write /32 as the bare address."""
     pieces: set[ipaddress.IPv4Network] = set()
     for network in networks:
-        pieces.update(network.subnets(new_prefix=24) if network.prefixlen < 24 else (network,))
+        wide = split and network.prefixlen < 24
+        pieces.update(network.subnets(new_prefix=24) if wide else (network,))
     kept: list[ipaddress.IPv4Network] = []
     # CIDR blocks nest or are disjoint; sorted by (start, width) a covering block comes first,
     # and comparing with the last kept block suffices.
@@ -220,14 +223,23 @@ def covers(entries: Iterable[str], ranges: Iterable[str]) -> bool:
 
 
 def canonical(text: str) -> str:
-    """The comparable form of an entry: `1.2.3.4/32` is `1.2.3.4`, networks print canonically
-    (`1.2.3.9/24` is `1.2.3.0/24`), and anything else (an a-b range) is kept as written,
-    casefolded."""
+    """The comparable form of an entry, by its address bounds as Exchange compares IP ranges:
+    `1.2.3.4/32` and `1.2.3.4-1.2.3.4` are `1.2.3.4`, `1.2.3.9/24` and `1.2.3.0-1.2.3.255` are
+    `1.2.3.0/24`, any other range is `lo-hi`; anything that is not IPv4 notation is kept as
+    written, casefolded."""
     text = str(text).strip()
-    try:
-        net = ipaddress.ip_network(text, strict=False)
-    except ValueError:
+    found = span(text)
+    if found is None:
         return text.casefold()
-    if net.prefixlen == net.max_prefixlen:
-        return str(net.network_address)
-    return str(net)
+    return bounds_text(found)
+
+
+def bounds_text(found: Bounds) -> str:
+    """The shortest form of an address range: a bare address, a CIDR block, or `lo-hi`."""
+    first, last = found
+    if first == last:
+        return str(ipaddress.IPv4Address(first))
+    size = last - first + 1
+    if size & (size - 1) == 0 and first % size == 0:
+        return f"{ipaddress.IPv4Address(first)}/{32 - size.bit_length() + 1}"
+    return f"{ipaddress.IPv4Address(first)}-{ipaddress.IPv4Address(last)}"

@@ -7,12 +7,12 @@ only `exoform.engine.errors.ProviderError` subclasses. The engine builds the cal
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol, Sequence
+from typing import Any, Protocol, Sequence, runtime_checkable
 
 from exoform.engine.cmdlets import CmdletCall
 from exoform.engine.exchange import READ_TYPES
 
-__all__ = ["READ_TYPES", "Provider", "TenantIdentity"]
+__all__ = ["READ_TYPES", "AccessFacts", "MailExchangers", "Provider", "SignInFacts", "TenantIdentity"]
 
 
 @dataclass(frozen=True)
@@ -53,3 +53,34 @@ class Provider(Protocol):
     def close(self) -> None:
         """Release sessions and files; called once at the end of a command."""
         ...
+
+
+# ---- optional capabilities, for `exoform doctor` (a provider may offer them or not) ----------
+
+
+@runtime_checkable
+class MailExchangers(Protocol):
+    """A provider that can say where a domain's mail goes (its MX hosts)."""
+
+    def mail_exchangers(self, domain: str) -> tuple[str, ...] | None:
+        """The MX hosts of `domain` (empty: none), or None when no DNS source is configured;
+        a failed lookup raises a ProviderError."""
+        ...
+
+
+@dataclass(frozen=True)
+class AccessFacts:
+    """What a sign-in says about the caller's rights (from the access token's claims)."""
+
+    app_only: bool
+    app_roles: tuple[str, ...]  # `roles`: Exchange.ManageAsApp for an app
+    directory_roles: tuple[str, ...]  # `wids`: Entra role template ids
+    scopes: tuple[str, ...]  # `scp`: delegated permissions
+    consent_url: str  # where an administrator grants the app's permission
+
+
+@runtime_checkable
+class SignInFacts(Protocol):
+    """A provider that signs in and can tell what its token grants."""
+
+    def access(self) -> AccessFacts: ...

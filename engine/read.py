@@ -5,13 +5,20 @@ object by its marker. Observe, checks, drift, snapshot and planning take this, n
 """
 from __future__ import annotations
 
-from typing import Any, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
-from exoform.engine.exchange import DEFAULT_POLICY
+from exoform.engine.cmdlets import CmdletCall
+from exoform.engine.exchange import DEFAULT_POLICY, READ_TYPES
 from exoform.engine.model import Kind
 from exoform.engine.ownership import owner
 
+if TYPE_CHECKING:
+    from exoform.engine.provider import Provider
+
 Obj = Mapping[str, Any]
+#: The key under which a read keeps the Get-Recipient answer for the config's identities.
+RECIPIENTS = "Recipient"
+ACCEPTED_DOMAINS = "AcceptedDomain"
 
 
 def as_bool(value: Any) -> bool:
@@ -114,12 +121,53 @@ class TenantRead:
                 if owner(kind, obj) == integration:
                     yield kind, obj
 
+    def accepted_domains(self) -> tuple[Obj, ...]:
+        """Get-AcceptedDomain's objects (DomainName, DomainType, Default, InitialDomain)."""
+        return self.of_type(ACCEPTED_DOMAINS)
+
+    def recipient(self, identity: str) -> Obj | None:
+        """The directory entry the config's `identity` names (looked up at plan time): by one
+        of its SMTP addresses, its name, alias or display name, ignoring case."""
+        wanted = identity.strip().casefold()
+        for entry in self.of_type(RECIPIENTS):
+            keys = {str(entry.get(k) or "").casefold() for k in ("Name", "Alias", "DisplayName",
+                                                                "PrimarySmtpAddress")}
+            keys |= {str(a).casefold().removeprefix("smtp:") for a in entry.get("EmailAddresses") or ()}
+            if wanted in keys:
+                return entry
+        return None
+
+    def primary_address(self, identity: str) -> str:
+        """The primary SMTP address Exchange stores for `identity`, or `identity` itself when
+        the read found no entry for it (a plan check reports that)."""
+        entry = self.recipient(identity)
+        return str(entry.get("PrimarySmtpAddress") or identity) if entry else identity
+
     def raw(self) -> dict[str, list[dict[str, Any]]]:
         """The read as plain dicts (rules in priority order)."""
         out = {kind: [dict(o) for o in items] for kind, items in self._objects.items()}
         if self._rules:
             out[Kind.TRANSPORT_RULE.exchange_type] = [dict(r) for r in self._rules]
         return out
+
+
+def recipients_call(identities: Sequence[str]) -> CmdletCall:
+    """One Get-Recipient for every identity: an OPATH filter matching any of them by an SMTP
+    address (primary or proxy) or by name, alias or display name."""
+    clauses = []
+    for identity in dict.fromkeys(i.strip() for i in identities):
+        quoted = "'" + identity.replace("'", "''") + "'"
+        props = ("EmailAddresses",) if "@" in identity else ("Name", "Alias", "DisplayName")
+        clauses += [f"({prop} -eq {quoted})" for prop in props]
+    return CmdletCall.of("Get-Recipient", {"Filter": " -or ".join(clauses), "ResultSize": "Unlimited"})
+
+
+def read_tenant(provider: "Provider", identities: Sequence[str] = ()) -> TenantRead:
+    """Every object of each read type, plus (one call) the directory entries the config names."""
+    objects = provider.read(READ_TYPES)
+    if identities:
+        objects[RECIPIENTS] = provider.invoke(recipients_call(identities))
+    return TenantRead(objects)
 
 
 def _sort_key(priority: int | None) -> float:

@@ -26,6 +26,13 @@ class GatewaySpec:
     monitoring_domain: str
     ip_ranges: tuple[str, ...]  # IPv4 single addresses or CIDR /24../32, sorted, deduplicated
     tenant_info: str = field(repr=False)  # sensitive: shown as (sensitive value) in plans
+    # The ranges as the config lists them (not split: rule IP conditions take any CIDR),
+    # sorted, deduplicated, ranges inside another left out. Empty: the same as ip_ranges.
+    rule_ip_ranges: tuple[str, ...] = ()
+
+    @property
+    def rule_ranges(self) -> tuple[str, ...]:
+        return self.rule_ip_ranges or self.ip_ranges
 
 
 @dataclass(frozen=True)
@@ -33,6 +40,11 @@ class ScopeSpec:
     users: str = "all"  # "all" | "selected"
     recipients: tuple[str, ...] = ()
     groups: tuple[str, ...] = ()
+
+    @property
+    def identities(self) -> tuple[str, ...]:
+        """Every recipient and group the rules name (looked up in the tenant at plan time)."""
+        return self.recipients + self.groups if self.users == "selected" else ()
 
 
 @dataclass(frozen=True)
@@ -60,6 +72,7 @@ class IntegrationSpec:
     enhanced_filtering: bool = False
     source: str = ""  # the config file path, for messages
     digest: str = ""  # sha256 of the canonical config JSON
+    accept_risks: tuple[str, ...] = ()  # finding IDs the config acknowledges (`accept_risks`)
 
     @property
     def inline(self) -> bool:

@@ -7,7 +7,7 @@ import argparse
 import sys
 from typing import Any, Callable
 
-from exoform import __version__, commands
+from exoform import __version__, commands, doctor_commands
 from exoform.engine.errors import ExoformError
 from exoform.providers.emulator.cli import register as register_emulator
 from exoform.text import safe
@@ -23,6 +23,7 @@ HELP = """exoform wires an email security gateway into Exchange Online, Terrafor
   script     print the plan as a PowerShell script (the "Manual" method)
   import     take existing objects (vendor wizard, manual or script install) into state
   drift      report changes made outside exoform since the last apply (= plan --refresh-only)
+  doctor     check, changing nothing, that exoform can manage the tenant (sign-in, role, reads, MX)
 """
 
 EPILOG = """exit codes: 0 success, 1 error (nothing changed, or rolled back cleanly), 2 changes
@@ -126,6 +127,9 @@ COMMANDS: tuple[tuple[str, str, Adder, Callable[[argparse.Namespace], int], dict
      commands.cmd_import, {}),
     ("drift", "report changes made outside exoform since the last apply (exit 0/2/1)", _none,
      commands.cmd_drift, {}),
+    ("doctor", "pre-flight check of the tenant, changing nothing (exit 0 ready, 1 missing)",
+     doctor_commands.add_args, doctor_commands.cmd_doctor,
+     {"state": False, "description": doctor_commands.DESCRIPTION}),
 )
 def _list_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-l", "--long", action="store_true", help="also print Exchange names")

@@ -66,6 +66,12 @@ class SandboxProvider:
         """The file's `tenant_id`, or (a file that names none) an id derived from its path."""
         return TenantIdentity("sandbox", self._file.tenant_id(), str(self.path.resolve()))
 
+    def mail_exchangers(self, domain: str) -> tuple[str, ...] | None:
+        """The MX hosts the tenant file's `mx_records` gives `domain` (none listed: no MX)."""
+        records: dict[str, list[str]] = self._file.document().get("mx_records") or {}
+        hosts = next((v for k, v in records.items() if k.lower() == domain.lower()), [])
+        return tuple(str(h).rstrip(".").lower() for h in hosts)
+
     def read(self, exchange_types: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
         """One Get- per type, never one per object."""
         return {t: self.invoke(CmdletCall.of(f"Get-{t}")) for t in exchange_types}

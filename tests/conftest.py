@@ -55,6 +55,10 @@ def emulated_workspace(workspace: Workspace, shared_emulator: Emulator, shared_t
                        monkeypatch: pytest.MonkeyPatch) -> Iterator[Workspace]:
     """The workspace with an exchange_online tenant: the shared emulator serving `tenant.json`."""
     shared_emulator.serve_tenant(workspace.tenant, FaultPlan())
+    # Each test is a new tenant under the emulator's one tenant id: the last test's write
+    # journal (what it created) does not describe this one. Tokens stay shared.
+    for journal in shared_token_cache.glob("exoform-writes-*.json"):
+        journal.unlink()
     monkeypatch.setenv("EXOFORM_CACHE_DIR", str(shared_token_cache))
     monkeypatch.setenv("EXOFORM_EMULATOR_SECRET", shared_emulator.client_secret)
     monkeypatch.delenv("MSAL_FORCE_REGION", raising=False)

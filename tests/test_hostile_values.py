@@ -23,6 +23,7 @@ from exoform.engine.apply import Executor
 from exoform.engine.config import parse_config
 from exoform.engine.errors import InputError
 from exoform.engine.provider import READ_TYPES
+from exoform.engine.read import read_tenant
 from exoform.views.apply import render_result
 from exoform.views.plan import render_plan
 from exoform.views.script import render_script
@@ -107,13 +108,11 @@ def _passes_through(spec: Any, root: Path) -> None:
     run = Run(root, spec.integration)
     run.tenant.write_text(canonical_tenant({"recipients": RECIPIENTS + _scope_recipients(spec)}), encoding="utf-8")
     store, state = run.state()
-    plan = plan_for(spec, run.provider().read(READ_TYPES), state)
+    plan = plan_for(spec, read_tenant(run.provider(), spec.scope.identities), state)
     assert not plan.errors, plan.errors
     assert_terminal_safe(render_plan(plan))
     script = render_script(plan, "now")
     assert script.isascii() and script_calls(script) == [step.call for step in plan.steps]
-    if any("@" not in group for group in spec.scope.groups):
-        return  # a group given by display name: the sandbox resolves groups by address only
     progress = io.StringIO()
     result = Executor(run.provider(), store, ConsoleReporter(progress)).apply(plan, state)
     assert result.ok, result.error
@@ -124,10 +123,13 @@ def _passes_through(spec: Any, root: Path) -> None:
     assert not run.plan(spec).has_changes
 
 
-def _scope_recipients(spec: Any) -> list[dict[str, str]]:
+def _scope_recipients(spec: Any) -> list[dict[str, Any]]:
     """Selected users must exist in the tenant: add the (hostile but valid) ones."""
     extra = [{"address": a, "type": "UserMailbox"} for a in spec.scope.recipients]
     extra += [{"address": g, "type": "MailUniversalDistributionGroup"} for g in spec.scope.groups if "@" in g]
+    # A group given by name resolves (at plan time, and in the tenant) to its primary address.
+    extra += [{"address": f"group{i}@contoso.com", "type": "MailUniversalDistributionGroup", "name": g}
+              for i, g in enumerate(spec.scope.groups) if "@" not in g]
     known = {r["address"] for r in RECIPIENTS}
     return [r for r in extra if r["address"] not in known]
 

@@ -202,3 +202,18 @@ def test_a_saved_plan_is_refused_when_a_new_finding_appeared(workspace: Workspac
     code, _, err = workspace.run("apply", "p.json")
     assert code == 1 and "can no longer be applied" in err and "loop" in err
     assert workspace.tenant.read_text() == before
+
+
+def test_a_risk_accepted_in_the_config_lasts_and_a_stale_entry_is_reported(workspace: Workspace) -> None:
+    workspace.write_tenant(LOOPING_TENANT)
+    workspace.write_config({**CONFIG, "accept_risks": ["loop:Protect"]})
+    code, out, err = workspace.run("apply", "--auto-approve")
+    assert code == 0, out + err
+    for _ in range(2):  # every later plan too, not only the one the flag was given to
+        code, out, _ = workspace.run("plan", "--detailed-exitcode")
+        assert code == 0 and "(risk accepted with loop:Protect in the config's accept_risks)" in out
+        finding = next(d for d in workspace.plan_json()["diagnostics"] if d["id"] == "loop:Protect")
+        assert finding["accepted"] and finding["severity"] == "warning"
+    workspace.write_config({**CONFIG, "accept_risks": ["loop:Protect", "loop:Gone"]})
+    stale = [d for d in workspace.plan_json()["diagnostics"] if d["code"] == "unknown_risk_id"]
+    assert len(stale) == 1 and "'loop:Gone'" in stale[0]["message"] and "remove it from the config" in stale[0]["message"]

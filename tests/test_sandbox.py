@@ -63,7 +63,7 @@ def test_missing_file_reads_as_the_empty_tenant_and_is_not_created(tmp_path: Pat
     objects = provider.read(READ_TYPES)
     assert {t: len(objs) for t, objs in objects.items()} == {
         "InboundConnector": 0, "OutboundConnector": 0, "TransportRule": 0,
-        "HostedConnectionFilterPolicy": 1,
+        "HostedConnectionFilterPolicy": 1, "AcceptedDomain": 1,  # the initial domain
     }
     assert provider.calls == [f"Get-{t}" for t in READ_TYPES]  # one read per kind
     assert not path.parent.exists()

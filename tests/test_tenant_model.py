@@ -6,6 +6,8 @@ import uuid
 from typing import Any
 
 import pytest
+
+from exoform.engine import exchange
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -29,9 +31,11 @@ from exoform.providers.tenant_model import (
 )
 
 RECIPIENTS = [
-    {"address": "alice@contoso.com", "type": "UserMailbox"},
+    {"address": "alice@contoso.com", "type": "UserMailbox",
+     "proxy_addresses": ["alice.smith@contoso.com", "alice@contoso.onmicrosoft.com"]},
     {"address": "bob@contoso.com", "type": "MailUser"},
-    {"address": "sales@contoso.com", "type": "MailUniversalDistributionGroup"},
+    {"address": "sales@contoso.com", "type": "MailUniversalDistributionGroup", "name": "Sales Team",
+     "alias": "sales"},
     {"address": "secops@contoso.com", "type": "MailUniversalSecurityGroup"},
 ]
 OUTBOUND: dict[str, Any] = {
@@ -107,6 +111,7 @@ def test_table_names_every_cmdlet_the_sandbox_runs() -> None:
     expected = {f"{verb}-{noun}" for verb in ("Get", "New", "Set", "Remove") for noun in nouns}
     expected |= {"Enable-TransportRule", "Disable-TransportRule"}
     expected |= {"Get-HostedConnectionFilterPolicy", "Set-HostedConnectionFilterPolicy"}
+    expected |= {"Get-AcceptedDomain", "Get-Recipient"}  # read at plan time
     assert set(ALLOWED_PARAMETERS) == expected
 
 
@@ -352,7 +357,10 @@ def test_names_are_unique_per_type_ignoring_case(
 ) -> None:
     run(model, cmdlet, **params)
     error = rejected(model, AlreadyExists, cmdlet, **{**params, "Name": params["Name"].upper()})
-    assert error.exception_type == tm.EX_ALREADY_EXISTS
+    # Exchange's types: a rule name is a plain ArgumentException, connectors have their own.
+    noun = cmdlet.split("-", 1)[1]
+    assert error.exception_type == exchange.EX_CONNECTOR_EXISTS.get(noun, exchange.EX_ARGUMENT)
+    assert "already exists" in error.detail
 
 
 def test_same_name_in_different_types_is_fine(model: TenantModel) -> None:
@@ -387,7 +395,7 @@ def test_at_most_300_transport_rules(model: TenantModel) -> None:
     rules = [{"Name": f"rule {i}", "Priority": i} for i in range(300)]
     model = make_model(TransportRule=rules)
     error = rejected(model, LimitExceeded, "New-TransportRule", Name="one too many")
-    assert error.exception_type == tm.EX_TOO_MANY_RULES
+    assert error.exception_type == exchange.EX_INVALID_OPERATION  # ErrorTooManyTransportRules
     run(model, "Remove-TransportRule", Identity="rule 0", Confirm=False)
     run(model, "New-TransportRule", Name="fits again")
 
@@ -790,31 +798,39 @@ def test_rule_sender_ip_conditions(model: TenantModel, param: str, entry: str, o
 
 
 @pytest.mark.parametrize(
-    ("param", "value", "ok"),
+    ("param", "value", "stored"),
     [
-        ("SentTo", "ALICE@contoso.com", True),
-        ("From", "bob@contoso.com", True),
-        ("SentTo", "nobody@contoso.com", False),
-        ("From", "sales@contoso.com", False),
-        ("SentToMemberOf", "sales@contoso.com", True),
-        ("FromMemberOf", "secops@contoso.com", True),
-        ("SentToMemberOf", "alice@contoso.com", False),
-        ("FromMemberOf", "ghosts@contoso.com", False),
-        ("ExceptIfSentTo", "nobody@contoso.com", False),
+        ("SentTo", "ALICE@contoso.com", "alice@contoso.com"),
+        ("SentTo", "alice.smith@contoso.com", "alice@contoso.com"),  # a proxy address
+        ("From", "bob@contoso.com", "bob@contoso.com"),
+        ("SentToMemberOf", "Sales Team", "sales@contoso.com"),  # a group by its name
+        ("FromMemberOf", "sales", "sales@contoso.com"),  # by its alias
+        ("FromMemberOf", "secops@contoso.com", "secops@contoso.com"),
+        ("SentTo", "nobody@contoso.com", "nobody@contoso.com"),  # unknown but an SMTP address
     ],
-    ids=["user", "mail-user", "unknown", "group-as-user", "group", "security-group",
-         "user-as-group", "unknown-group", "exception-too"],
+    ids=["user", "proxy", "mail-user", "group-name", "group-alias", "security-group", "unknown-smtp"],
 )
-def test_rule_recipients_must_resolve(
-    model: TenantModel, param: str, value: str, ok: bool
+def test_rule_recipients_are_stored_as_primary_addresses(
+    model: TenantModel, param: str, value: str, stored: str
 ) -> None:
-    if ok:
-        [created] = run(model, "New-TransportRule", Name="R", **{param: value})
-        assert created[param] == [value.lower()]  # stored as the directory spells it
-    else:
-        error = rejected(model, NotFound, "New-TransportRule", Name="R", **{param: [value]})
-        assert value in error.detail
-        assert error.exception_type == tm.EX_NOT_FOUND
+    """As Exchange: each value resolves to the entry's primary SMTP address; an unknown value
+    that is a valid SMTP address is kept as given."""
+    [created] = run(model, "New-TransportRule", Name="R", **{param: value})
+    assert created[param] == [stored]
+    assert run(model, "Get-TransportRule", Identity="R")[0][param] == [stored]
+
+
+@pytest.mark.parametrize(
+    ("param", "value"),
+    [("SentTo", "Nobody Known"), ("FromMemberOf", "Ghost Group"), ("ExceptIfSentTo", "nobody"),
+     ("From", "sales@contoso.com"), ("SentToMemberOf", "alice@contoso.com")],
+    ids=["unknown-name", "unknown-group", "exception-too", "group-as-user", "user-as-group"],
+)
+def test_rule_recipients_that_cannot_be_stored(model: TenantModel, param: str, value: str) -> None:
+    """An unknown value that is no SMTP address is an ArgumentException (as Exchange's
+    NoRecipientsForRecipientId); a group/mailbox mix-up is refused (the conservative reading)."""
+    error = rejected(model, ValidationFailed, "New-TransportRule", Name="R", **{param: [value]})
+    assert value in error.detail and error.exception_type == exchange.EX_ARGUMENT
 
 
 def test_comments_are_at_most_1024_characters(model: TenantModel) -> None:

@@ -10,8 +10,10 @@ from exoform.engine.checks.context import Check, CheckContext
 from exoform.engine.checks.enabling import enabling_blocked
 from exoform.engine.checks.limits import kind_checks, kind_limits
 from exoform.engine.checks.mailflow import mail_diagnostics
+from exoform.engine.checks.recipients import unresolved_recipients
+from exoform.engine.checks.rule_size import rule_size
 from exoform.engine.checks.risk import accept_risks
-from exoform.engine.checks.state import interrupted_apply, kept_enabled, unmarked_deletes
+from exoform.engine.checks.state import interrupted_apply, kept_enabled, protection_stops, unmarked_deletes
 from exoform.engine.plan import Diagnostic, Step
 from exoform.engine.planning.mailsafety import MailReport
 
@@ -19,7 +21,10 @@ CHECKS: tuple[Check, ...] = (
     interrupted_apply,
     kind_limits,
     kind_checks,
+    rule_size,
+    unresolved_recipients,
     kept_enabled,
+    protection_stops,
     unmarked_deletes,
     enabling_blocked,
     connector_lints,
@@ -36,11 +41,11 @@ def diagnose(ctx: CheckContext, found: Sequence[Diagnostic]) -> list[Diagnostic]
 
 
 def finish(diagnostics: Sequence[Diagnostic], report: MailReport | None, steps: Sequence[Step],
-           names: Mapping[str, str], accepted: Sequence[str]) -> list[Diagnostic]:
+           names: Mapping[str, str], accepted: Sequence[str], in_config: Sequence[str] = ()) -> list[Diagnostic]:
     """The checks' diagnostics, the mail-flow model's (they need the schedule), then accepted
     risks applied to all of them."""
     found = list(diagnostics) + (mail_diagnostics(report, steps, names) if report is not None else [])
-    return accept_risks(found, accepted)
+    return accept_risks(found, accepted, in_config)
 
 
 __all__ = ["CHECKS", "CheckContext", "diagnose", "finish"]

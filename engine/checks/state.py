@@ -55,3 +55,24 @@ def kept_enabled(ctx: CheckContext) -> list[Diagnostic]:
                 str(address),
             ))
     return found
+
+
+def protection_stops(ctx: CheckContext) -> list[Diagnostic]:
+    """An apply plan that switches off a rule that routes or copies mail while it is live: said
+    loudly, since mail then reaches recipients without the gateway."""
+    found = []
+    for address, change in sorted(ctx.changes.items()):
+        before = change.before_dict if change.before is not None else {}
+        live = before.get("RouteMessageOutboundConnector") or before.get("BlindCopyTo")
+        if change.enabled is None or not change.enabled.switches_off or not live or ctx.request.destroying:
+            continue
+        what = "routes" if before.get("RouteMessageOutboundConnector") else "copies"
+        found.append(Diagnostic(
+            Severity.WARNING, "protection_stops",
+            f"PROTECTION STOPS: this plan disables '{change.exchange_name}', which {what} mail through "
+            "the gateway now; once it runs, that mail no longer passes the gateway. This is what "
+            'rules.enabled = false asks for; leave rules.enabled out of the config to keep the state '
+            "set in the admin center.",
+            str(address),
+        ))
+    return found

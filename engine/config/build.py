@@ -38,6 +38,14 @@ from exoform.engine.spec import (
     TenantSpec,
 )
 
+# Clouds the schema names so that validate can say why they are refused.
+UNSUPPORTED_CLOUDS = {
+    name: ("Microsoft 365 operated by 21Vianet (outlook.office365.cn, login.chinacloudapi.cn) is not "
+           "supported: exoform has not been checked against its Admin API. Use global, gcc, gcc-high "
+           "or dod (GCC tenants use global's hosts: write global or gcc)")
+    for name in ("china", "21vianet")
+}
+
 CONFIG_FILE = JsonFile(
     noun="config file", max_bytes=MIB,
     missing="check the path given with -c/--config (examples/ holds sample configs)",
@@ -112,6 +120,7 @@ def _build_spec(config: dict[str, Any], base_dir: Path, source: str,
         mode=protection["mode"],
         directions=tuple(d for d in (INBOUND, OUTBOUND) if d in protection["directions"]),
         scope=_scope_spec(protection.get("scope", {"users": "all"}), found),
+        accept_risks=tuple(config.get("accept_risks", ())),
         rules_enabled=rules.get("enabled", False),
         rules_enabled_explicit="enabled" in rules,
         rules_mode="Audit" if rules.get("mode", "enforce") == "audit" else "Enforce",
@@ -150,7 +159,9 @@ def _exchange_options(raw: Mapping[str, Any], base_dir: Path,
         "cloud": raw.get("cloud", "global"),
         "auth": MappingProxyType(auth),
     }
-    for key in ("endpoint", "authority"):
+    if options["cloud"] in UNSUPPORTED_CLOUDS:
+        found.append((("tenant", "cloud"), UNSUPPORTED_CLOUDS[options["cloud"]]))
+    for key in ("endpoint", "authority", "dns_over_https"):
         if key in raw:
             _check(found, ("tenant", key), raw[key], https_url_problem)
             options[key] = raw[key]
@@ -173,10 +184,12 @@ def _gateway_spec(raw: Mapping[str, Any], found: list[Problem]) -> GatewaySpec:
         _check(found, ("gateway", name), value, GATEWAY_FIELD_CHECKS[name])
     tenant_info = raw["tenant_info"]
     _check(found, ("gateway", "tenant_info"), tenant_info, tenant_info_problem)
+    networks = _networks(raw["ip_ranges"], found)
     return GatewaySpec(
         profile=profile_name,
-        ip_ranges=_ip_ranges(raw["ip_ranges"], found),
+        ip_ranges=normalize_ranges(networks),
         tenant_info=tenant_info,
+        rule_ip_ranges=normalize_ranges(networks, split=False),
         **values,
     )
 
@@ -239,7 +252,7 @@ def _cross_checks(spec: IntegrationSpec) -> Iterator[Problem]:
                 f"monitoring_domain to {bcc_domain}")
 
 
-def _ip_ranges(raw: Sequence[str], found: list[Problem]) -> tuple[str, ...]:
+def _networks(raw: Sequence[str], found: list[Problem]) -> list[ipaddress.IPv4Network]:
     networks: list[ipaddress.IPv4Network] = []
     for index, text in enumerate(raw):
         parsed = parse_config_range(text)
@@ -247,4 +260,4 @@ def _ip_ranges(raw: Sequence[str], found: list[Problem]) -> tuple[str, ...]:
             found.append((("gateway", "ip_ranges", index), parsed))
         else:
             networks.append(parsed)
-    return normalize_ranges(networks)
+    return networks

@@ -109,8 +109,8 @@ def group_name_problem(value: str) -> str | None:
 
 def header_problem(value: str) -> str | None:
     if len(value) > MAX_HEADER_NAME_LENGTH:
-        return (f"is {len(value)} characters long; shorten the header name to at most "
-                f"{MAX_HEADER_NAME_LENGTH}")
+        return (f"is {len(value)} characters long; Exchange Online takes header names of at "
+                f"most {MAX_HEADER_NAME_LENGTH} characters: shorten it")
     bad = next((ch for ch in value if not 33 <= ord(ch) <= 126 or ch == ":"), None)
     if bad is not None:
         return (f"contains {_char_name(bad)}; a header name is printable ASCII without spaces "

@@ -144,6 +144,9 @@ class Lowering:
         return self
 
 
+PhaseEdge = tuple[tuple[str, Address], tuple[str, Address]]
+
+
 class KindHandler:
     """Behaviour of one resource kind. Subclasses override what differs."""
 
@@ -198,6 +201,11 @@ class KindHandler:
             return [APPLY, DESTROY]
         if action in (Action.CREATE, Action.UPDATE):
             return [APPLY]
+        return []
+
+    def ordering(self, changes: Mapping[Address, ResourceChange]) -> list[PhaseEdge]:
+        """Orderings among this kind's own changes beyond their dependencies: (first, then)
+        pairs of (phase, address); a pair naming a phase the plan lacks is ignored."""
         return []
 
     def arrange(self, changes: Mapping[Address, ResourceChange],

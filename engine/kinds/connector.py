@@ -39,7 +39,7 @@ OUTBOUND_CONNECTOR = KindSpec(
         attr("Enabled", Norm.BOOL, True),
         attr("IsTransportRuleScoped", Norm.BOOL, False),
         attr("RecipientDomains", Norm.DOMAINS),
-        attr("SmartHosts", Norm.SET),
+        attr("SmartHosts", Norm.HOSTS),
         attr("TlsSettings", Norm.NAME),
         attr("UseMXRecord", Norm.BOOL, True),
     ),

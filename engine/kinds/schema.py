@@ -10,6 +10,7 @@ from enum import Enum
 from typing import Any, Mapping
 
 from exoform.engine.ipv4 import canonical as normalize_ip
+from exoform.engine.ipv4 import looks_like_ipv4
 from exoform.engine.model import Attrs, Kind, Value, freeze_value
 from exoform.engine.read import Obj, as_bool
 
@@ -23,9 +24,10 @@ class Norm(str, Enum):
     SET = "set"  # case-insensitive set of strings
     IPSET = "ipset"  # set of IPv4 addresses/CIDRs, `/32` == bare address
     DOMAINS = "domains"  # set of SMTP domains; Exchange may show `smtp:*;1` (address space form)
+    HOSTS = "hosts"  # set of host names or IPv4 addresses; Exchange shows an address as `[a.b.c.d]`
 
 
-_LISTS = (Norm.SET, Norm.IPSET, Norm.DOMAINS)
+_LISTS = (Norm.SET, Norm.IPSET, Norm.DOMAINS, Norm.HOSTS)
 __all__ = ["ADDRESS_SPACE", "NAME", "AttrSpec", "KindSpec", "Norm", "attr", "normalize_ip",
            "normalize_value"]
 
@@ -121,7 +123,17 @@ def normalize_value(spec: AttrSpec, value: Any) -> Any:
         return tuple(sorted({normalize_ip(v) for v in items}))
     if spec.norm is Norm.DOMAINS:
         return tuple(sorted({ADDRESS_SPACE.sub("", str(v).strip()).casefold() for v in items}))
+    if spec.norm is Norm.HOSTS:
+        return tuple(sorted({host_text(str(v)) for v in items}))
     return tuple(sorted({str(v).strip().casefold() for v in items}))
+
+
+def host_text(value: str) -> str:
+    """A smart host as comparable text: Exchange writes an IP address in brackets (its
+    RoutingHost form), so `[192.0.2.1]` is `192.0.2.1`; names ignore case."""
+    text = value.strip().casefold()
+    inner = text[1:-1] if text.startswith("[") and text.endswith("]") else text
+    return inner if looks_like_ipv4(inner) else text
 
 
 # `smtp:contoso.com;1`: the address-space form (type prefix, cost suffix) of a domain.

@@ -9,11 +9,13 @@ import copy
 import dataclasses
 from typing import Any, Mapping, Sequence
 
-from exoform.engine.blueprint import RULE_ORDER
+from exoform.engine.blueprint import RULE_ORDER, SPF_RULE
 from exoform.engine.cmdlets import CmdletCall
 from exoform.engine.drift import DriftStatus, ResourceDrift
 from exoform.engine.exchange import MAX_TRANSPORT_RULES
-from exoform.engine.kinds.base import DESTROY, ENABLE, DiffOptions, Lowering, Observed, PlanContext, Result
+from exoform.engine.kinds.base import (
+    APPLY, DESTROY, ENABLE, DiffOptions, Lowering, Observed, PhaseEdge, PlanContext, Result,
+)
 from exoform.engine.kinds.objects import ObjectHandler
 from exoform.engine.kinds.placement import Placement, out_of_order
 from exoform.engine.kinds.schema import NAME, KindSpec, Norm, attr
@@ -60,6 +62,13 @@ def is_on(attrs: Mapping[str, Any] | None) -> bool | None:
     if attrs is None:
         return None
     return str(attrs.get(STATE, "Enabled")).strip().casefold() == "enabled"
+
+
+def _routes(change: ResourceChange) -> bool:
+    """The rule routes or copies mail to the gateway, before or after the plan."""
+    sides = [d for d in (change.before_dict if change.before else None,
+                         change.after_dict if change.after else None) if d]
+    return any(d.get("RouteMessageOutboundConnector") or d.get("BlindCopyTo") for d in sides)
 
 
 def state_value(enabled: bool) -> str:
@@ -119,6 +128,22 @@ class TransportRuleHandler(ObjectHandler):
             phases.append(ENABLE)
         return phases
 
+    def ordering(self, changes: Mapping[Address, ResourceChange]) -> list[PhaseEdge]:
+        """The SPF rule strips the gateway's header from the mail it returns: it is switched on
+        before a routing rule and switched off (or removed) after them, so no returning
+        message keeps the header in between."""
+        spf = changes.get(SPF_RULE)
+        if spf is None or spf.enabled is None:
+            return []
+        routing = [a for a, c in changes.items() if a.kind is self.kind and a != SPF_RULE and _routes(c)]
+        if spf.enabled.switches_on:
+            on = (ENABLE if ENABLE in self.phases(spf) else APPLY, SPF_RULE)
+            return [(on, (phase, a)) for a in routing for phase in (APPLY, ENABLE)]
+        if spf.enabled.switches_off or spf.after is None:
+            return [((phase, a), (then, SPF_RULE)) for a in routing
+                    for phase in (APPLY, DESTROY) for then in (APPLY, DESTROY)]
+        return []
+
     def arrange(self, changes: Mapping[Address, ResourceChange], ctx: PlanContext) -> dict[Address, ResourceChange]:
         """Our kept rules that left the block (or its order) move back: minimal moves from the
         first break on."""
@@ -147,7 +172,7 @@ class TransportRuleHandler(ObjectHandler):
                    change: ResourceChange) -> list[tuple[StepOp, CmdletCall]]:
         identity = self.identity(change)
         if phase == ENABLE:
-            return [(StepOp.ENABLE, enable_call(identity))]
+            return [(StepOp.ENABLE, enable_call(identity, _mode(change.after_dict)))]
         if phase == DESTROY:
             placement.remove(change.address)
             return [(StepOp.DELETE, self.remove_call(identity))]
@@ -201,7 +226,7 @@ class TransportRuleHandler(ObjectHandler):
         if call.verb == "Enable":
             return disable_call(str(call.args["Identity"]))
         if call.verb == "Disable":
-            return enable_call(str(call.args["Identity"]))
+            return enable_call(str(call.args["Identity"]), _mode(change.before_dict))
         return super().inverse(change, call, result)
 
     # ---- drift and rollback verification ---------------------------------------------------
@@ -242,6 +267,13 @@ class _RuleLowering(Lowering):
 
     def fork(self) -> "Lowering":
         return _RuleLowering(self.rules, copy.deepcopy(self.placement))
+
+
+def _mode(attrs: Mapping[str, Any]) -> str | None:
+    """The rule's intended Mode, sent with Enable-TransportRule: older service builds reset a
+    rule enabled without -Mode to Enforce, which would take an Audit rule live."""
+    mode = attrs.get("Mode")
+    return str(mode) if mode else None
 
 
 def enable_call(identity: str, mode: str | None = None) -> CmdletCall:

@@ -103,15 +103,18 @@ def _branch_findings(world: World, path: Path, branch: Branch) -> Iterable[Findi
 def _from_cause(world: World, path: Path, branch: Branch, cause: Cause) -> Finding:
     if cause.code is CauseCode.BRANCH_LIMIT:
         code, ident = FindingCode.UNCERTAIN, f"uncertain:{path.message_class.value}"
-    elif branch.verdict in _BY_VERDICT:
-        code = _BY_VERDICT[branch.verdict]
-        ident = f"{code.value}:{cause.object}"
-    elif cause.code is CauseCode.STOPS_PROCESSING:
-        code, ident = FindingCode.SHADOW, f"shadow:{cause.object}"
-    elif path.expectation.intended is Verdict.BYPASSED:
-        code, ident = FindingCode.ROUTED, f"routed:{cause.object}"
     else:
-        code, ident = FindingCode.BYPASS, f"bypass:{cause.object}"
+        # No object to blame (no rule of exoform's at all): the ID names the class instead.
+        subject = cause.object or path.message_class.value
+        if branch.verdict in _BY_VERDICT:
+            code = _BY_VERDICT[branch.verdict]
+        elif cause.code is CauseCode.STOPS_PROCESSING:
+            code = FindingCode.SHADOW
+        elif path.expectation.intended is Verdict.BYPASSED:
+            code = FindingCode.ROUTED
+        else:
+            code = FindingCode.BYPASS
+        ident = f"{code.value}:{subject}"
     refs = [_ref(world, cause.kind, cause.object)] if cause.object else []
     if cause.related:
         refs.append(_ref(world, _related_kind(cause), cause.related))

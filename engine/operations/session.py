@@ -15,8 +15,8 @@ from exoform.engine.mailflow import Gateway, Intent
 from exoform.engine.plan import Plan
 from exoform.engine.planning import PlanRequest, make_plan
 from exoform.engine.planning.mailsafety import MailContext
-from exoform.engine.provider import READ_TYPES, Provider
-from exoform.engine.read import TenantRead
+from exoform.engine.provider import Provider
+from exoform.engine.read import TenantRead, read_tenant
 from exoform.engine.reporter import Reporter
 from exoform.engine.spec import IntegrationSpec, TenantSpec
 from exoform.engine.state import State
@@ -52,12 +52,14 @@ def request_for(spec: IntegrationSpec, read: TenantRead, state: State, *, operat
     """The plan request for `spec` (a destroy plan wants nothing)."""
     return PlanRequest(
         integration=spec.integration,
-        desired=blueprint(spec) if operation == "apply" else (), described=blueprint(spec),
+        desired=blueprint(spec, read.primary_address) if operation == "apply" else (),
+        described=blueprint(spec),
         read=read, state=state, operation=operation,
         placement_top=spec.placement == "top",
         keep_admin_enabled_rules=not spec.rules_enabled_explicit,
         config_digest=spec.digest, provider=spec.tenant.provider, tenant=tenant,
-        adopt=adopt, accepted_risks=accepted_risks, mail=mail_context(spec, operation),
+        adopt=adopt, accepted_risks=accepted_risks, config_risks=spec.accept_risks,
+        mail=mail_context(spec, operation),
     )
 
 
@@ -106,7 +108,8 @@ class Session:
             yield provider
 
     def read(self, provider: Provider) -> TenantRead:
-        return TenantRead(provider.read(READ_TYPES))
+        """The tenant, with the recipients and groups the config names looked up once."""
+        return read_tenant(provider, self.spec.scope.identities)
 
     def load_state(self) -> State:
         return self.store.load(self.spec.integration)

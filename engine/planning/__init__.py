@@ -31,7 +31,7 @@ def plan_observed(request: PlanRequest) -> tuple[Plan, Observations]:
     changes = arrange(changes, ctx)
     steps, changes, report = schedule_steps(changes, request)
     names = {c.exchange_name.casefold(): str(a) for a, c in changes.items()}
-    diagnostics = finish(diagnostics, report, steps, names, request.accepted_risks)
+    diagnostics = finish(diagnostics, report, steps, names, request.accepted_risks, request.config_risks)
     state = request.state
     plan = Plan(
         integration=request.integration,

@@ -62,7 +62,7 @@ class TenantStates:
 
 def accepted_domains(read: TenantRead) -> tuple[AcceptedDomain, ...]:
     found = []
-    for obj in read.of_type("AcceptedDomain"):
+    for obj in read.accepted_domains():
         name = str(obj.get("DomainName") or obj.get("Name") or "")
         kind = str(obj.get("DomainType") or "Authoritative")
         known = {t.value.casefold(): t for t in DomainType}

@@ -83,6 +83,9 @@ def edges(
         for dep in prior_deps.get(address, ()):
             before(Node(DESTROY, address), Node(DESTROY, dep))
     _reference_edges(changes, before)
+    for kind in sorted({a.kind for a in changes}, key=lambda k: k.value):
+        for (first_phase, first), (then_phase, then) in handler(kind).ordering(changes):
+            before(Node(first_phase, first), Node(then_phase, then))
     return preds
 
 

@@ -26,6 +26,7 @@ class PlanRequest:
     tenant: str = ""
     adopt: bool = False  # take over unmarked objects that hold our names (import, --adopt)
     accepted_risks: tuple[str, ...] = ()  # finding IDs acknowledged with --accept-risk
+    config_risks: tuple[str, ...] = ()  # ... and in the config's `accept_risks`
     # What the config describes, also in a destroy plan (e.g. which ranges are the gateway's).
     described: tuple[Resource, ...] = ()
     mail: MailContext | None = None  # the mail-flow model checks every state (None: it does not)

@@ -85,14 +85,15 @@ class AdminApi:
         match = _PATH.match(request.path)
         assert match is not None
         try:
-            self._issuer.validate(request.header("Authorization"), match.group("tenant"), self._aliases)
+            principal = self._issuer.validate(request.header("Authorization"), match.group("tenant"),
+                                              self._aliases)
         except TokenRejected as rejected:
             return unauthorized_reply(rejected.code, rejected.reason)
         if not cmdlet:
             return error_reply(400, "System.ArgumentException",
                                "The request body has no CmdletInput.CmdletName.")
         canonical = _CMDLETS.get(cmdlet.lower())
-        if canonical is None or self._denied(canonical):
+        if canonical is None or self._denied(canonical) or not principal.may_run(canonical):
             return forbidden_reply()
         unknown = _unknown_parameters(canonical, parameters)
         if unknown:

@@ -22,6 +22,9 @@ class Conditions:
     token_lifetime: int = 3599  # seconds; msal treats <= 300 as already expired
     device_approve_after_polls: int = 1  # the device code is approved on this poll
     denied_cmdlets: tuple[str, ...] = ()  # outside the caller's role: 403 with a NUL-byte body
+    # The app's Entra roles (token `wids`): Exchange Administrator by default; none: every
+    # cmdlet answers 403 (the app role alone is not enough), Global Reader: only Get- works.
+    directory_roles: tuple[str, ...] = ("29232cdf-9323-42fd-ade2-1d097af3e4de",)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Conditions":
@@ -40,7 +43,7 @@ def _parse(name: str, raw: str) -> object:
     default = getattr(Conditions(), name)
     if isinstance(default, bool):
         return raw.strip().lower() in ("1", "true", "yes", "on")
-    if name == "denied_cmdlets":
+    if name in ("denied_cmdlets", "directory_roles"):
         return tuple(part.strip() for part in raw.split(",") if part.strip())
     if name == "max_page_size":
         return int(raw) if raw.strip() else None

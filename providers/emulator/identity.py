@@ -69,6 +69,7 @@ class IdentityPlatform:
         self._lock = threading.Lock()
         self.token_requests: Counter[str] = Counter()  # by grant type
         self.requests = 0  # every request to the identity platform (discovery included)
+        self.assertion_forms: list[tuple[str, tuple[str, ...]]] = []  # (alg, thumbprint claims)
 
     def register(self, app: RegisteredApp) -> None:
         self._apps[app.client_id.lower()] = app
@@ -153,7 +154,10 @@ class IdentityPlatform:
         if "client_assertion" in form:
             if form.get("client_assertion_type") != _ASSERTION_TYPE:
                 raise OAuthError(400, "invalid_request", 90014, "client_assertion_type is invalid.")
-            verify_assertion(app, form["client_assertion"], token_endpoint)
+            header = verify_assertion(app, form["client_assertion"], token_endpoint)
+            # How the client named its certificate and signed (tests check msal's SHA-256 form).
+            self.assertion_forms.append((str(header.get("alg")), tuple(sorted(
+                k for k in ("x5t", "x5t#S256", "x5c") if k in header))))
             return
         secret = form.get("client_secret", "")
         if not app.secret or not hmac.compare_digest(secret.encode(), app.secret.encode()):
@@ -221,7 +225,7 @@ class IdentityPlatform:
         return jwt.encode(claims, secrets.token_bytes(32), algorithm="HS256")
 
 
-def verify_assertion(app: RegisteredApp, assertion: str, token_endpoint: str) -> None:
+def verify_assertion(app: RegisteredApp, assertion: str, token_endpoint: str) -> dict[str, Any]:
     """Check a certificate client assertion: registered certificate (x5t / x5t#S256), signature,
     audience = this token endpoint, iss = sub = client id, not expired."""
     try:
@@ -244,6 +248,7 @@ def verify_assertion(app: RegisteredApp, assertion: str, token_endpoint: str) ->
                          "Client assertion failed signature validation.") from None
     if claims.get("sub") != app.client_id:
         raise OAuthError(401, "invalid_client", 700023, "Client assertion subject is invalid.")
+    return dict(header)
 
 
 def _certificate_for(app: RegisteredApp, header: dict[str, Any]) -> x509.Certificate:

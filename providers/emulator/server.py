@@ -19,6 +19,7 @@ from exoform.engine.exchange import DEVICE_CODE_CLIENT_ID
 from exoform.providers.emulator.admin_api import AdminApi, InvokeRecord
 from exoform.providers.emulator.certs import ClientCertificate, TestCertificateAuthority, make_client_certificate
 from exoform.providers.emulator.conditions import Conditions
+from exoform.providers.emulator.dns import DNS_PATH, DnsOverHttps
 from exoform.providers.emulator.exchange_errors import error_reply
 from exoform.providers.emulator.identity import IdentityPlatform, RegisteredApp
 from exoform.providers.emulator.messages import Reply, Request, json_reply
@@ -27,6 +28,8 @@ from exoform.providers.emulator.tokens import TokenIssuer
 from exoform.providers.faults import FaultSource
 
 TENANT_DOMAIN = "contoso.onmicrosoft.com"
+#: The token audience of the global cloud's Admin API (scope `https://outlook.office365.com/.default`).
+EXCHANGE_RESOURCE = "https://outlook.office365.com"
 
 
 @dataclass(frozen=True)
@@ -44,9 +47,10 @@ class EmulatorStats:
 class _App:
     """Routes a request to the identity platform or the Admin API."""
 
-    def __init__(self, identity: IdentityPlatform, admin: AdminApi) -> None:
+    def __init__(self, identity: IdentityPlatform, admin: AdminApi, dns: DnsOverHttps) -> None:
         self.identity = identity
         self.admin = admin
+        self.dns = dns
 
     def handle(self, request: Request) -> Reply:
         try:
@@ -54,6 +58,8 @@ class _App:
                 return self.identity.handle(request)
             if self.admin.handles(request.path) and request.method == "POST":
                 return self.admin.handle(request)
+            if request.path == DNS_PATH and request.method == "GET":
+                return self.dns.handle(request)
             return json_reply(404, {"error": {"code": "NotFound", "message": "No such endpoint."}})
         except Exception as error:  # the emulator must answer, never drop the connection
             return error_reply(500, "System.InvalidOperationException",
@@ -159,8 +165,13 @@ class Emulator:
         main = _TlsServer("127.0.0.1", self._port, context, "127.0.0.1")
         self._servers = [main]
         if self.conditions.redirect:
-            self._servers.append(_TlsServer("127.0.0.1", 0, context, "localhost"))
-        self._issuer = TokenIssuer(self.tenant_id, main.base_url, self.conditions.token_lifetime)
+            # Same host, another port: a regional redirect is followed only within the cloud
+            # (for a private endpoint like this one, only to the same host).
+            self._servers.append(_TlsServer("127.0.0.1", 0, context, "127.0.0.1"))
+        # Tokens are for Exchange Online's resource, as the real identity platform issues them,
+        # whichever host the Admin API is reached at.
+        self._issuer = TokenIssuer(self.tenant_id, EXCHANGE_RESOURCE, self.conditions.token_lifetime,
+                                   self.conditions.directory_roles)
         aliases = {self.tenant_id.lower(), self.tenant_domain.lower()}
         identity = IdentityPlatform(self._issuer, aliases, lambda: main.base_url,
                                     device_approve_after_polls=self.conditions.device_approve_after_polls)
@@ -169,7 +180,7 @@ class Emulator:
         identity.register(RegisteredApp(self.public_client_id, public=True))
         admin = AdminApi(self._store, self._issuer, aliases, self.conditions, self._faults,
                          self._redirect_base)
-        self._app = _App(identity, admin)
+        self._app = _App(identity, admin, DnsOverHttps(self._store))
         for server in self._servers:
             server.app = self._app
             thread = threading.Thread(target=server.serve_forever, name="exoform-emulator",
@@ -198,12 +209,18 @@ class Emulator:
 
     @property
     def endpoint(self) -> str:
-        """The Admin API base URL (also the token audience; scope `{endpoint}/.default`)."""
+        """The Admin API base URL (the token audience stays EXCHANGE_RESOURCE)."""
         return self._servers[0].base_url
 
     @property
     def authority(self) -> str:
         return f"{self.endpoint}/{self.tenant_id}"
+
+    @property
+    def dns_over_https(self) -> str:
+        """A DNS-over-HTTPS (JSON) resolver answering MX queries from the tenant file's
+        `mx_records`, for `exoform doctor --dns-over-https` (nothing on the internet is asked)."""
+        return f"{self.endpoint}{DNS_PATH}"
 
     @property
     def regional_endpoint(self) -> str | None:
@@ -225,6 +242,7 @@ class Emulator:
         options: dict[str, Any] = {
             "provider": "exchange_online", "tenant_id": self.tenant_id, "endpoint": self.endpoint,
             "authority": self.authority, "ca_bundle": str(self.ca_path), "auth": auth,
+            "dns_over_https": self.dns_over_https,
         }
         # As `parse_config` resolves them: device code sign-in uses the public client.
         options["client_id"] = self.public_client_id if method == "device_code" else self.client_id
@@ -237,6 +255,12 @@ class Emulator:
         grants = dict(self._app.identity.token_requests)
         return EmulatorStats(sum(grants.values()), grants, self._app.identity.requests,
                              dict(self._app.admin.calls), tuple(self._app.admin.records))
+
+    @property
+    def identity_assertions(self) -> list[tuple[str, tuple[str, ...]]]:
+        """(alg, thumbprint claims) of every certificate client assertion received."""
+        assert self._app is not None, "start() the emulator first"
+        return list(self._app.identity.assertion_forms)
 
     def expire_tokens(self) -> None:
         """Every token issued so far is now rejected as expired (401)."""

@@ -16,6 +16,10 @@ import jwt
 
 APP_ROLE = "Exchange.ManageAsApp"
 USER_SCOPE = "AdminApi.AccessAsUser.All"
+# Entra role template ids as they appear in a token's `wids`.
+EXCHANGE_ADMINISTRATOR = "29232cdf-9323-42fd-ade2-1d097af3e4de"
+GLOBAL_ADMINISTRATOR = "62e90394-69f5-4237-9190-012177145e10"
+GLOBAL_READER = "f2ef992c-3afb-46b9-b7cf-a126ee74c451"
 
 
 class TokenRejected(Exception):
@@ -35,14 +39,27 @@ class Principal:
     client_id: str
     app_only: bool
     username: str = ""
+    directory_roles: tuple[str, ...] = ()  # the token's `wids`
+
+    def may_run(self, cmdlet: str) -> bool:
+        """An app needs an Entra role besides Exchange.ManageAsApp (measured: the app role alone
+        gets 403): Exchange or Global Administrator for everything, Global Reader for Get-."""
+        if not self.app_only:
+            return True
+        roles = set(self.directory_roles)
+        if roles & {EXCHANGE_ADMINISTRATOR, GLOBAL_ADMINISTRATOR}:
+            return True
+        return GLOBAL_READER in roles and cmdlet.lower().startswith("get-")
 
 
 class TokenIssuer:
     """Signs and checks the emulator's access tokens."""
 
-    def __init__(self, tenant_id: str, resource: str, lifetime: int) -> None:
+    def __init__(self, tenant_id: str, resource: str, lifetime: int,
+                 directory_roles: tuple[str, ...] = (EXCHANGE_ADMINISTRATOR,)) -> None:
         self.tenant_id = tenant_id
-        self.resource = resource  # the Admin API audience, e.g. https://127.0.0.1:8443
+        self.directory_roles = directory_roles
+        self.resource = resource  # the Admin API audience, https://outlook.office365.com
         self.lifetime = lifetime
         self._key = secrets.token_bytes(32)
         self._serial = itertools.count(1)
@@ -66,6 +83,8 @@ class TokenIssuer:
             claims.update(scp=USER_SCOPE, upn=username, idtyp="user")
         else:
             claims.update(roles=[APP_ROLE], idtyp="app")
+            if self.directory_roles:
+                claims["wids"] = list(self.directory_roles)
         return jwt.encode(claims, self._key, algorithm="HS256")
 
     def expire_all(self) -> None:
@@ -88,7 +107,7 @@ class TokenIssuer:
         if APP_ROLE not in (claims.get("roles") or []) and USER_SCOPE not in str(claims.get("scp")):
             raise TokenRejected(2000007, "The token grants no Exchange Admin API role or scope.")
         return Principal(claims["tid"], str(claims.get("appid", "")), "roles" in claims,
-                         str(claims.get("upn", "")))
+                         str(claims.get("upn", "")), tuple(claims.get("wids") or ()))
 
     def _decode(self, token: str) -> dict[str, Any]:
         try:

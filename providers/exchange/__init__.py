@@ -4,6 +4,7 @@ the engine's internals beyond its public errors, cmdlets, provider and reporter 
 """
 from __future__ import annotations
 
+import urllib.request
 from typing import Any, Mapping
 
 import requests
@@ -12,6 +13,7 @@ from exoform.engine.reporter import Reporter
 from exoform.providers.exchange.auth import DevicePrompt, TokenSource, prompt_on_stderr
 from exoform.providers.exchange.client import AdminApiClient
 from exoform.providers.exchange.credentials import key_file_warning
+from exoform.providers.exchange.journal import WriteJournal, journal_path
 from exoform.providers.exchange.provider import ExchangeOnlineProvider
 from exoform.providers.exchange.settings import ExchangeSettings
 from exoform.providers.faults import FaultSource
@@ -20,14 +22,27 @@ from exoform.providers.retry import RetryPolicy
 __all__ = ["ExchangeOnlineProvider", "ExchangeSettings", "make_provider", "make_session"]
 
 
+class _EnvironmentProxies(requests.Session):
+    """A session that ignores REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE (trust_env off: they would
+    silently override the configured CA bundle) but still routes through HTTPS_PROXY/HTTP_PROXY
+    and honours NO_PROXY: a private CA is usually there because of a TLS-inspecting proxy."""
+
+    def merge_environment_settings(self, url: Any, proxies: Any, stream: Any, verify: Any,
+                                   cert: Any) -> Any:
+        merged = super().merge_environment_settings(url, proxies, stream, verify, cert)
+        if not merged.get("proxies") and not requests.utils.should_bypass_proxies(url, no_proxy=None):
+            found = urllib.request.getproxies()
+            merged["proxies"] = {scheme: proxy for scheme, proxy in found.items() if scheme != "no"}
+        return merged
+
+
 def make_session(settings: ExchangeSettings) -> requests.Session:
     """The run's one HTTP session, shared by msal and the Admin API client."""
-    session = requests.Session()
-    if settings.ca_bundle:
-        # REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE would silently override `verify` (and msal's own
-        # requests) when trust_env is on, so a configured CA bundle switches environment lookup off.
-        session.trust_env = False
-        session.verify = settings.ca_bundle
+    if not settings.ca_bundle:
+        return requests.Session()
+    session = _EnvironmentProxies()
+    session.trust_env = False
+    session.verify = settings.ca_bundle
     return session
 
 
@@ -57,4 +72,6 @@ def make_provider(
         faults = FaultPlan.from_env()
     client = AdminApiClient(settings, session, tokens, reporter, policy=retry_policy,
                             faults=faults)
-    return ExchangeOnlineProvider(client, tokens, session, reporter)
+    # The write journal lives beside the token cache, and like it is kept only when allowed.
+    journal = WriteJournal(journal_path(settings.endpoint, settings.tenant_id) if token_cache else None)
+    return ExchangeOnlineProvider(client, tokens, session, reporter, journal=journal)

@@ -17,7 +17,8 @@ import requests
 from exoform.engine.cmdlets import CmdletCall
 from exoform.engine.errors import ProviderError, ServerError, Transient
 from exoform.engine.reporter import Reporter
-from exoform.providers.exchange.auth import TokenSource
+from exoform.engine.exchange import is_guid
+from exoform.providers.exchange.auth import TokenSource, token_claims
 from exoform.providers.exchange.error_mapping import classify
 from exoform.providers.exchange.settings import ExchangeSettings
 from exoform.providers.faults import FaultSource, die
@@ -56,12 +57,16 @@ def strip_annotations(value: Any) -> Any:
     return value
 
 
-def regional_url(location: str, current: str) -> str:
-    """Where a redirect points, with the module's :446 -> 443 rewrite; https only."""
+def regional_url(location: str, current: str, same_cloud: Callable[[str], bool] | None = None) -> str:
+    """Where a redirect points, with the module's :446 -> 443 rewrite; https only, and (given
+    `same_cloud`) only to a host of the same cloud: the token must not leave it."""
     parts = urlsplit(urljoin(current, location))
     if parts.scheme != "https" or not parts.hostname:
         raise ServerError("the service redirected to a non-https address; the access token "
                           "was not sent there")
+    if same_cloud is not None and not same_cloud(parts.hostname):
+        raise ServerError(f"the service redirected to {parts.hostname}, which is not a host of "
+                          "this cloud's Admin API; the access token was not sent there")
     netloc = parts.netloc
     if parts.port == 446:
         netloc = netloc.rsplit(":", 1)[0]
@@ -100,6 +105,10 @@ class AdminApiClient:
         self.redirects = 0
 
     @property
+    def settings(self) -> ExchangeSettings:
+        return self._settings
+
+    @property
     def tenant(self) -> str:
         """The tenant as the config names it (GUID or domain)."""
         return self._settings.tenant_id
@@ -123,7 +132,7 @@ class AdminApiClient:
             next_link = document.get("@odata.nextLink")
             if not next_link:
                 break
-            url = regional_url(str(next_link), self.invoke_url)
+            url = regional_url(str(next_link), self.invoke_url, self._settings.same_cloud)
             page += 1
         if crash[0]:
             # Injected `crash` fault: the call took effect; die at once, as if killed.
@@ -173,7 +182,7 @@ class AdminApiClient:
             if reply.status not in _REDIRECTS or not location:
                 return reply
             # requests would drop Authorization and turn the POST into a GET: re-POST by hand.
-            target = regional_url(location, target)
+            target = regional_url(location, target, self._settings.same_cloud)
             self._remember_host(target)
         raise ServerError("the service redirected too many times", cmdlet=call.name,
                           identity=call.identity)
@@ -210,18 +219,18 @@ class AdminApiClient:
             "connection-id": self._connection_id,
             "Prefer": f"odata.maxpagesize={PAGE_SIZE}",
         }
-        anchor = self._anchor()
-        if anchor:
-            headers["X-AnchorMailbox"] = anchor
+        headers["X-AnchorMailbox"] = self._anchor(token)
         return headers
 
-    def _anchor(self) -> str:
-        """Route to the tenant's mailbox server as the Exchange module does."""
-        tenant = self._settings.tenant_id
-        if not self._settings.auth.app_only:
-            return f"UPN:{self._tokens.username}" if self._tokens.username else ""
-        prefix = "APP" if self._settings.tenant_is_guid else "UPN"
-        return f"{prefix}:{_SYSTEM_MAILBOX}@{tenant}"
+    def _anchor(self, token: str) -> str:
+        """The tenant's system mailbox, for app-only and delegated sessions alike (every cmdlet
+        exoform runs is organisation-wide; a guest or partner admin's own UPN may live in another
+        tenant): by the tenant GUID from the token's `tid`, else the configured tenant (a GUID or
+        the initial .onmicrosoft domain - the config accepts nothing else), never a vanity domain."""
+        tid = str(token_claims(token).get("tid") or "")
+        tenant = tid if is_guid(tid.lower()) else self._settings.tenant_id
+        prefix = "APP" if is_guid(tenant.lower()) else "UPN"
+        return f"{prefix}:{_SYSTEM_MAILBOX}@{tenant.lower()}"
 
     def _report_warnings(self, call: CmdletCall, document: Mapping[str, Any]) -> None:
         for warning in document.get("@adminapi.warnings") or []:

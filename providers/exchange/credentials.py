@@ -80,12 +80,15 @@ def _certificate(auth: AuthSettings) -> ClientCredential:
                         "certificate passphrase").encode()
     key, cert = _parse_pem(data, path, password) if b"-----BEGIN" in data else _parse_pfx(
         data, path, password)
-    # msal signs the client assertion with the key and names the certificate by its SHA-1
-    # thumbprint (x5t); handing it an unencrypted in-memory PEM avoids passing the passphrase on.
+    # Given the certificate itself (not a SHA-1 thumbprint, msal's deprecated form), msal signs
+    # the client assertion with PS256 and names the certificate by its SHA-256 thumbprint
+    # (x5t#S256). An unencrypted in-memory PEM avoids passing the passphrase on.
     key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption()).decode()
+    cert_pem = cert.public_bytes(serialization.Encoding.PEM).decode()
+    # The SHA-1 thumbprint is what the Entra admin center lists for an uploaded certificate.
     thumbprint = hashlib.sha1(cert.public_bytes(serialization.Encoding.DER)).hexdigest().upper()
-    return ClientCredential({"private_key": key_pem, "thumbprint": thumbprint},
+    return ClientCredential({"private_key": key_pem, "public_certificate": cert_pem},
                             f"certificate {path} (thumbprint {thumbprint})")
 
 

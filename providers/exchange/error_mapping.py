@@ -34,6 +34,11 @@ TRANSIENT_TYPES = frozenset({
 })
 _VALIDATION_HINTS = ("Validation", "Parameter", "Argument", "InvalidEnum", "DataSource")
 _LIMIT_HINTS = ("TooMany", "Limit", "Quota")
+# Exchange raises some conditions as plain .NET types and says what happened only in the text:
+# a duplicate rule name is an ArgumentException ("... already exists"), the 300-rule and 8 KB
+# limits are InvalidOperationExceptions (ErrorTooManyTransportRules, ErrorRuleXmlTooBig).
+_EXISTS_TEXT = re.compile(r"already exist", re.IGNORECASE)
+_LIMIT_TEXT = re.compile(r"too many|too big|too large|maximum|limit", re.IGNORECASE)
 _MAX_TEXT = 400
 
 
@@ -112,7 +117,7 @@ def _kind_and_detail(status: int, fault: ExchangeFault,
                                   "lacks the Exchange role for this cmdlet, or the cmdlet is unknown")
     if status == 429:
         return Throttled, f"the service is throttling requests (HTTP 429){_tail(text)}"
-    by_type = _kind_by_type(fault.exception_type)
+    by_type = _kind_by_type(fault.exception_type, text)
     if by_type is not None:
         return by_type, text or f"Exchange reported {fault.exception_type}"
     if status == 404 and not (fault.code or fault.text):
@@ -121,9 +126,13 @@ def _kind_and_detail(status: int, fault: ExchangeFault,
     return _kind_by_status(status), text or f"the service answered HTTP {status}"
 
 
-def _kind_by_type(exception_type: str) -> type[ProviderError] | None:
+def _kind_by_type(exception_type: str, text: str) -> type[ProviderError] | None:
     if not exception_type:
         return None
+    if exception_type == "ArgumentException" and _EXISTS_TEXT.search(text):
+        return AlreadyExists
+    if exception_type == "InvalidOperationException" and _LIMIT_TEXT.search(text):
+        return LimitExceeded
     if exception_type in TRANSIENT_TYPES:
         return Transient
     if exception_type == "CommandNotFoundException":

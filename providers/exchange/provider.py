@@ -1,25 +1,36 @@
 """`ExchangeOnlineProvider`: the engine's Provider over the Exchange Online Admin API.
 
-Reads issue one Get- per type, concurrently; writes go through the client one at a time. Objects
-this process created or removed are overlaid on reads to ride out replication lag.
+Reads issue one Get- per type, concurrently; writes go through the client one at a time.
+Replication lag: what recent runs created or removed (the write journal) is confirmed by Guid
+when a list read disagrees, and this process's own writes are overlaid on its reads.
 """
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import requests
 
 from exoform.engine.cmdlets import CmdletCall
+from exoform.engine.errors import NotFound, Transient
+from exoform.engine.exchange import is_guid
 from exoform.engine.reporter import Reporter
-from exoform.engine.provider import TenantIdentity
+from exoform.engine.provider import AccessFacts, TenantIdentity
 from exoform.providers.exchange.auth import TokenSource, token_claims
 from exoform.providers.exchange.client import AdminApiClient
+from exoform.providers.exchange.dns import mx_hosts
+from exoform.providers.exchange.settings import ExchangeSettings
+from exoform.providers.exchange.journal import CREATED, REMOVED, Write, WriteJournal
 from exoform.providers.exchange.recent_writes import RecentWrites
 
+#: How long a read waits for Exchange to show an object a recent run created (by Guid).
+CONFIRM_WAIT_SECONDS = 60.0
+
 # Get- cmdlets that take -ResultSize (Get-HostedConnectionFilterPolicy does not).
-RESULT_SIZE_GETS = frozenset({"Get-InboundConnector", "Get-OutboundConnector", "Get-TransportRule"})
+RESULT_SIZE_GETS = frozenset({"Get-InboundConnector", "Get-OutboundConnector", "Get-TransportRule",
+                              "Get-AcceptedDomain"})
 
 
 def read_call(exchange_type: str) -> CmdletCall:
@@ -40,8 +51,15 @@ class ExchangeOnlineProvider:
         tokens: TokenSource,
         session: requests.Session,
         reporter: Reporter | None = None,
+        *,
+        journal: WriteJournal | None = None,
+        confirm_wait: float = CONFIRM_WAIT_SECONDS,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._client = client
+        self._journal = journal or WriteJournal(None)
+        self._confirm_wait = confirm_wait
+        self._sleep = sleep
         self._reporter = reporter or Reporter()
         self._tokens = tokens
         self._session = session
@@ -64,6 +82,22 @@ class ExchangeOnlineProvider:
         tid = str(token_claims(self._tokens.token()).get("tid") or "")
         return TenantIdentity(self.name, tid.lower() or given, given)
 
+    def access(self) -> AccessFacts:
+        """What the access token grants (signing in if needed), for `exoform doctor`."""
+        claims = token_claims(self._tokens.token())
+        settings: ExchangeSettings = self._client.settings
+        return AccessFacts(
+            app_only=settings.auth.app_only,
+            app_roles=tuple(str(r) for r in claims.get("roles") or ()),
+            directory_roles=tuple(str(r) for r in claims.get("wids") or ()),
+            scopes=tuple(str(claims.get("scp") or "").split()),
+            consent_url=settings.consent_url)
+
+    def mail_exchangers(self, domain: str) -> tuple[str, ...] | None:
+        """MX hosts through the configured DNS-over-HTTPS resolver; None without one."""
+        resolver = self._client.settings.dns_over_https
+        return mx_hosts(self._session, resolver, domain) if resolver else None
+
     def read(self, exchange_types: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
         """Every object of each type, one Get- per type, all in flight at once."""
         types = list(dict.fromkeys(exchange_types))
@@ -80,7 +114,7 @@ class ExchangeOnlineProvider:
             error = futures[exchange_type].exception()
             if error is not None:
                 raise error
-            objects = futures[exchange_type].result()
+            objects = self._confirmed(exchange_type, futures[exchange_type].result())
             results[exchange_type] = self._recent.overlay(exchange_type, objects)
             self._reporter.refresh_done(exchange_type, len(results[exchange_type]))
         return results
@@ -90,7 +124,51 @@ class ExchangeOnlineProvider:
         output = self._run(call)
         if call.verb != "Get":
             self._recent.record(call, output)
+            self._journal_write(call, output)
         return output
+
+    def _journal_write(self, call: CmdletCall, output: list[dict[str, Any]]) -> None:
+        if call.verb == "New" and output and output[0].get("Guid"):
+            created = output[0]
+            self._journal.record(call.noun, str(created["Guid"]), str(created.get("Name", "")), CREATED)
+        elif call.verb == "Remove" and is_guid(call.identity.lower()):
+            self._journal.record(call.noun, call.identity, "", REMOVED)
+
+    def _confirmed(self, noun: str, objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """A list read squared with the journal: a recent creation it lacks is looked up by
+        Guid (waiting, bounded, for replication), a recent removal it still shows is hidden."""
+        listed = {str(o.get("Guid") or "").lower() for o in objects}
+        out = list(objects)
+        for write in self._journal.writes(noun):
+            seen = write.guid.lower() in listed
+            if write.op == REMOVED:
+                out = [o for o in out if str(o.get("Guid") or "").lower() != write.guid.lower()]
+            elif seen:
+                self._journal.settled(write.guid)
+            else:
+                out.append(self._look_up(write))
+        return out
+
+    def _look_up(self, write: Write) -> dict[str, Any]:
+        """The created object by its Guid, polling while Exchange still answers not found."""
+        deadline, delay = time.monotonic() + self._confirm_wait, 0.25
+        while True:
+            try:
+                found = self._run(CmdletCall.of(f"Get-{write.noun}", {"Identity": write.guid}))
+                if found:
+                    return found[0]
+            except NotFound:
+                pass
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise Transient(
+                    f"{write.noun} '{write.name}' ({write.guid}), which exoform created "
+                    f"{self._journal.age(write):.0f} s ago, is not visible yet: Exchange Online is "
+                    "still replicating it. Run the command again in a minute (if it was deleted "
+                    f"meanwhile, plans show that {self._journal.window // 60:.0f} minutes after "
+                    "its creation).", cmdlet=f"Get-{write.noun}", identity=write.guid)
+            self._sleep(min(delay, left))
+            delay = min(delay * 2, 5.0)
 
     def _run(self, call: CmdletCall) -> list[dict[str, Any]]:
         output = self._client.invoke(call)

@@ -13,7 +13,6 @@ from exoform.engine.exchange import (
     EX_NOT_FOUND,
     EX_PARAMETER_BINDING,
     EX_STILL_REFERENCED,
-    EX_TOO_MANY_RULES,
 )
 from exoform.providers.tenant_model.document import (
     RULE_NULL_PROPERTIES,
@@ -33,7 +32,6 @@ __all__ = [
     "EX_NOT_FOUND",
     "EX_PARAMETER_BINDING",
     "EX_STILL_REFERENCED",
-    "EX_TOO_MANY_RULES",
     "RULE_NULL_PROPERTIES",
     "TenantModel",
     "document_issues",

@@ -6,18 +6,24 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from exoform.engine.cmdlets import CmdletCall, ListEdit
 from exoform.engine.errors import NotFound, PermissionDenied, ProviderError, ValidationFailed
-from exoform.engine.exchange import EX_DATA_VALIDATION, EX_PARAMETER_BINDING, MAX_NAME_LENGTH
-from exoform.engine.ipv4 import IpRule, entry_error
+from exoform.engine.exchange import (
+    EX_DATA_VALIDATION,
+    EX_INVALID_PRIORITY,
+    EX_PARAMETER_BINDING,
+    MAX_NAME_LENGTH,
+)
+from exoform.engine.ipv4 import IpRule, canonical, entry_error, looks_like_ipv4
 from exoform.providers.tenant_model.parameters import (
     BOOLS,
     CANONICAL_PARAMS,
     EMPTY_LIST_TYPES,
     ENUMS,
     INTS,
+    IP_LISTS,
     LISTS,
     MANDATORY,
     NOT_NULLABLE,
@@ -124,28 +130,43 @@ def coerce(ctx: Ctx, name: str, value: Any, current: Any) -> Any:
 
 
 def _coerce_list(ctx: Ctx, name: str, value: Any, current: Any) -> Any:
+    key = canonical if name in IP_LISTS else _folded
     if isinstance(value, ListEdit):
-        result = _apply_edit(list(current or []), value)
+        result = _apply_edit(list(current or []), value, key)
     elif isinstance(value, (list, tuple)):
         result = [_scalar(ctx, name, item) for item in value]
     else:
         # A single value given to a multi-valued parameter is a one-element list.
         result = [_scalar(ctx, name, value)]
+    if name == "SmartHosts":
+        result = [_routing_host(item) for item in result]
     if not result and ctx.noun not in EMPTY_LIST_TYPES:
         return None
     return result
 
 
-def _apply_edit(values: list[Any], edit: ListEdit) -> list[Any]:
+def _folded(item: Any) -> str:
+    return str(item).lower()
+
+
+def _routing_host(item: Any) -> Any:
+    """Exchange keeps a smart host given as an IPv4 address in its RoutingHost form, `[a.b.c.d]`."""
+    text = str(item).strip()
+    bare = text[1:-1] if text.startswith("[") and text.endswith("]") else text
+    return f"[{bare}]" if looks_like_ipv4(bare) and "/" not in bare else item
+
+
+def _apply_edit(values: list[Any], edit: ListEdit, key: Callable[[Any], str]) -> list[Any]:
     """Add/Remove a multi-valued property: removing an absent entry or adding a present one
-    changes nothing (entries compare ignoring case)."""
-    removed = {str(item).lower() for item in edit.remove}
-    kept = [item for item in values if str(item).lower() not in removed]
-    present = {str(item).lower() for item in kept}
+    changes nothing. Entries compare ignoring case, IP ranges by their address bounds (so
+    adding 192.0.2.0/24 to a list holding 192.0.2.0-192.0.2.255 is a no-op, as in Exchange)."""
+    removed = {key(item) for item in edit.remove}
+    kept = [item for item in values if key(item) not in removed]
+    present = {key(item) for item in kept}
     for item in edit.add:
-        if str(item).lower() not in present:
+        if key(item) not in present:
             kept.append(item)
-            present.add(str(item).lower())
+            present.add(key(item))
     return kept
 
 
@@ -175,9 +196,11 @@ def priority_param(ctx: Ctx, *, default: int, highest: int) -> int:
         return default
     priority = coerce(ctx, "Priority", ctx.params["Priority"], None)
     if not 0 <= priority <= highest:
-        raise ctx.invalid(
-            f"The value of Priority must be between 0 and {highest}: priority 0 is the highest"
-            " and rules can't share a priority."
+        raise ctx.error(
+            ValidationFailed,
+            f"The specified rule priority is invalid. Use a value between 0 and {highest}:"
+            " priority 0 is the highest and rules can't share a priority.",
+            EX_INVALID_PRIORITY,
         )
     return int(priority)
 

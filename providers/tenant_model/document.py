@@ -10,7 +10,7 @@ import uuid
 from typing import Any, Callable, Mapping, Sequence
 
 from exoform.engine.errors import Issue
-from exoform.engine.exchange import DEFAULT_POLICY, READ_TYPES, SANDBOX_ORGANIZATION
+from exoform.engine.exchange import DEFAULT_POLICY, OBJECT_TYPES, SANDBOX_ORGANIZATION
 
 # Rule properties exoform reads; Get-TransportRule shows them as null when unset.
 RULE_NULL_PROPERTIES = (
@@ -103,7 +103,7 @@ def dump_tenant(document: Mapping[str, Any]) -> str:
 def document_issues(document: Mapping[str, Any]) -> list[Issue]:
     """What a JSON Schema cannot say about a tenant document: names unique per type, ignoring case."""
     issues: list[Issue] = []
-    for exchange_type in READ_TYPES:
+    for exchange_type in OBJECT_TYPES:
         seen: dict[str, int] = {}
         for index, obj in enumerate(document.get(exchange_type) or []):
             key = str(obj.get("Name", "")).lower()
@@ -123,7 +123,7 @@ def normalize_document(document: Mapping[str, Any]) -> dict[str, Any]:
     organization = doc.setdefault("organization", SANDBOX_ORGANIZATION)
     doc.setdefault("accepted_domains", [organization])
     doc.setdefault("recipients", [])
-    for exchange_type in READ_TYPES:
+    for exchange_type in OBJECT_TYPES:
         if exchange_type not in doc:
             # A file that never mentions policies still has the Default one, like every tenant.
             fallback = empty_tenant()[exchange_type]

@@ -11,7 +11,7 @@ from typing import Any, Callable, Mapping
 
 from exoform.engine.cmdlets import CmdletCall
 from exoform.engine.errors import AlreadyExists, NotFound, PermissionDenied
-from exoform.engine.exchange import EX_ALREADY_EXISTS, EX_COMMAND_NOT_FOUND, EX_NOT_FOUND
+from exoform.engine.exchange import EX_ARGUMENT, EX_COMMAND_NOT_FOUND, EX_CONNECTOR_EXISTS, EX_NOT_FOUND
 from exoform.providers.tenant_model.binding import Ctx, bind, coerce
 from exoform.providers.tenant_model.connectors import (
     new_connector,
@@ -28,6 +28,7 @@ from exoform.providers.tenant_model.document import (
 )
 from exoform.providers.tenant_model.parameters import CANONICAL_CMDLETS
 from exoform.providers.tenant_model.policy import set_policy
+from exoform.providers.tenant_model.recipients import accepted_domains, get_recipients
 from exoform.providers.tenant_model.rules import disable_rule, enable_rule, new_rule, set_rule
 
 
@@ -84,6 +85,14 @@ class TenantModel:
         found: list[dict[str, Any]] = self._doc.get("recipients") or []
         return found
 
+    @property
+    def organization(self) -> str:
+        return str(self._doc["organization"])
+
+    def accepted_domains(self) -> list[dict[str, Any]]:
+        """Get-AcceptedDomain's objects (built from the file's `accepted_domains`)."""
+        return accepted_domains(self._doc)
+
     def objects(self, exchange_type: str) -> list[dict[str, Any]]:
         """The live list of one type's objects (handlers change it in place)."""
         objects: list[dict[str, Any]] = self._doc[exchange_type]
@@ -115,13 +124,15 @@ class TenantModel:
     def check_unique(self, ctx: Ctx, exchange_type: str, name: str, current: Any = None) -> None:
         """Refuse `name` if another object than `current` of the type holds it."""
         other = self.find(exchange_type, name)
-        if other is not None and other is not current:
-            raise ctx.error(
-                AlreadyExists,
-                f"An object named '{name}' already exists ({exchange_type}). Names must be"
-                " unique.",
-                EX_ALREADY_EXISTS,
-            )
+        if other is None or other is current:
+            return
+        if exchange_type == "TransportRule":
+            # Exchange reports a duplicate rule name as a plain ArgumentException.
+            raise ctx.error(AlreadyExists, f"A transport rule with the name '{name}' already"
+                            " exists. Specify a different name.", EX_ARGUMENT)
+        noun = "inbound" if exchange_type == "InboundConnector" else "outbound"
+        raise ctx.error(AlreadyExists, f"An {noun} connector with the name '{name}' already"
+                        " exists. Names must be unique.", EX_CONNECTOR_EXISTS[exchange_type])
 
 
 Handler = Callable[[TenantModel, Ctx], "list[dict[str, Any]]"]
@@ -142,6 +153,19 @@ def get_objects(model: TenantModel, ctx: Ctx) -> list[dict[str, Any]]:
         selected = list(model.objects(noun))
     views = [view(noun, obj) for obj in selected]
     return [shown for shown in views if passes_filters(filters, shown)]
+
+
+def get_accepted_domains(model: TenantModel, ctx: Ctx) -> list[dict[str, Any]]:
+    """Get-AcceptedDomain: every accepted domain, or the one Identity names."""
+    domains = model.accepted_domains()
+    identity = ctx.params.get("Identity")
+    if identity is None:
+        return domains
+    found = [d for d in domains if str(identity).lower() in (d["Name"].lower(), d["Guid"].lower())]
+    if not found:
+        raise ctx.error(NotFound, f"The operation couldn't be performed because object '{identity}'"
+                        f" couldn't be found on '{model.organization}'.", EX_NOT_FOUND)
+    return found
 
 
 def remove_object(model: TenantModel, ctx: Ctx) -> list[dict[str, Any]]:
@@ -188,4 +212,6 @@ HANDLERS: dict[str, Handler] = {
     "Disable-TransportRule": disable_rule,
     "Get-HostedConnectionFilterPolicy": get_objects,
     "Set-HostedConnectionFilterPolicy": set_policy,
+    "Get-AcceptedDomain": get_accepted_domains,
+    "Get-Recipient": get_recipients,
 }

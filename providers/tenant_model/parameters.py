@@ -109,6 +109,10 @@ ALLOWED_PARAMETERS: dict[str, frozenset[str]] = {
     "Enable-TransportRule": _IDENTITY_ONLY | {"Mode"},
     "Disable-TransportRule": _IDENTITY_ONLY,
     "Get-HostedConnectionFilterPolicy": frozenset({"Identity"}),
+    "Get-AcceptedDomain": frozenset({"Identity", "ResultSize"}),
+    "Get-Recipient": frozenset({
+        "Identity", "Anr", "Filter", "RecipientType", "RecipientTypeDetails", "ResultSize",
+    }),
     "Set-HostedConnectionFilterPolicy": frozenset({
         "Identity", "AdminDisplayName", "ConfigurationXmlRaw", "Confirm", "EnableSafeList",
         "IPAllowList", "IPBlockList", "MakeDefault", "WhatIf",
@@ -143,6 +147,9 @@ LISTS = frozenset({
     "RecipientDomains", "SmartHosts", "ValidationRecipients", "IPAllowList", "IPBlockList",
 }) | _with_exceptions(_RULE_CONDITION_LISTS) | frozenset(_RULE_ACTION_LISTS)
 INTS = frozenset({"Priority"})
+# Multi-valued IP properties: Exchange's IPRange compares entries by their first and last address.
+IP_LISTS = frozenset({"SenderIPAddresses", "EFSkipIPs", "IPAllowList", "IPBlockList"}) \
+    | _with_exceptions(("SenderIpRanges",))
 _SCOPES = ("InOrganization", "NotInOrganization")
 ENUMS: dict[str, tuple[str, ...]] = {
     "ConnectorType": ("Partner", "OnPremises"),

@@ -4,16 +4,22 @@ recipients that must resolve, and routing only to an enabled, rule-scoped connec
 """
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any, Sequence
 
-from exoform.engine.errors import LimitExceeded, NotFound
+from exoform.engine.errors import LimitExceeded, ValidationFailed
 from exoform.engine.exchange import (
-    EX_NOT_FOUND,
-    EX_TOO_MANY_RULES,
+    EX_ARGUMENT,
+    EX_INVALID_OPERATION,
+    EX_PARAMETER_BINDING,
+    MAX_HEADER_NAME_LENGTH,
+    MAX_HEADER_VALUE_LENGTH,
     MAX_RULE_COMMENTS,
+    MAX_RULE_SIZE,
     MAX_TRANSPORT_RULES,
     RESERVED_HEADER_PREFIXES,
     reserved_header_prefix,
+    rule_xml_size,
 )
 from exoform.engine.ipv4 import RULE_IPS
 from exoform.providers.tenant_model.binding import (
@@ -26,6 +32,12 @@ from exoform.providers.tenant_model.binding import (
 )
 from exoform.providers.tenant_model.document import DEFAULTS, index_of, renumber, replace, view
 from exoform.providers.tenant_model.parameters import RECIPIENT_CONDITIONS, RULE_PAIRS
+from exoform.providers.tenant_model.recipients import (
+    find_recipient,
+    is_group,
+    is_smtp_address,
+    primary_address,
+)
 
 if TYPE_CHECKING:
     from exoform.providers.tenant_model.model import TenantModel
@@ -34,11 +46,12 @@ if TYPE_CHECKING:
 def new_rule(model: TenantModel, ctx: Ctx) -> list[dict[str, Any]]:
     rules = model.objects("TransportRule")
     if len(rules) >= MAX_TRANSPORT_RULES:
+        # ErrorTooManyTransportRules, raised as a plain InvalidOperationException.
         raise ctx.error(
             LimitExceeded,
             f"The organization already has the maximum of {MAX_TRANSPORT_RULES} transport"
             " rules. Remove a rule before creating another.",
-            EX_TOO_MANY_RULES,
+            EX_INVALID_OPERATION,
         )
     name = ctx.params["Name"]
     model.check_unique(ctx, "TransportRule", name)
@@ -94,8 +107,9 @@ def _check_rule(model: TenantModel, ctx: Ctx, rule: dict[str, Any]) -> None:
     for first, second in RULE_PAIRS:
         if (rule.get(first) in (None, "", [])) != (rule.get(second) in (None, "", [])):
             raise ctx.invalid(f"{first} and {second} must be used together.")
-    for header_param in ("SetHeaderName", "RemoveHeader"):
+    for header_param in _HEADER_NAMES:
         _check_header_name(ctx, header_param, rule.get(header_param))
+    _check_header_value(ctx, rule.get("SetHeaderValue"))
     for ip_param in ("SenderIpRanges", "ExceptIfSenderIpRanges"):
         if ip_param in ctx.params:
             check_ip_list(ctx, rule, ip_param, RULE_IPS)
@@ -105,6 +119,14 @@ def _check_rule(model: TenantModel, ctx: Ctx, rule: dict[str, Any]) -> None:
     if ctx.params.get("RouteMessageOutboundConnector") is not None:
         rule["RouteMessageOutboundConnector"] = _route_target(
             model, ctx, str(ctx.params["RouteMessageOutboundConnector"])
+        )
+    if rule_xml_size(rule) > MAX_RULE_SIZE:
+        # ErrorRuleXmlTooBig, raised as a plain InvalidOperationException.
+        raise ctx.error(
+            LimitExceeded,
+            f"The rule is too big: its size is over the limit of {MAX_RULE_SIZE // 1024} KB"
+            " for a transport rule. Use fewer or shorter conditions, exceptions and actions.",
+            EX_INVALID_OPERATION,
         )
 
 
@@ -128,26 +150,59 @@ def _route_target(model: TenantModel, ctx: Ctx, identity: str) -> str:
 def _resolve_recipients(
     model: TenantModel, ctx: Ctx, values: Sequence[str], want_group: bool
 ) -> list[str]:
-    by_address = {str(r.get("address", "")).lower(): r for r in model.recipients}
+    """Each value as Exchange stores it: a directory entry (by any of its addresses or names)
+    becomes its primary SMTP address; an unknown value is kept when it is a valid SMTP address
+    and refused otherwise (ArgumentException)."""
     resolved = []
     for value in values:
-        recipient = by_address.get(str(value).lower())
-        is_group = recipient is not None and "group" in str(recipient.get("type", "")).lower()
-        if recipient is None or is_group != want_group:
-            raise ctx.error(
-                NotFound,
-                f"Couldn't find {'group' if want_group else 'recipient'} object \"{value}\"."
-                " Please make sure that it was spelled correctly or specify a different"
-                " object.",
-                EX_NOT_FOUND,
-            )
-        resolved.append(str(recipient["address"]))
+        recipient = find_recipient(model.recipients, str(value))
+        if recipient is None:
+            if not is_smtp_address(str(value)):
+                raise ctx.error(ValidationFailed, f"Couldn't find object \"{value}\". Please make"
+                                " sure that it was spelled correctly or specify a different"
+                                " object.", EX_ARGUMENT)
+            resolved.append(str(value))
+            continue
+        if is_group(recipient) != want_group:
+            # Unconfirmed on a real tenant; the model refuses it (the conservative reading).
+            kind = "a group" if want_group else "a mailbox or mail user, not a group"
+            raise ctx.error(ValidationFailed, f"\"{value}\" must be {kind} for this condition.",
+                            EX_ARGUMENT)
+        resolved.append(primary_address(recipient))
     return resolved
 
 
+# Parameters of Exchange's HeaderName type, and what that type accepts.
+_HEADER_NAMES = ("SetHeaderName", "RemoveHeader", "HeaderContainsMessageHeader",
+                 "ExceptIfHeaderContainsMessageHeader", "HeaderMatchesMessageHeader",
+                 "ExceptIfHeaderMatchesMessageHeader")
+_HEADER_NAME = re.compile(r"[\x21-\x39\x3b-\x7e]+\Z")
+
+
 def _check_header_name(ctx: Ctx, param: str, header: Any) -> None:
+    if isinstance(header, str) and (len(header) > MAX_HEADER_NAME_LENGTH
+                                    or not _HEADER_NAME.match(header)):
+        raise ctx.error(
+            ValidationFailed,
+            f"Cannot bind parameter '{param}'. The header name '{header}' isn't valid: use at"
+            f" most {MAX_HEADER_NAME_LENGTH} printable ASCII characters other than ':' and spaces.",
+            EX_PARAMETER_BINDING,
+        )
     if isinstance(header, str) and reserved_header_prefix(header):
         raise ctx.invalid(
             f"{param}: the header '{header}' is reserved; headers starting with"
             f" {' or '.join(RESERVED_HEADER_PREFIXES)} can't be set or removed."
+        )
+
+
+def _check_header_value(ctx: Ctx, value: Any) -> None:
+    """HeaderValue: one line of at most 128 characters (ArgumentOutOfRange while binding)."""
+    if isinstance(value, str) and (len(value) > MAX_HEADER_VALUE_LENGTH
+                                   or "\r" in value or "\n" in value):
+        raise ctx.error(
+            ValidationFailed,
+            "Cannot bind parameter 'SetHeaderValue'. The header value is"
+            f" {len(value)} characters long or spans lines; it must be one line of at most"
+            f" {MAX_HEADER_VALUE_LENGTH} characters.",
+            EX_PARAMETER_BINDING,
         )

@@ -28,6 +28,7 @@ from exoform.engine.errors import ExoformError
 from exoform.engine.kinds import normalize_ip
 from exoform.engine.plan import Plan
 from exoform.engine.provider import READ_TYPES
+from exoform.engine.read import read_tenant
 from exoform.engine.state import State
 from exoform.engine.statefile import StateStore, read_state_file
 from exoform.providers.faults import FaultPlan
@@ -135,6 +136,10 @@ class Site:
         self.state = self.root / "state" / f"{INTEGRATION}.json"
         if scenario.provider == "emulator":
             emulator = _emulator()
+            # A new scenario is a new tenant under the same tenant id: the write journal of the
+            # last one (objects it created) does not describe it.
+            for journal in Path(os.environ["EXOFORM_CACHE_DIR"]).glob("exoform-writes-*.json"):
+                journal.unlink()
             self.tenant = _WORKER["emulated_tenant"]
             self.tenant_block = emulator.tenant_options("secret")
         else:
@@ -154,7 +159,7 @@ class Site:
 
     def plan(self, config: Path, operation: str) -> Plan:
         spec = load_config(str(config))
-        read = SandboxProvider(self.tenant, faults=FaultPlan(), latency=0).read(READ_TYPES)
+        read = read_tenant(SandboxProvider(self.tenant, faults=FaultPlan(), latency=0), spec.scope.identities)
         state = StateStore(self.state).load(INTEGRATION)
         return plan_for(spec, read, state, operation)
 

@@ -26,6 +26,7 @@ from exoform.engine.apply import Executor
 from exoform.engine.config import parse_config
 from exoform.engine.errors import ProviderError
 from exoform.engine.provider import READ_TYPES
+from exoform.engine.read import read_tenant
 from support.harness import plan_for
 from support.reporter import RecordingReporter
 from exoform.engine.statefile import StateStore
@@ -136,7 +137,7 @@ def _one_run(site: _Site, rng: random.Random, figures: SoakFigures, destroy: boo
     state = store.load(INTEGRATION)
     figures.runs += 1
     try:
-        plan = plan_for(spec, provider.read(READ_TYPES), state, operation)
+        plan = plan_for(spec, read_tenant(provider, spec.scope.identities), state, operation)
         if plan.errors:
             figures.problems.append(f"plan error: {plan.errors[0].message[:100]}")
             return
@@ -161,7 +162,7 @@ def _verify(site: _Site, spec: Any, operation: str, figures: SoakFigures) -> Non
     provider = site.provider(reporter)
     try:
         state = StateStore(site.store_path).load(INTEGRATION)
-        read = provider.read(READ_TYPES)
+        read = read_tenant(provider, spec.scope.identities)
         again = plan_for(spec, read, state, operation)
         if again.has_changes:
             figures.problems.append(f"{operation} reported success but the next plan has changes")

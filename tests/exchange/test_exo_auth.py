@@ -43,9 +43,11 @@ def test_device_code_prompts_with_code_and_url(emulator, connect) -> None:
     assert f"{emulator.endpoint}/devicelogin" in prompts[0] and "code" in prompts[0]
     grants = emulator.stats.token_requests_by_grant
     assert grants == {"urn:ietf:params:oauth:grant-type:device_code": 1}
-    # Delegated calls anchor on the signed-in admin, as the Exchange module does.
+    # Delegated calls anchor on the tenant's system mailbox by the token's tid too (a guest or
+    # partner admin's own UPN may live in another tenant).
     headers = dict(emulator.stats.requests[-1].headers)
-    assert headers["X-AnchorMailbox"] == "UPN:admin@contoso.onmicrosoft.com"
+    assert headers["X-AnchorMailbox"] == (
+        "APP:SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}@" + emulator.tenant_id)
 
 
 def test_device_code_second_run_uses_cache_without_prompt(emulator, connect) -> None:

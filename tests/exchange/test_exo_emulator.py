@@ -50,7 +50,7 @@ def _invoke(emulator: Emulator, cmdlet: str, parameters: dict[str, Any] | None =
 def test_bad_bearer_tokens_get_401(emulator, case: str, reason: str) -> None:
     token = {"missing": "", "malformed": "abc.def.ghi",
              "expired": emulator.issue_token(lifetime=-60),
-             "audience": emulator.issue_token(audience="https://outlook.office365.com"),
+             "audience": emulator.issue_token(audience="https://graph.microsoft.com"),  # a Graph token
              "tenant": emulator.issue_token()}[case]
     tenant = str(uuid.uuid4()) if case == "tenant" else None
     response = _invoke(emulator, "Get-TransportRule", token=token, tenant=tenant)

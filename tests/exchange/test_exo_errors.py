@@ -33,15 +33,22 @@ from exoform.providers.faults import FaultPlan
 from exoform.engine import exchange
 from exoform.providers.tenant_model import dump_tenant, empty_tenant
 
-#: Which exoform error class each exception type the sandbox and emulator raise stands for.
-EXCEPTION_TYPE_CLASSES: dict[str, type[ProviderError]] = {
-    exchange.EX_NOT_FOUND: NotFound,
-    exchange.EX_ALREADY_EXISTS: AlreadyExists,
-    exchange.EX_STILL_REFERENCED: StillReferenced,
-    exchange.EX_TOO_MANY_RULES: LimitExceeded,
-    exchange.EX_DATA_VALIDATION: ValidationFailed,
-    exchange.EX_PARAMETER_BINDING: ValidationFailed,
-    exchange.EX_COMMAND_NOT_FOUND: PermissionDenied,
+#: Which exoform error class each exception type (with the text that tells plain .NET types
+#: apart) the sandbox and emulator raise - as the real service reports them - stands for.
+EXCEPTION_TYPE_CLASSES: dict[tuple[str, str], type[ProviderError]] = {
+    (exchange.EX_NOT_FOUND, "Something happened."): NotFound,
+    (exchange.EX_ALREADY_EXISTS, "Something happened."): AlreadyExists,
+    (exchange.EX_CONNECTOR_EXISTS["InboundConnector"], "x"): AlreadyExists,
+    (exchange.EX_CONNECTOR_EXISTS["OutboundConnector"], "x"): AlreadyExists,
+    (exchange.EX_ARGUMENT, "A transport rule with the name 'R' already exists."): AlreadyExists,
+    (exchange.EX_ARGUMENT, "Couldn't find object \"x\"."): ValidationFailed,
+    (exchange.EX_INVALID_OPERATION, "The organization already has the maximum of 300 transport rules."): LimitExceeded,
+    (exchange.EX_INVALID_OPERATION, "The rule is too big: its size is over the limit of 8 KB."): LimitExceeded,
+    (exchange.EX_INVALID_PRIORITY, "The specified rule priority is invalid."): ValidationFailed,
+    (exchange.EX_STILL_REFERENCED, "Something happened."): StillReferenced,
+    (exchange.EX_DATA_VALIDATION, "Something happened."): ValidationFailed,
+    (exchange.EX_PARAMETER_BINDING, "Something happened."): ValidationFailed,
+    (exchange.EX_COMMAND_NOT_FOUND, "Something happened."): PermissionDenied,
 }
 OUTBOUND = {"Name": "GW - Outbound", "ConnectorType": "Partner", "SmartHosts": ["gw.example.com"],
             "UseMXRecord": False, "TlsSettings": "EncryptionOnly", "IsTransportRuleScoped": True}
@@ -96,8 +103,9 @@ def test_limit_exceeded_at_300_rules(start_emulator, connect, tmp_path) -> None:
     tenant = tmp_path / "tenant.json"
     tenant.write_text(dump_tenant(document))
     emulator = start_emulator(tenant_file=tenant)
-    with pytest.raises(LimitExceeded):
+    with pytest.raises(LimitExceeded) as caught:
         connect(emulator).invoke(new("New-TransportRule", Name="One too many"))
+    assert caught.value.exception_type == "InvalidOperationException"  # as the service says it
 
 
 def test_nul_byte_403_is_permission_denied_and_not_retried(emulator, connect) -> None:
@@ -144,7 +152,7 @@ class _ForgedTokens:
 
 def test_persistent_401_fails_after_one_reacquire(emulator) -> None:
     settings = ExchangeSettings.from_options(emulator.tenant_options())
-    tokens = _ForgedTokens(emulator.issue_token(audience="https://outlook.office365.com"))
+    tokens = _ForgedTokens(emulator.issue_token(audience="https://graph.microsoft.com"))
     client = AdminApiClient(settings, make_session(settings), tokens,  # type: ignore[arg-type]
                             RecordingReporter())
     with pytest.raises(AuthFailed) as caught:
@@ -172,10 +180,22 @@ def test_transient_exception_types(exception_type: str) -> None:
     assert isinstance(error, Transient) and error.retryable
 
 
-@pytest.mark.parametrize("full_type, cls", sorted(EXCEPTION_TYPE_CLASSES.items()))
-def test_agrees_with_the_tenant_models_exception_types(full_type: str, cls: type) -> None:
-    error = classify(500, _body(full_type), {}, cmdlet="Set-TransportRule", identity="r")
+@pytest.mark.parametrize("key, cls", list(EXCEPTION_TYPE_CLASSES.items()),
+                         ids=[f"{t.rsplit('.', 1)[-1]}-{c.__name__}" for (t, _), c in EXCEPTION_TYPE_CLASSES.items()])
+def test_agrees_with_the_tenant_models_exception_types(key: tuple[str, str], cls: type) -> None:
+    full_type, text = key
+    error = classify(400, _body(full_type, text), {}, cmdlet="Set-TransportRule", identity="r")
     assert type(error) is cls
+    assert str(error).startswith("Set-TransportRule on 'r' failed: ") and text in str(error)
+
+
+def test_duplicate_rule_name_through_the_emulator_is_already_exists(emulator, connect) -> None:
+    provider = connect(emulator)
+    provider.invoke(new("New-TransportRule", Name="Dup", SentToScope="NotInOrganization"))
+    with pytest.raises(AlreadyExists) as caught:
+        provider.invoke(new("New-TransportRule", Name="DUP", SentToScope="NotInOrganization"))
+    assert caught.value.exception_type == "ArgumentException"
+    assert str(caught.value).startswith("New-TransportRule on 'DUP' failed: A transport rule")
 
 
 def test_innererror_fallback() -> None:

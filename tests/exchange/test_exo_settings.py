@@ -25,6 +25,7 @@ SECRET = {"method": "secret", "client_secret_env": "EXO_SECRET"}
     ("global", "https://outlook.office365.com", "https://login.microsoftonline.com"),
     ("gcc-high", "https://outlook.office365.us", "https://login.microsoftonline.us"),
     ("dod", "https://outlook-dod.office365.us", "https://login.microsoftonline.us"),
+    ("gcc", "https://outlook.office365.com", "https://login.microsoftonline.com"),  # GCC: commercial hosts
 ])
 def test_cloud_defaults(cloud: str, endpoint: str, login: str) -> None:
     settings = ExchangeSettings.from_options(
@@ -33,6 +34,25 @@ def test_cloud_defaults(cloud: str, endpoint: str, login: str) -> None:
     assert settings.authority == f"{login}/contoso.onmicrosoft.com"
     assert settings.scope == f"{endpoint}/.default"
     assert not settings.tenant_is_guid
+    overridden = ExchangeSettings.from_options(
+        {"tenant_id": "contoso.onmicrosoft.com", "client_id": GUID, "cloud": cloud, "auth": SECRET,
+         "endpoint": "https://emea.example.net"})
+    assert overridden.scope == f"{endpoint}/.default"  # the cloud's resource, not the host
+
+
+@pytest.mark.parametrize("cloud, endpoint, host, ok", [
+    ("global", None, "eur01.outlook.office365.com", True),
+    ("global", None, "outlook.office365.us", False),
+    ("global", None, "evil.example.com", False),
+    ("gcc-high", None, "xyz.outlook.office365.us", True),
+    ("global", "https://127.0.0.1:8443", "127.0.0.1", True),
+    ("global", "https://127.0.0.1:8443", "localhost", False),
+])
+def test_redirects_stay_in_the_cloud(cloud: str, endpoint: str | None, host: str, ok: bool) -> None:
+    options: dict[str, Any] = {"tenant_id": GUID, "client_id": GUID, "cloud": cloud, "auth": SECRET}
+    if endpoint:
+        options["endpoint"] = endpoint
+    assert ExchangeSettings.from_options(options).same_cloud(host) is ok
 
 
 def _tenant_options(tenant: dict[str, Any]) -> Any:

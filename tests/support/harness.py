@@ -13,7 +13,7 @@ from exoform.engine.operations import request_for
 from exoform.engine.plan import Plan
 from exoform.engine.planning import make_plan
 from exoform.engine.provider import READ_TYPES
-from exoform.engine.read import TenantRead
+from exoform.engine.read import TenantRead, read_tenant
 from exoform.engine.spec import IntegrationSpec
 from exoform.engine.state import State
 from exoform.engine.statefile import StateStore
@@ -68,7 +68,7 @@ class Run:
 
     def plan(self, spec: IntegrationSpec, operation: str = "apply") -> Plan:
         _, state = self.state()
-        return plan_for(spec, self.provider().read(READ_TYPES), state, operation)
+        return plan_for(spec, read_tenant(self.provider(), spec.scope.identities), state, operation)
 
     def apply(self, spec: IntegrationSpec, operation: str = "apply", faults: str = "",
               crash_hook: Any = None, plan: Plan | None = None) -> ApplyResult:

@@ -30,10 +30,9 @@ def tenant(**objects: Any) -> TenantModel:
 
 
 def read_of(model: TenantModel) -> TenantRead:
-    objects = {t: model.invoke(CmdletCall.of(f"Get-{t}")) for t in TYPES}
-    domains = model.document().get("accepted_domains") or []
-    objects["AcceptedDomain"] = [{"DomainName": d, "DomainType": "Authoritative"} for d in domains]
-    return TenantRead(objects)
+    # The whole directory stands in for the plan-time Get-Recipient of the config's identities.
+    objects = {t: model.invoke(CmdletCall.of(f"Get-{t}")) for t in TYPES + ("AcceptedDomain",)}
+    return TenantRead({**objects, "Recipient": model.invoke(CmdletCall.of("Get-Recipient"))})
 
 
 def desired(address: Address, config: dict[str, Any] | None = None) -> Resource:

@@ -66,7 +66,7 @@ class Workspace:
 
     def plan_json(self, *extra: str) -> dict[str, Any]:
         code, out, err = self.run("plan", "--json", *extra)
-        assert code == 0, err
+        assert code == 0, out + err
         return json.loads(out)
 
     def outside(self, cmdlet: str, parameters: dict[str, Any], tenant: Path | None = None) -> list[dict[str, Any]]:
