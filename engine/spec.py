@@ -48,6 +48,16 @@ class ScopeSpec:
 
 
 @dataclass(frozen=True)
+class RuleExceptions:
+    """Mail exoform's routing rules leave alone (the config's `rules.exceptions`)."""
+
+    senders: tuple[str, ...] = ()  # ExceptIfFrom
+    sender_domains: tuple[str, ...] = ()  # ExceptIfSenderDomainIs
+    recipients: tuple[str, ...] = ()  # ExceptIfSentTo
+    recipient_domains: tuple[str, ...] = ()  # ExceptIfRecipientDomainIs
+
+
+@dataclass(frozen=True)
 class TenantSpec:
     provider: str  # "sandbox" | "exchange_online"
     # Provider options as written in the config, with relative paths resolved against the
@@ -73,6 +83,7 @@ class IntegrationSpec:
     source: str = ""  # the config file path, for messages
     digest: str = ""  # sha256 of the canonical config JSON
     accept_risks: tuple[str, ...] = ()  # finding IDs the config acknowledges (`accept_risks`)
+    exceptions: RuleExceptions = RuleExceptions()
 
     @property
     def inline(self) -> bool:

@@ -16,6 +16,7 @@ from exoform.engine.config.fields import (
     GATEWAY_FIELD_CHECKS,
     address_problem,
     control_characters,
+    domain_problem,
     group_name_problem,
     https_url_problem,
     name_prefix_problem,
@@ -34,6 +35,7 @@ from exoform.engine.spec import (
     OUTBOUND,
     GatewaySpec,
     IntegrationSpec,
+    RuleExceptions,
     ScopeSpec,
     TenantSpec,
 )
@@ -121,6 +123,7 @@ def _build_spec(config: dict[str, Any], base_dir: Path, source: str,
         directions=tuple(d for d in (INBOUND, OUTBOUND) if d in protection["directions"]),
         scope=_scope_spec(protection.get("scope", {"users": "all"}), found),
         accept_risks=tuple(config.get("accept_risks", ())),
+        exceptions=_exceptions_spec(rules.get("exceptions", {}), found),
         rules_enabled=rules.get("enabled", False),
         rules_enabled_explicit="enabled" in rules,
         rules_mode="Audit" if rules.get("mode", "enforce") == "audit" else "Enforce",
@@ -210,6 +213,16 @@ def _scope_spec(raw: Mapping[str, Any], found: list[Problem]) -> ScopeSpec:
                             "groups; add the users' SMTP addresses or group names, or use "
                             '{"users": "all"}'))
     return ScopeSpec("selected", _unique_casefold(recipients), _unique_casefold(groups))
+
+
+def _exceptions_spec(raw: Mapping[str, Any], found: list[Problem]) -> RuleExceptions:
+    base: JsonPath = ("rules", "exceptions")
+    for key, check in (("senders", address_problem), ("recipients", address_problem),
+                       ("sender_domains", domain_problem), ("recipient_domains", domain_problem)):
+        for index, value in enumerate(raw.get(key, ())):
+            _check(found, base + (key, index), value, check)
+    return RuleExceptions(**{key: _unique_casefold(raw.get(key, ())) for key in
+                             ("senders", "sender_domains", "recipients", "recipient_domains")})
 
 
 def _unique_casefold(items: Sequence[str]) -> tuple[str, ...]:

@@ -115,6 +115,8 @@ class ObjectHandler(KindHandler):
             return self._change(Action.CREATE, None, want, (), reason, seen)
         before, after = attrs_dict(have.attributes), attrs_dict(want.attributes)
         after, changed = self.adjust(before, after, self.schema.changed(before, after), options)
+        for name in set(changed) & self.schema.owned - set(after):
+            after[name] = self.schema.default_of(name)  # cleared: shown and sent as its default
         want = Resource(address, freeze_attrs(after), want.dependencies)
         forced = tuple(a for a in changed if a in self.schema.force_new)
         if forced:
@@ -175,7 +177,8 @@ class ObjectHandler(KindHandler):
                  priority: int | None = None) -> CmdletCall | None:
         """`Set-<Type>` with the changed attributes (None clears), or None if nothing to send."""
         names = self.settable(set(changed), attrs)
-        params: dict[str, Any] = {name: call_value(attrs.get(name)) for name in sorted(names)}
+        params: dict[str, Any] = {name: call_value(attrs[name] if name in attrs else self.schema.default_of(name))
+                                  for name in sorted(names)}
         if params == {} and priority is None:
             return None
         if priority is not None:
