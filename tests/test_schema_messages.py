@@ -61,7 +61,7 @@ def test_tenant_file_messages() -> None:
     assert [(i.path, i.message) for i in issues] == [
         ("TransportRules", "unknown key 'TransportRules'; did you mean 'TransportRule'? (allowed: "
                            "HostedConnectionFilterPolicy, InboundConnector, OutboundConnector, "
-                           "TransportRule, accepted_domains, organization, recipients)"),
+                           "TransportRule, accepted_domains, organization, recipients, tenant_id)"),
         ("organization", "must be a string (got a whole number)"),
     ]
 
