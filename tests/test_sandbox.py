@@ -248,8 +248,8 @@ def test_throttle_is_retried_transparently_and_reported(tenant: Path) -> None:
     assert names(provider, "TransportRule") == ["R"]
     assert provider.calls == ["New-TransportRule"] * 2 + ["Get-TransportRule"] * 2
     retries = [args for hook, args in reporter.events if hook == "retry"]
-    assert retries == [("New-TransportRule", 1, 0.01, "Throttled"),
-                       ("Get-TransportRule", 1, 0.01, "Throttled")]
+    assert retries == [("New-TransportRule", 1, 0.01, "HTTP 429 Throttled"),
+                       ("Get-TransportRule", 1, 0.01, "HTTP 429 Throttled")]
 
 
 def test_throttle_beyond_the_retry_budget_surfaces(tenant: Path) -> None:

@@ -12,6 +12,7 @@ from exoform.engine.errors import ExoformError
 from exoform.engine.interrupt import Interrupts
 from exoform.engine.jsonfile import read_json
 from exoform.engine.kinds import sensitive_attrs
+from exoform.engine.kinds.allowlist import by_address
 from exoform.engine.lock import Unlocked
 from exoform.engine.lock import force_unlock as _force_unlock
 from exoform.engine.operations.reports import (
@@ -28,17 +29,17 @@ from exoform.engine.operations.session import PlanOptions, Providers, Session, r
 from exoform.engine.outcome import ApplyResult, Leftover, LeftoverKind
 from exoform.engine.plan import Plan
 from exoform.engine.planfile import plan_to_json, read_plan, reason_text, write_plan
-from exoform.engine.reporter import Reporter
+from exoform.engine.reporter import CallRecord, Reporter
 from exoform.engine.config import load_config
 from exoform.engine.spec import IntegrationSpec
 from exoform.engine.state import State
 from exoform.engine.statefile import read_state_file
 
 __all__ = [
-    "ApplyResult", "ApplyRun", "DriftOutcome", "DriftReport", "DriftStatus", "ImportBlocked",
+    "ApplyResult", "ApplyRun", "CallRecord", "DriftOutcome", "DriftReport", "DriftStatus", "ImportBlocked",
     "ImportOutcome", "IntegrationSpec", "Interrupts", "Leftover", "LeftoverKind", "PlanOptions",
     "Providers", "Reporter", "ResourceDrift", "Session", "Unlocked", "Verification", "applying",
-    "drift", "force_unlock", "import_objects", "load_document", "plan_to_json", "read_plan",
+    "by_address", "drift", "force_unlock", "import_objects", "load_document", "plan_to_json", "read_plan",
     "read_state", "reason_text", "request_for", "save_plan", "sensitive_attrs", "state_of_config",
     "validate", "verify",
 ]

@@ -4,8 +4,10 @@ the tenant once per operation and hands out typed results; never prints.
 """
 from __future__ import annotations
 
+import dataclasses
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator, Protocol
 
@@ -59,6 +61,10 @@ def request_for(spec: IntegrationSpec, read: TenantRead, state: State, *, operat
     )
 
 
+def utc_now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def state_path(spec: IntegrationSpec, given: str | None) -> Path:
     return Path(given) if given else default_state_path(spec.integration)
 
@@ -98,15 +104,21 @@ class Session:
             yield provider
 
     def read(self, provider: Provider) -> TenantRead:
-        return TenantRead(provider.read(READ_TYPES))
+        self.reporter.activity(f"Reading the tenant ({', '.join(READ_TYPES)})")
+        try:
+            return TenantRead(provider.read(READ_TYPES))
+        finally:
+            self.reporter.activity(None)
 
     def load_state(self) -> State:
         return self.store.load(self.spec.integration)
 
     def make_plan(self, read: TenantRead, state: State, options: PlanOptions) -> Plan:
-        return make_plan(request_for(
+        plan = make_plan(request_for(
             self.spec, read, state, operation=options.operation, tenant=self.tenant,
             adopt=options.adopt, accepted_risks=options.accepted_risks))
+        # The planner is pure (no clock): the time a plan was made is stamped here.
+        return dataclasses.replace(plan, created=utc_now())
 
     def plan(self, options: PlanOptions) -> Plan:
         """The plan against the tenant as it is now (no lock: planning writes nothing)."""
