@@ -150,6 +150,7 @@ class Plan:
     tenant: str = ""
     adopt: bool = False  # made with --adopt: unmarked objects with our names are taken over
     accepted_risks: tuple[str, ...] = ()  # --accept-risk IDs the plan was made with
+    created: str = ""  # when the plan was made (RFC 3339, UTC); stamped by the operations layer
 
     def change(self, address: Address) -> ResourceChange:
         for change in self.changes:
