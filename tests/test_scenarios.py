@@ -60,18 +60,18 @@ def _check_expectations(plan: dict[str, Any], expect: dict[str, Any], where: str
     if "counts" in expect:
         assert _counts(plan) == expect["counts"], f"{where}: counts"
     for address, action in expect.get("actions", {}).items():
-        assert changes[address]["change"]["action"] == action, f"{where}: {address}"
+        assert changes[address]["exoform"]["action"] == action, f"{where}: {address}"
     for address, names in expect.get("changed", {}).items():
-        assert changes[address]["change"]["changed"] == names, f"{where}: {address}"
-    cmdlets = {s["cmdlet"] for s in plan["steps"]}
+        assert changes[address]["exoform"]["changed"] == names, f"{where}: {address}"
+    cmdlets = {s["cmdlet"] for s in plan["exoform"]["steps"]}
     for cmdlet in expect.get("cmdlets", ()):
         assert cmdlet in cmdlets, f"{where}: {cmdlet} not in {sorted(cmdlets)}"
-    codes = {d["code"] for d in plan["diagnostics"]}
+    codes = {d["code"] for d in plan["exoform"]["diagnostics"]}
     for code in expect.get("diagnostics", ()):
         assert code in codes, f"{where}: diagnostic {code} missing from {sorted(codes)}"
     if "allowlist_add" in expect:
-        assert changes["connection_filter_allowlist.default"]["allowlist"]["add"] == expect["allowlist_add"]
-    found = {d["id"]: d for d in plan["diagnostics"] if d["id"]}
+        assert changes["connection_filter_allowlist.default"]["exoform"]["allowlist"]["add"] == expect["allowlist_add"]
+    found = {d["id"]: d for d in plan["exoform"]["diagnostics"] if d["id"]}
     for ident, severity in expect.get("findings", {}).items():
         assert ident in found and found[ident]["severity"] == severity, f"{where}: finding {ident} in {sorted(found)}"
     for code in expect.get("absent_codes", ()):
@@ -79,18 +79,18 @@ def _check_expectations(plan: dict[str, Any], expect: dict[str, Any], where: str
     for ident in expect.get("absent", ()):
         assert ident not in found, f"{where}: unexpected finding {ident}"
     for ident in expect.get("accepted", ()):
-        assert found[ident]["accepted"] and ident in plan["accepted_risks"], f"{where}: {ident} not accepted"
+        assert found[ident]["accepted"] and ident in plan["exoform"]["accepted_risks"], f"{where}: {ident} not accepted"
     for address, attrs in expect.get("after", {}).items():
         after = changes[address]["change"]["after"]
         assert {k: after.get(k) for k in attrs} == attrs, f"{where}: {address} after"
-    assert not [d for d in plan["diagnostics"] if d["severity"] == "error"], where
+    assert not [d for d in plan["exoform"]["diagnostics"] if d["severity"] == "error"], where
 
 
 def _check_blocked(workspace: Any, ids: list[str], where: str) -> None:
     """Without --accept-risk the findings are errors: plan exits 1, apply changes nothing."""
     before = workspace.tenant.read_text(encoding="utf-8")
     code, out, _ = workspace.run("plan", "--json")
-    errors = {d["id"] for d in json.loads(out)["diagnostics"] if d["severity"] == "error"}
+    errors = {d["id"] for d in json.loads(out)["exoform"]["diagnostics"] if d["severity"] == "error"}
     assert code == 1 and set(ids) <= errors, f"{where}: expected blocking findings {ids}, got {sorted(errors)}"
     code, _, err = workspace.run("apply", "--auto-approve")
     assert code == 1 and "nothing was changed" in err, f"{where}: apply was not refused"
@@ -98,7 +98,7 @@ def _check_blocked(workspace: Any, ids: list[str], where: str) -> None:
 
 
 def _counts(plan: dict[str, Any]) -> dict[str, int]:
-    actions = [c["change"]["action"] for c in plan["resource_changes"]]
+    actions = [c["exoform"]["action"] for c in plan["resource_changes"]]
     return {
         "add": sum(a in ("create", "replace") for a in actions),
         "change": actions.count("update"),

@@ -204,7 +204,7 @@ def test_after_a_script_the_next_plan_adopts_its_objects_by_marker(workspace: Wo
     code, script, _ = workspace.run("script")
     replay(script, SandboxProvider(workspace.tenant, faults=FaultPlan()))
     plan = workspace.plan_json()
-    assert plan["steps"] == [] and sum(c["adopted"] for c in plan["resource_changes"]) == 5
+    assert plan["exoform"]["steps"] == [] and sum(c["exoform"]["adopted"] for c in plan["resource_changes"]) == 5
     before = workspace.tenant.read_text()
     code, out, _ = workspace.run("apply", "--auto-approve")
     assert code == 0 and workspace.tenant.read_text() == before  # recorded in state, no tenant call

@@ -33,7 +33,7 @@ INSTALL_STEPS = 6  # allow list, two connectors, three rules
 def _install_faults(workspace: Workspace, step: int, kind: str) -> str:
     """`Cmdlet#N:kind` hitting the plan's step `step`: N counts that cmdlet's earlier steps
     (the reads before them are other cmdlets)."""
-    cmdlets = [s["cmdlet"] for s in workspace.plan_json()["steps"]]
+    cmdlets = [s["cmdlet"] for s in workspace.plan_json()["exoform"]["steps"]]
     assert len(cmdlets) == INSTALL_STEPS, cmdlets
     cmdlet = cmdlets[step - 1]
     return f"{cmdlet}#{cmdlets[:step].count(cmdlet)}:{kind}"
@@ -109,7 +109,7 @@ def test_429_storm_is_retried_until_it_passes(emulated_workspace: Workspace) -> 
                                     FaultPlan.parse(",".join(f"{c}:throttle" for c in storm)))
     code, out, err = workspace.run("apply", "--auto-approve")
     assert code == 0, out + err
-    assert "New-InboundConnector: Throttled, retry 3 in 0.25s" in out, out
+    assert "New-InboundConnector: HTTP 429 Throttled, retry 3 in 0.25s" in out, out
     records = workspace.emulator.stats.requests
     throttled = [r for r in records if r.status == 429]
     assert len(throttled) == len(storm)
