@@ -66,6 +66,9 @@ def load_document(path: Path) -> Plan | State:
     data = read_json(path, "plan or state")
     if isinstance(data, dict) and "resource_changes" in data:
         return read_plan(path)
+    if isinstance(data, dict) and "gateway" in data and "protection" in data:
+        raise ExoformError(f"{path} is an exoform config file, not a saved plan or a state file: "
+                           f"`exoform show -c {path}` shows that config's state")
     return read_state(path)
 
 
