@@ -260,8 +260,10 @@ def test_script_prints_one_cmdlet_per_step(workspace: Workspace) -> None:
     workspace.write_config(INLINE)
     code, out, _ = workspace.run("script")
     lines = [line for line in out.splitlines() if line and not line.startswith("#")]
-    assert code == 0 and lines[0] == "$ErrorActionPreference = 'Stop'"
-    assert [line.split()[0] for line in lines[1:]] == [
+    assert code == 0 and lines[:3] == ["[CmdletBinding(SupportsShouldProcess = $true)]", "param()",
+                                       "$ErrorActionPreference = 'Stop'"]
+    assert out.startswith("#Requires -Version 5.1\n#Requires -Modules ExchangeOnlineManagement\n")
+    assert [line.split()[0] for line in lines[5:]] == [
         "Set-HostedConnectionFilterPolicy", "New-InboundConnector", "New-OutboundConnector",
         "New-TransportRule", "New-TransportRule", "New-TransportRule"]
     assert "-Enabled:$false" in out

@@ -55,7 +55,9 @@ def test_a_cmdlet_line_parses_to_exactly_the_call(call: CmdletCall) -> None:
 def test_a_comment_stays_one_ascii_comment_line(text: str) -> None:
     line = comment(text)
     assert line.startswith("# ") and line.isascii() and len(line.splitlines()) == 1
-    assert script_calls("$ErrorActionPreference = 'Stop'\n" + line) == []
+    head = "#Requires -Version 5.1\n#Requires -Modules ExchangeOnlineManagement\n"
+    script = head + "[CmdletBinding(SupportsShouldProcess = $true)]\nparam()\n$ErrorActionPreference = 'Stop'\n"
+    assert script_calls(script + line) == []
 
 
 @pytest.mark.parametrize("call", [

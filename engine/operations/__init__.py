@@ -9,6 +9,7 @@ from pathlib import Path
 
 from exoform.engine.drift import DriftReport, DriftStatus, ResourceDrift
 from exoform.engine.errors import ExoformError
+from exoform.engine.exchange import is_guid
 from exoform.engine.interrupt import Interrupts
 from exoform.engine.jsonfile import read_json
 from exoform.engine.kinds import sensitive_attrs
@@ -39,7 +40,7 @@ __all__ = [
     "ApplyResult", "ApplyRun", "CallRecord", "DriftOutcome", "DriftReport", "DriftStatus", "ImportBlocked",
     "ImportOutcome", "IntegrationSpec", "Interrupts", "Leftover", "LeftoverKind", "PlanOptions",
     "Providers", "Reporter", "ResourceDrift", "Session", "Unlocked", "Verification", "applying",
-    "by_address", "drift", "force_unlock", "import_objects", "load_document", "plan_to_json", "read_plan",
+    "by_address", "drift", "force_unlock", "import_objects", "is_guid", "load_document", "plan_to_json", "read_plan",
     "read_state", "reason_text", "request_for", "save_plan", "sensitive_attrs", "state_of_config",
     "validate", "verify",
 ]
