@@ -26,6 +26,7 @@ def test_json_log_lines_name_every_call_and_hold_no_secret(emulated_workspace: W
     assert workspace.emulator is not None
     workspace.write_config(CONFIG)
     workspace.emulator.serve_tenant(workspace.tenant, FaultPlan.parse("New-InboundConnector#1:throttle"))
+    earlier = len(workspace.emulator.stats.requests)  # the emulator is shared by the session's tests
     code, out, err = workspace.run("apply", "--auto-approve", "--log-level", "debug", "--log-format", "json",
                                    "--log-file", "exoform.log")
     assert code == 0, out + err
@@ -37,7 +38,7 @@ def test_json_log_lines_name_every_call_and_hold_no_secret(emulated_workspace: W
         assert leaked not in text + out + err
     records = [json.loads(line) for line in text.splitlines()]
     calls = [r for r in records if r.get("cmdlet") and "status" in r]
-    served = workspace.emulator.stats.requests
+    served = workspace.emulator.stats.requests[earlier:]
     assert len(calls) == len(served)  # one record per HTTP attempt, retries included
     assert {(c["client_request_id"], c["status"]) for c in calls} == {(r.client_request_id, r.status) for r in served}
     throttled = next(c for c in calls if c["status"] == 429)
