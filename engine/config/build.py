@@ -25,7 +25,7 @@ from exoform.engine.errors import InputError
 from exoform.engine.exchange import DEVICE_CODE_CLIENT_ID, MAX_ALLOWLIST_ENTRIES
 from exoform.engine.ipv4 import normalize_ranges, parse_config_range
 from exoform.engine.jsonread import MIB, JsonFile, read_json_file
-from exoform.engine.messages import JsonPath, PathPart, Problem, issues, json_path
+from exoform.engine.messages import JsonPath, PathPart, Problem, issues, json_path, preview
 from exoform.engine.schema_messages import SchemaDocument, schema_copy, schema_problems
 from exoform.engine.spec import (
     INBOUND,
@@ -195,18 +195,20 @@ def _scope_spec(raw: Mapping[str, Any], found: list[Problem]) -> ScopeSpec:
         found.append((base, 'a "selected" scope needs at least one entry in recipients or '
                             "groups; add the users' SMTP addresses or group names, or use "
                             '{"users": "all"}'))
-    return ScopeSpec("selected", _unique_casefold(recipients), _unique_casefold(groups))
+    found.extend(_duplicates(base + ("recipients",), recipients))
+    found.extend(_duplicates(base + ("groups",), groups))
+    return ScopeSpec("selected", tuple(recipients), tuple(groups))
 
 
-def _unique_casefold(items: Sequence[str]) -> tuple[str, ...]:
-    """First spelling wins: Exchange compares addresses and names case-insensitively."""
-    seen: set[str] = set()
-    kept = []
-    for item in items:
-        if item.casefold() not in seen:
-            seen.add(item.casefold())
-            kept.append(item)
-    return tuple(kept)
+def _duplicates(path: JsonPath, items: Sequence[str]) -> Iterator[Problem]:
+    """Exchange compares addresses and names case-insensitively: a second spelling of an entry
+    is a duplicate, reported rather than dropped."""
+    first: dict[str, int] = {}
+    for index, item in enumerate(items):
+        earlier = first.setdefault(item.casefold(), index)
+        if earlier != index:
+            yield path + (index,), (f"{preview(item)} is listed twice (also {json_path(path + (earlier,))}; "
+                                    "Exchange compares them case-insensitively); remove one")
 
 
 def _check(found: list[Problem], path: JsonPath, value: str,
@@ -235,11 +237,28 @@ def _cross_checks(spec: IntegrationSpec) -> Iterator[Problem]:
 
 
 def _ip_ranges(raw: Sequence[str], found: list[Problem]) -> tuple[str, ...]:
-    networks: list[ipaddress.IPv4Network] = []
+    networks: list[tuple[int, ipaddress.IPv4Network]] = []
     for index, text in enumerate(raw):
         parsed = parse_config_range(text)
         if isinstance(parsed, str):
             found.append((("gateway", "ip_ranges", index), parsed))
         else:
-            networks.append(parsed)
-    return normalize_ranges(networks)
+            found.extend(_overlap(index, parsed, networks))
+            networks.append((index, parsed))
+    return normalize_ranges(network for _, network in networks)
+
+
+def _overlap(index: int, network: ipaddress.IPv4Network,
+             earlier: Sequence[tuple[int, ipaddress.IPv4Network]]) -> Iterator[Problem]:
+    """A range listed twice, or inside another, is reported: merging it silently would hide a
+    typo (a wrong prefix length) the admin meant to be another range."""
+    for other_index, other in earlier:
+        where = f"gateway.ip_ranges[{other_index}] ({other})"
+        if network == other:
+            yield ("gateway", "ip_ranges", index), f"{network} is listed twice (also {where}); remove one"
+            return
+        if network.overlaps(other):
+            inner = "lies within" if network.subnet_of(other) else "contains" if other.subnet_of(network) else "overlaps"
+            yield ("gateway", "ip_ranges", index), (f"{network} {inner} {where}; list each address once "
+                                                    "(remove the narrower range, or fix the prefix length)")
+            return
