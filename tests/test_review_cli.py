@@ -269,3 +269,20 @@ def test_sandbox_calls_are_logged_like_admin_api_calls(workspace: Workspace) -> 
     calls = [r for r in records if r.get("provider") == "sandbox"]
     assert code == 0 and {c["cmdlet"] for c in calls} >= {"Get-TransportRule", "New-TransportRule"}
     assert all(c["attempt"] == 1 and c["duration_ms"] >= 0 for c in calls) and INFO not in err
+
+
+def test_validate_checks_referenced_files_and_names_a_utf16_config(workspace: Workspace) -> None:
+    config = {**CONFIG, "tenant": {"provider": "exchange_online", "tenant_id": "contoso.onmicrosoft.com",
+                                   "client_id": "11111111-2222-3333-4444-555555555555", "ca_bundle": "ca.pem",
+                                   "auth": {"method": "certificate", "certificate_path": "certs/app.pem"}}}
+    (workspace.root / "exoform.json").write_text(json.dumps({"integration": "x", **config}), encoding="utf-8")
+    code, _, err = workspace.run("validate")
+    assert code == 1 and "tenant.auth.certificate_path: no file at certs/app.pem" in err
+    assert "tenant.ca_bundle: no file at ca.pem" in err
+    (workspace.root / "certs").mkdir()
+    (workspace.root / "certs" / "app.pem").write_text("x", encoding="utf-8")
+    (workspace.root / "ca.pem").write_text("x", encoding="utf-8")
+    assert workspace.run("validate")[0] == 0
+    (workspace.root / "exoform.json").write_text(json.dumps({"integration": "x", **CONFIG}), encoding="utf-16")
+    code, _, err = workspace.run("validate")
+    assert code == 1 and "looks like UTF-16" in err and "save the file as UTF-8" in err

@@ -21,7 +21,7 @@ from exoform.engine.config.fields import (
     tenant_info_problem,
 )
 from exoform.engine.config.profiles import DEFAULT_PROFILE, OVERRIDABLE, PROFILES
-from exoform.engine.errors import InputError
+from exoform.engine.errors import InputError, Issue
 from exoform.engine.exchange import DEVICE_CODE_CLIENT_ID, MAX_ALLOWLIST_ENTRIES
 from exoform.engine.ipv4 import normalize_ranges, parse_config_range
 from exoform.engine.jsonread import MIB, JsonFile, read_json_file
@@ -56,6 +56,17 @@ def load_config(path: str | Path) -> IntegrationSpec:
     source = str(path)
     data = read_json_file(Path(path), CONFIG_FILE, source)
     return parse_config(data, source=source, base_dir=Path(path).parent)
+
+
+def missing_files(spec: IntegrationSpec) -> list[Issue]:
+    """The files a config names that are not there (certificate, CA bundle), for `validate`:
+    planning finds them only when it signs in."""
+    options = spec.tenant.options
+    named = [(("tenant", "auth", "certificate_path"), (options.get("auth") or {}).get("certificate_path")),
+             (("tenant", "ca_bundle"), options.get("ca_bundle"))]
+    return [Issue(json_path(where), f"no file at {path} (a relative path is resolved against the config "
+                                    "file's folder)")
+            for where, path in named if path and not Path(path).is_file()]
 
 
 def parse_config(data: object, *, source: str, base_dir: Path) -> IntegrationSpec:

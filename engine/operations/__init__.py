@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from exoform.engine.drift import DriftReport, DriftStatus, ResourceDrift
-from exoform.engine.errors import ExoformError
+from exoform.engine.errors import ExoformError, InputError
 from exoform.engine.exchange import is_guid
 from exoform.engine.interrupt import Interrupts
 from exoform.engine.jsonfile import read_json
@@ -31,7 +31,7 @@ from exoform.engine.outcome import ApplyResult, Leftover, LeftoverKind
 from exoform.engine.plan import Plan
 from exoform.engine.planfile import plan_to_json, read_plan, reason_text, write_plan
 from exoform.engine.reporter import CallRecord, Reporter
-from exoform.engine.config import load_config
+from exoform.engine.config import load_config, missing_files
 from exoform.engine.spec import IntegrationSpec
 from exoform.engine.state import State
 from exoform.engine.statefile import read_state_file
@@ -47,8 +47,12 @@ __all__ = [
 
 
 def validate(config: str | Path) -> IntegrationSpec:
-    """The validated config (InputError lists every problem)."""
-    return load_config(config)
+    """The validated config, its referenced files included (InputError lists every problem)."""
+    spec = load_config(config)
+    missing = missing_files(spec)
+    if missing:
+        raise InputError(str(config), missing)
+    return spec
 
 
 def state_of_config(config: str | Path, given: str | None) -> Path:
