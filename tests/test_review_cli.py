@@ -286,3 +286,16 @@ def test_validate_checks_referenced_files_and_names_a_utf16_config(workspace: Wo
     (workspace.root / "exoform.json").write_text(json.dumps({"integration": "x", **CONFIG}), encoding="utf-16")
     code, _, err = workspace.run("validate")
     assert code == 1 and "looks like UTF-16" in err and "save the file as UTF-8" in err
+
+
+def test_tenant_info_from_an_environment_variable(workspace: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    gateway = {"ip_ranges": ["203.0.113.0/24"], "tenant_info_env": "MDCES_TENANT_INFO"}
+    workspace.write_config({**CONFIG, "gateway": gateway})
+    assert INFO not in workspace.config.read_text(encoding="utf-8")
+    code, _, err = workspace.run("plan")
+    assert code == 1 and "gateway.tenant_info_env: the environment variable MDCES_TENANT_INFO is not set" in err
+    monkeypatch.setenv("MDCES_TENANT_INFO", INFO)
+    code, out, err = workspace.run("apply", "--auto-approve")
+    assert code == 0 and INFO not in out + err, err
+    rule = next(r for r in workspace.document()["TransportRule"] if r["Name"].endswith("Inbound emails"))
+    assert rule["SetHeaderValue"] == INFO

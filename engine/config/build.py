@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import json
+import os
 import re
 from pathlib import Path
 from types import MappingProxyType
@@ -48,6 +49,7 @@ SCHEMA_FILE = "config.schema.json"
 # Paths whose values must never be echoed: the tenant information is a credential of sorts, and
 # a user may paste a secret where an environment variable's name belongs.
 SENSITIVE_PATHS: tuple[JsonPath, ...] = (("gateway", "tenant_info"), ("tenant", "auth"))
+# tenant_info_env holds a variable's name, not the value: it may be shown.
 _SECRETISH_KEY = re.compile(r"secret|password|passwd|token|key$", re.IGNORECASE)
 
 
@@ -181,7 +183,7 @@ def _gateway_spec(raw: Mapping[str, Any], found: list[Problem]) -> GatewaySpec:
     values = {name: raw.get(name, getattr(profile, name)) for name in OVERRIDABLE}
     for name, value in values.items():
         _check(found, ("gateway", name), value, GATEWAY_FIELD_CHECKS[name])
-    tenant_info = raw["tenant_info"]
+    tenant_info = _tenant_info(raw, found)
     _check(found, ("gateway", "tenant_info"), tenant_info, tenant_info_problem)
     return GatewaySpec(
         profile=profile_name,
@@ -189,6 +191,24 @@ def _gateway_spec(raw: Mapping[str, Any], found: list[Problem]) -> GatewaySpec:
         tenant_info=tenant_info,
         **values,
     )
+
+
+def _tenant_info(raw: Mapping[str, Any], found: list[Problem]) -> str:
+    """tenant_info, or the value of the environment variable tenant_info_env names; the value
+    itself is never echoed."""
+    if ("tenant_info" in raw) == ("tenant_info_env" in raw):
+        found.append((("gateway",), "give the tenant information as tenant_info, or name the environment "
+                                    "variable holding it in tenant_info_env (one of the two)"))
+        return "-"
+    if "tenant_info" in raw:
+        return str(raw["tenant_info"])
+    name = raw["tenant_info_env"]
+    value = os.environ.get(name, "")
+    if not value:
+        found.append((("gateway", "tenant_info_env"), f"the environment variable {name} is not set (or empty); "
+                                                      "set it to the tenant information from the gateway's console"))
+        return "-"
+    return value
 
 
 def _scope_spec(raw: Mapping[str, Any], found: list[Problem]) -> ScopeSpec:
