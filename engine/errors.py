@@ -5,6 +5,7 @@ Provider errors carry the cmdlet, the object and Exchange's own text, never raw 
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 
@@ -36,6 +37,11 @@ class InputError(ExoformError):
     def __init__(self, source: str, issues: list[Issue] | tuple[Issue, ...]) -> None:
         self.source = source
         self.issues = tuple(issues)
+        only = self.issues[0] if len(self.issues) == 1 else None
+        if only is not None and not only.path and only.message.startswith("is "):
+            # One problem with the whole file: one sentence, not "x is not valid: - is not valid JSON".
+            super().__init__(f"{source} {only.message}")
+            return
         lines = [f"{source} is not valid:"] + [f"  - {issue}" for issue in self.issues]
         super().__init__("\n".join(lines))
 
@@ -72,6 +78,17 @@ class ProviderError(ExoformError):
         self.exception_type = exception_type
         self.status = status
         super().__init__(self._sentence())
+
+    def named(self, name: str) -> "ProviderError":
+        """The same error naming the object by `name` (calls address objects by Guid, people
+        know them by name)."""
+        if not name or self.identity in ("", name):
+            return self
+        renamed = copy.copy(self)
+        renamed.identity = name
+        renamed.message = renamed._sentence()
+        renamed.args = (renamed.message,)
+        return renamed
 
     def _sentence(self) -> str:
         where = self.cmdlet or "the tenant call"

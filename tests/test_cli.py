@@ -105,7 +105,7 @@ def test_incomplete_rollback_exits_3_and_says_what_is_left(workspace: Workspace)
                      env={"EXOFORM_FAULTS": "New-TransportRule#2,Remove-TransportRule#1"})
     assert result.returncode == 3, result.stderr
     assert "Rollback did NOT complete" in result.stderr
-    assert "TransportRule 'opswat mdces - spf' is still there" in result.stderr
+    assert "TransportRule 'OPSWAT MDCES - SPF' is still there" in result.stderr
     state = json.loads(workspace.state.read_text())
     assert [r["address"] for r in state["resources"] if r["address"].startswith("transport_rule")] == ["transport_rule.spf"]
     assert workspace.run("apply", "--auto-approve")[0] == 0

@@ -299,3 +299,20 @@ def test_tenant_info_from_an_environment_variable(workspace: Workspace, monkeypa
     assert code == 0 and INFO not in out + err, err
     rule = next(r for r in workspace.document()["TransportRule"] if r["Name"].endswith("Inbound emails"))
     assert rule["SetHeaderValue"] == INFO
+
+
+def test_failures_name_objects_by_name_and_a_first_step_failure_reads_right(workspace: Workspace,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    workspace.write_config(CONFIG)
+    assert workspace.run("apply", "--auto-approve")[0] == 0
+    workspace.write_config({**CONFIG, "rules": {"enabled": True}})
+    monkeypatch.setenv("EXOFORM_FAULTS", "Enable-TransportRule#2:error,Disable-TransportRule#1:error")
+    code, out, err = workspace.run("apply", "--auto-approve")
+    guid = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+    assert code == 3 and not guid.search(out + err), out + err
+    assert "Enable-TransportRule on 'OPSWAT MDCES - Inbound emails' failed" in err
+    assert "undo step 1: Disable-TransportRule on 'OPSWAT MDCES - SPF' failed" in err
+    monkeypatch.setenv("EXOFORM_FAULTS", "Enable-TransportRule#1:error")
+    code, _, err = workspace.run("apply", "--auto-approve")
+    assert code == 1 and "step 1 (" in err and "No step had been run" not in err
+    assert "Nothing was changed: no step had taken effect before this one failed" in err

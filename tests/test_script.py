@@ -194,7 +194,7 @@ def test_a_script_stops_at_the_first_error_and_verify_shows_what_is_left(workspa
         replay(script, provider)
     assert [c.split("-")[0] for c in provider.calls] == ["Set", "New", "New"]  # nothing after the failure
     code, out, _ = workspace.run("plan", "--verify")
-    assert code == 1 and "name_conflict" not in out and "already has a OutboundConnector" in out
+    assert code == 1 and "name_conflict" not in out and "already has an OutboundConnector" in out
     workspace.outside("Remove-OutboundConnector", {"Identity": "OPSWAT MDCES - Outbound", "Confirm": False})
     code, out, _ = workspace.run("plan", "--verify")
     assert code == 2 and "does not match" in out and "4 step(s)" in out

@@ -62,7 +62,7 @@ def test_server_error_at_each_step_rolls_back_exactly(emulated_workspace: Worksp
     code, out, err = workspace.run("apply", "--auto-approve")
     assert code == 1, out + err
     assert f"step {step} (" in err and "Injected fault" in err, err
-    expected = "No step had been run" if step == 1 else "All completed steps were undone"
+    expected = "no step had taken effect before this one failed" if step == 1 else "All completed steps were undone"
     assert expected in err and "nothing was changed" in err.lower()
     _assert_clear(out + err)
     assert workspace.tenant.read_text() == before, f"{fault}: the tenant was not restored"
