@@ -170,15 +170,19 @@ class TenantFile:
 
     @contextlib.contextmanager
     def _locked(self, *, create_dir: bool) -> Iterator[None]:
-        """Hold the exclusive lock on the sidecar `<file>.lock` (released when its fd closes)."""
+        """Hold the exclusive lock on the sidecar `<file>.lock` (released when its fd closes).
+        A read (`create_dir` false) never creates the lock file: before any write there is no
+        writer to wait for, and writes replace the file atomically, so a read sees a whole file."""
         lock_path = self.path.with_name(self.path.name + ".lock")
-        if not lock_path.parent.is_dir():
-            if not create_dir:
-                # Nothing to read and nothing will be written: no lock, no directory made.
+        if not create_dir:
+            try:
+                fd = os.open(lock_path, os.O_RDWR)
+            except FileNotFoundError:
                 yield
                 return
+        else:
             lock_path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             oslock.lock(fd, wait=True)
             yield
