@@ -316,3 +316,14 @@ def test_failures_name_objects_by_name_and_a_first_step_failure_reads_right(work
     code, _, err = workspace.run("apply", "--auto-approve")
     assert code == 1 and "step 1 (" in err and "No step had been run" not in err
     assert "Nothing was changed: no step had taken effect before this one failed" in err
+
+
+def test_a_corrupt_state_names_its_backup_and_json_errors_read_once(workspace: Workspace) -> None:
+    workspace.write_config(CONFIG)
+    assert workspace.run("apply", "--auto-approve")[0] == 0
+    workspace.write_config({**CONFIG, "rules": {"enabled": True}})
+    assert workspace.run("apply", "--auto-approve")[0] == 0  # the second write keeps a .backup
+    workspace.state.write_text('{"format', encoding="utf-8")
+    code, _, err = workspace.run("plan")
+    assert code == 1 and "Unterminated string starting at line 1" in err and "at at" not in err
+    assert "kept in state/scenario.json.backup: check it" in err
