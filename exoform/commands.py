@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from exoform.completion import completion_script, manual_page
-from exoform.console import ConsoleReporter, color_wanted, confirm, paint
+from exoform.console import ConsoleReporter, color_wanted, confirm, output_closed, paint
 from exoform.engine import operations as ops
 from exoform.engine.errors import ExoformError, PlanError
 from exoform.engine.model import Address
@@ -173,11 +173,14 @@ def _finish(plan: Plan, result: ApplyResult, args: argparse.Namespace) -> int:
     code = EXIT_OK if result.ok else (EXIT_ERROR if result.rollback_complete else EXIT_PARTIAL)
     if result.interrupted:
         code = interrupt_exit_code(result)
-    if args.json:
-        _print_json(plan, result, args)
-    else:
-        text = render_interrupted(plan, result) if result.interrupted else render_result(plan, result)
-        print("\n" + text, file=sys.stdout if result.ok else sys.stderr)
+    try:
+        if args.json:
+            _print_json(plan, result, args)
+        else:
+            text = render_interrupted(plan, result) if result.interrupted else render_result(plan, result)
+            print("\n" + text, file=sys.stdout if result.ok else sys.stderr)
+    except BrokenPipeError:
+        output_closed()  # the apply is done: its exit code still tells how it went
     return code
 
 

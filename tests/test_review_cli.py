@@ -327,3 +327,17 @@ def test_a_corrupt_state_names_its_backup_and_json_errors_read_once(workspace: W
     code, _, err = workspace.run("plan")
     assert code == 1 and "Unterminated string starting at line 1" in err and "at at" not in err
     assert "kept in state/scenario.json.backup: check it" in err
+
+
+def test_an_apply_whose_reader_went_away_still_finishes_and_says_how_it_went(workspace: Workspace) -> None:
+    workspace.write_config(CONFIG)
+    def piped_to_true(args: str) -> subprocess.CompletedProcess[str]:
+        """`true` exits at once: exoform's stdout is closed before it writes anything."""
+        return subprocess.run(f"{sys.executable} -m exoform {args} | true; exit ${{PIPESTATUS[0]}}", shell=True,
+                              executable="/bin/bash", cwd=workspace.root, capture_output=True, text=True, timeout=60)
+
+    before = piped_to_true("apply --auto-approve")  # the plan cannot be shown: nothing is applied
+    assert before.returncode == 1 and before.stderr == "" and not workspace.tenant.exists()
+    after = piped_to_true("apply --auto-approve --json")  # JSON comes only at the end
+    assert after.returncode == 0 and "Traceback" not in after.stderr, after.stderr
+    assert len(workspace.document()["TransportRule"]) == 3

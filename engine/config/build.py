@@ -274,22 +274,30 @@ def _ip_ranges(raw: Sequence[str], found: list[Problem]) -> tuple[str, ...]:
         if isinstance(parsed, str):
             found.append((("gateway", "ip_ranges", index), parsed))
         else:
-            found.extend(_overlap(index, parsed, networks))
             networks.append((index, parsed))
+    found.extend(_overlaps(networks))
     return normalize_ranges(network for _, network in networks)
 
 
-def _overlap(index: int, network: ipaddress.IPv4Network,
-             earlier: Sequence[tuple[int, ipaddress.IPv4Network]]) -> Iterator[Problem]:
-    """A range listed twice, or inside another, is reported: merging it silently would hide a
-    typo (a wrong prefix length) the admin meant to be another range."""
-    for other_index, other in earlier:
-        where = f"gateway.ip_ranges[{other_index}] ({other})"
-        if network == other:
-            yield ("gateway", "ip_ranges", index), f"{network} is listed twice (also {where}); remove one"
-            return
-        if network.overlaps(other):
-            inner = "lies within" if network.subnet_of(other) else "contains" if other.subnet_of(network) else "overlaps"
-            yield ("gateway", "ip_ranges", index), (f"{network} {inner} {where}; list each address once "
-                                                    "(remove the narrower range, or fix the prefix length)")
-            return
+def _overlaps(networks: Sequence[tuple[int, ipaddress.IPv4Network]]) -> Iterator[Problem]:
+    """A range listed twice, or inside or overlapping another, is reported: merging it silently
+    would hide a typo (a wrong prefix length). One sweep in address order (lists can be long)."""
+    ordered = sorted(networks, key=lambda item: (int(item[1].network_address), item[1].prefixlen, item[0]))
+    reach: tuple[int, ipaddress.IPv4Network] | None = None  # the range reaching furthest so far
+    for item in ordered:
+        if reach is not None and item[1].network_address <= reach[1].broadcast_address:
+            yield _overlap(*sorted((item, reach)))
+        if reach is None or item[1].broadcast_address > reach[1].broadcast_address:
+            reach = item
+
+
+def _overlap(first: tuple[int, ipaddress.IPv4Network], later: tuple[int, ipaddress.IPv4Network]) -> Problem:
+    """Reported at the later entry, naming the earlier one."""
+    (index, network), (other_index, other) = later, first
+    where = f"gateway.ip_ranges[{other_index}] ({other})"
+    if network == other:
+        return ("gateway", "ip_ranges", index), f"{network} is listed twice (also {where}); remove one"
+    relation = ("lies within" if network.subnet_of(other) else "contains" if other.subnet_of(network)
+                else "overlaps")
+    return ("gateway", "ip_ranges", index), (f"{network} {relation} {where}; list each address once "
+                                             "(remove the narrower range, or fix the prefix length)")
