@@ -42,8 +42,16 @@ class InputError(ExoformError):
             # One problem with the whole file: one sentence, not "x is not valid: - is not valid JSON".
             super().__init__(f"{source} {only.message}")
             return
-        lines = [f"{source} is not valid:"] + [f"  - {issue}" for issue in self.issues]
+        lines = [f"{source} {_be(source)} not valid:"] + [f"  - {issue}" for issue in self.issues]
         super().__init__("\n".join(lines))
+
+
+def _be(subject: str) -> str:
+    """"are" for a plural subject in words ("the tenant settings"), "is" for a file or a
+    variable (exoform.json, EXOFORM_FAULTS)."""
+    last = subject.rsplit(" ", 1)[-1]
+    plural = " " in subject and last.endswith("s") and last.islower() and not any(c in last for c in "./\\")
+    return "are" if plural else "is"
 
 
 class StateError(ExoformError):

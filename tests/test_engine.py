@@ -87,3 +87,12 @@ def test_rollback_leftovers_name_objects_as_the_tenant_spells_them() -> None:
                      (LeftoverKind.STILL_PRESENT, "OutboundConnector", "Contoso Relay")}
     renamed = snapshot(TenantRead({"InboundConnector": [{**inbound, "Name": "opswat mdces - inbound"}]}))
     assert compare_snapshots(before, renamed) == []  # a case change is no difference to Exchange
+
+
+def test_input_errors_agree_with_a_plural_subject() -> None:
+    from exoform.engine.errors import InputError, Issue
+
+    first = [InputError(source, [Issue("a", "b")]).message.splitlines()[0] for source in
+             ("the exchange_online tenant settings", "EXOFORM_FAULTS", "state/x.json", "my configs/exoform.json")]
+    assert first == ["the exchange_online tenant settings are not valid:", "EXOFORM_FAULTS is not valid:",
+                     "state/x.json is not valid:", "my configs/exoform.json is not valid:"]

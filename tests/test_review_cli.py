@@ -341,3 +341,15 @@ def test_an_apply_whose_reader_went_away_still_finishes_and_says_how_it_went(wor
     after = piped_to_true("apply --auto-approve --json")  # JSON comes only at the end
     assert after.returncode == 0 and "Traceback" not in after.stderr, after.stderr
     assert len(workspace.document()["TransportRule"]) == 3
+
+
+def test_the_allow_list_reads_as_entries_added_in_address_order(workspace: Workspace) -> None:
+    workspace.write_config({**CONFIG, "gateway": {**CONFIG["gateway"], "ip_ranges": ["203.0.113.0/24", "9.9.9.9"]}})
+    code, out, _ = workspace.run("plan")
+    assert code == 0 and "will be created (merge" not in out
+    assert "connection_filter_allowlist.default: 2 entries will be added to the Default policy's IP allow list" in out
+    assert out.index("+ IPAllowList entry 9.9.9.9") < out.index("+ IPAllowList entry 203.0.113.0/24")
+    assert '~ resource "connection_filter_allowlist" "default"' in out
+    workspace.run("apply", "--auto-approve")
+    code, out, _ = workspace.run("plan", "--destroy")
+    assert "2 entries will be removed from the Default policy's IP allow list" in out and "will be destroyed (" not in out.split("connection_filter_allowlist.default")[1][:40]

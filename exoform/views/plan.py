@@ -114,15 +114,15 @@ def headline(change: ResourceChange) -> str:
     list's policy is created or destroyed."""
     edit = change.edit
     if edit is not None and (edit.add or edit.remove):
-        counts = [_entries(len(edit.add), "added"), _entries(len(edit.remove), "removed")]
-        return f"{' and '.join(c for c in counts if c)} in the {change.exchange_name} policy's IP allow list"
+        parts = [f"{_entries(len(edit.add))} will be added to" if edit.add else "",
+                 f"{_entries(len(edit.remove)) if not edit.add else len(edit.remove)} "
+                 f"{'' if edit.add else 'will be '}removed from" if edit.remove else ""]
+        return f"{' and '.join(p for p in parts if p)} the {change.exchange_name} policy's IP allow list"
     return _HEADLINE.get(change.action, "will be adopted into state")
 
 
-def _entries(count: int, verb: str) -> str:
-    if not count:
-        return ""
-    return f"{count} entr{'y' if count == 1 else 'ies'} {'will be ' if verb else ''}{verb}"
+def _entries(count: int) -> str:
+    return f"{count} entr{'y' if count == 1 else 'ies'}"
 
 
 def symbol(change: ResourceChange) -> str:
