@@ -111,7 +111,8 @@ def test_state_and_unlock_commands_honour_json(workspace: Workspace) -> None:
     code, out, _ = workspace.run("state", "show", "transport_rule.inbound_emails", "--json", "--show-sensitive")
     assert json.loads(out)["values"]["SetHeaderValue"] == INFO
     code, out, _ = workspace.run("force-unlock", "no-such-id", "--json")
-    assert code == 1 and json.loads(out)["error"]["code"] == "state_locked" or "error" in json.loads(out)
+    error = json.loads(out)["error"]
+    assert code == 1 and error["code"] == "state_locked" and "nothing to unlock" in error["message"]
 
 
 def test_review_output_masks_the_tenant_information_and_the_saved_plan_keeps_it(workspace: Workspace) -> None:
