@@ -77,7 +77,8 @@ class Executor:
                 return self._stop(run, step.index)
             try:
                 result = self._run(run, step)
-            except ProviderError as error:
+            except ProviderError as failure:
+                error = failure.named(plan.change(step.address).exchange_name)
                 self.reporter.step_failed(step, error)
                 run.state = self.store.save(run.state.with_pending(None))
                 return self._failed(run, step.index, error)
@@ -159,16 +160,17 @@ class Executor:
     def _undo(self, run: _Run, step: Step, result: list[dict[str, Any]]) -> Leftover | None:
         change = run.plan.change(step.address)
         undo = handler(step.address.kind).inverse(change, step.call, result)
-        description = f"undo step {step.index + 1}: {undo.name} '{undo.identity}'"
+        description = f"undo step {step.index + 1}: {undo.name} '{change.exchange_name}'"
         try:
             pending = self._pending(dataclasses.replace(step, call=undo), "rollback")
             run.state = self.store.save(run.state.with_pending(pending))
             undone = self.provider.invoke(undo)
-        except ProviderError as error:
+        except ProviderError as failure:
+            error = failure.named(change.exchange_name)
             self.reporter.rollback_step(description, False, error)
             run.state = self.store.save(run.state.with_pending(None))
             return Leftover(LeftoverKind.UNDO_FAILED, step=step.index, cmdlet=undo.name,
-                            identity=undo.identity, error=str(error))
+                            identity=change.exchange_name, error=str(error))
         restored = _restore(run.state, run.original, step.address, undone, undo)
         run.state = self.store.save(restored.with_pending(None))
         self.reporter.rollback_step(description, True)

@@ -79,7 +79,20 @@ class StateStore:
 
 
 def read_state_file(path: Path) -> State:
-    """Parse, migrate and validate a state file; raise InputError/StateError if unusable."""
+    """Parse, migrate and validate a state file; raise InputError/StateError if unusable. A
+    corrupt file's error names the `.backup` the last writer kept, when there is one."""
+    try:
+        return _read_state_file(path)
+    except InputError as error:
+        backup = path.with_name(path.name + ".backup")
+        if backup.is_file() and not path.name.endswith(".backup"):
+            error.message += (f"\nThe version before the last write is kept in {backup}: check it "
+                              f"(`exoform show {backup}`), then copy it over {path} to go back to it.")
+            error.args = (error.message,)
+        raise
+
+
+def _read_state_file(path: Path) -> State:
     data = read_json(path, "state")
     if not isinstance(data, dict):
         raise StateError(f"{path} is not an exoform state file (expected a JSON object)")

@@ -56,7 +56,8 @@ def call_with_retry(
             wait = policy.delay(attempt, error, rng)
             if waited + wait > policy.max_total_wait:
                 raise
-            reporter.retry(cmdlet, attempt, wait, type(error).__name__)
+            reason = type(error).__name__ if error.status is None else f"HTTP {error.status} {type(error).__name__}"
+            reporter.retry(cmdlet, attempt, wait, reason)
             sleep(wait)
             waited += wait
             attempt += 1

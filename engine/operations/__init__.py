@@ -8,10 +8,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from exoform.engine.drift import DriftReport, DriftStatus, ResourceDrift
-from exoform.engine.errors import ExoformError
+from exoform.engine.errors import ExoformError, InputError
+from exoform.engine.exchange import is_guid
 from exoform.engine.interrupt import Interrupts
 from exoform.engine.jsonfile import read_json
 from exoform.engine.kinds import sensitive_attrs
+from exoform.engine.kinds.allowlist import by_address
 from exoform.engine.lock import Unlocked
 from exoform.engine.lock import force_unlock as _force_unlock
 from exoform.engine.operations.reports import (
@@ -28,25 +30,29 @@ from exoform.engine.operations.session import PlanOptions, Providers, Session, r
 from exoform.engine.outcome import ApplyResult, Leftover, LeftoverKind
 from exoform.engine.plan import Plan
 from exoform.engine.planfile import plan_to_json, read_plan, reason_text, write_plan
-from exoform.engine.reporter import Reporter
-from exoform.engine.config import load_config
+from exoform.engine.reporter import CallRecord, Reporter
+from exoform.engine.config import load_config, missing_files
 from exoform.engine.spec import IntegrationSpec
 from exoform.engine.state import State
 from exoform.engine.statefile import read_state_file
 
 __all__ = [
-    "ApplyResult", "ApplyRun", "DriftOutcome", "DriftReport", "DriftStatus", "ImportBlocked",
+    "ApplyResult", "ApplyRun", "CallRecord", "DriftOutcome", "DriftReport", "DriftStatus", "ImportBlocked",
     "ImportOutcome", "IntegrationSpec", "Interrupts", "Leftover", "LeftoverKind", "PlanOptions",
     "Providers", "Reporter", "ResourceDrift", "Session", "Unlocked", "Verification", "applying",
-    "drift", "force_unlock", "import_objects", "load_document", "plan_to_json", "read_plan",
+    "by_address", "drift", "force_unlock", "import_objects", "is_guid", "load_document", "plan_to_json", "read_plan",
     "read_state", "reason_text", "request_for", "save_plan", "sensitive_attrs", "state_of_config",
     "validate", "verify",
 ]
 
 
 def validate(config: str | Path) -> IntegrationSpec:
-    """The validated config (InputError lists every problem)."""
-    return load_config(config)
+    """The validated config, its referenced files included (InputError lists every problem)."""
+    spec = load_config(config)
+    missing = missing_files(spec)
+    if missing:
+        raise InputError(str(config), missing)
+    return spec
 
 
 def state_of_config(config: str | Path, given: str | None) -> Path:
@@ -65,6 +71,9 @@ def load_document(path: Path) -> Plan | State:
     data = read_json(path, "plan or state")
     if isinstance(data, dict) and "resource_changes" in data:
         return read_plan(path)
+    if isinstance(data, dict) and "gateway" in data and "protection" in data:
+        raise ExoformError(f"{path} is an exoform config file, not a saved plan or a state file: "
+                           f"`exoform show -c {path}` shows that config's state")
     return read_state(path)
 
 

@@ -4,8 +4,10 @@ the tenant once per operation and hands out typed results; never prints.
 """
 from __future__ import annotations
 
+import dataclasses
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator, Protocol
 
@@ -15,7 +17,7 @@ from exoform.engine.mailflow import Gateway, Intent
 from exoform.engine.plan import Plan
 from exoform.engine.planning import PlanRequest, make_plan
 from exoform.engine.planning.mailsafety import MailContext
-from exoform.engine.provider import Provider
+from exoform.engine.provider import READ_TYPES, Provider
 from exoform.engine.read import TenantRead, read_tenant
 from exoform.engine.reporter import Reporter
 from exoform.engine.spec import IntegrationSpec, TenantSpec
@@ -69,6 +71,10 @@ def mail_context(spec: IntegrationSpec, operation: str = "apply") -> MailContext
     return MailContext(Gateway.from_spec(spec), intent)
 
 
+def utc_now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def state_path(spec: IntegrationSpec, given: str | None) -> Path:
     return Path(given) if given else default_state_path(spec.integration)
 
@@ -109,15 +115,21 @@ class Session:
 
     def read(self, provider: Provider) -> TenantRead:
         """The tenant, with the recipients and groups the config names looked up once."""
-        return read_tenant(provider, self.spec.scope.identities)
+        self.reporter.activity(f"Reading the tenant ({', '.join(READ_TYPES)})")
+        try:
+            return read_tenant(provider, self.spec.scope.identities)
+        finally:
+            self.reporter.activity(None)
 
     def load_state(self) -> State:
         return self.store.load(self.spec.integration)
 
     def make_plan(self, read: TenantRead, state: State, options: PlanOptions) -> Plan:
-        return make_plan(request_for(
+        plan = make_plan(request_for(
             self.spec, read, state, operation=options.operation, tenant=self.tenant,
             adopt=options.adopt, accepted_risks=options.accepted_risks))
+        # The planner is pure (no clock): the time a plan was made is stamped here.
+        return dataclasses.replace(plan, created=utc_now())
 
     def plan(self, options: PlanOptions) -> Plan:
         """The plan against the tenant as it is now (no lock: planning writes nothing)."""
