@@ -37,7 +37,14 @@ def open_session(args: argparse.Namespace) -> Session:
         args.config, ConsoleReporter(stream), registry, state=getattr(args, "state", None),
         token_cache=not getattr(args, "no_token_cache", False),
         prompt=lambda text: print(text, file=sys.stderr, flush=True),
+        lock_timeout=getattr(args, "lock_timeout", 0.0),
+        allow_unsafe_folder=getattr(args, "allow_unsafe_state_folder", False),
     )
+
+
+def plan_codec(args: argparse.Namespace) -> Any:
+    """How saved plans are read: the config's encryption when there is a config."""
+    return open_session(args).codec if Path(args.config).exists() else ops.PLAIN
 
 
 def plan_options(args: argparse.Namespace, *, destroy: bool = False) -> PlanOptions:
@@ -72,7 +79,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         return _verify(ops.verify(session, plan_options(args, destroy=args.destroy)), args.json)
     plan = session.plan(plan_options(args, destroy=args.destroy))
     if args.out:
-        ops.save_plan(plan, Path(args.out))
+        ops.save_plan(session, plan, Path(args.out))
     if args.json:
         _dump(ops.plan_to_json(plan))
     else:
@@ -173,7 +180,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 def cmd_script(args: argparse.Namespace) -> int:
     source = f"the saved plan {args.planfile}" if args.planfile else "the tenant and state as read now"
     if args.planfile:
-        plan = ops.read_plan(Path(args.planfile))
+        plan = ops.read_plan(Path(args.planfile), plan_codec(args))
     else:
         plan = open_session(args).plan(plan_options(args, destroy=args.destroy))
     if plan.errors:
@@ -184,8 +191,12 @@ def cmd_script(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    path = Path(args.file) if args.file else ops.state_of_config(args.config, args.state)
-    document = ops.load_document(path) if args.file and path.exists() else ops.read_state(path)
+    if args.file:
+        path = Path(args.file)
+        document = ops.load_document(path, plan_codec(args)) if path.exists() else ops.read_state(path)
+    else:
+        session = open_session(args)
+        document, path = ops.current_state(session), Path(session.store.where)
     if isinstance(document, Plan):
         print(json.dumps(ops.plan_to_json(document), indent=2, sort_keys=True) if args.json
               else render_plan(document))
@@ -197,7 +208,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_state_list(args: argparse.Namespace) -> int:
-    state = ops.read_state(ops.state_of_config(args.config, args.state))
+    state = ops.current_state(open_session(args))
     if state.resources:
         print(render_list(state, args.long))
     return EXIT_OK
@@ -208,7 +219,7 @@ def cmd_state_show(args: argparse.Namespace) -> int:
         address = Address.parse(args.address)
     except ValueError as error:
         raise ExoformError(f"'{safe(args.address)}' is not a resource address: {error}") from None
-    state = ops.read_state(ops.state_of_config(args.config, args.state))
+    state = ops.current_state(open_session(args))
     resource = state.get(address)
     if resource is None:
         known = ", ".join(str(r.address) for r in state.resources) or "none"
@@ -218,7 +229,7 @@ def cmd_state_show(args: argparse.Namespace) -> int:
 
 
 def cmd_force_unlock(args: argparse.Namespace) -> int:
-    done = ops.force_unlock(args.config, args.state, args.lock_id, force=args.force)
+    done = ops.force_unlock(open_session(args), args.lock_id, force=args.force)
     who = safe(done.holder.describe())
     if done.held:
         print(f"Broke the lock held by {who}. If that process still runs, it stops at its next "

@@ -155,7 +155,7 @@ class Site:
     def plan(self, config: Path, operation: str) -> Plan:
         spec = load_config(str(config))
         read = SandboxProvider(self.tenant, faults=FaultPlan(), latency=0).read(READ_TYPES)
-        state = StateStore(self.state).load(INTEGRATION)
+        state = StateStore.at(self.state).load(INTEGRATION)
         return plan_for(spec, read, state, operation)
 
 
