@@ -141,8 +141,22 @@ class StateStore:
                         f"older exoform); it is now bound to {self.identity.describe()}")
         return dataclasses.replace(state, tenant=self.identity)
 
+    def read_as(self, state: State) -> None:
+        """Take the version stored now as `state`, read by another store (another key or codec)
+        on the same place: the next save replaces exactly that version."""
+        stored = self.backend.read(self.key)
+        self._last, self._version = state, stored.version if stored is not None else None
+
     def stored(self) -> Stored | None:
         return self.backend.read(self.key)
+
+    def delete(self) -> None:
+        """Remove the state (its history stays); only under this store's lock."""
+        stored = self.backend.read(self.key)
+        if self.lease is None:
+            raise StateError(f"{self.where} is not locked by this command; nothing was removed")
+        if stored is not None:
+            self.backend.delete(self.key, expected=stored.version, lease=self.lease)
 
 
 def decode_state(data: bytes, source: str, codec: Codec = PLAIN) -> State:

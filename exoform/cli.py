@@ -7,9 +7,11 @@ import argparse
 import sys
 from typing import Any, Callable
 
-from exoform import __version__, commands
+from exoform import __version__, commands, state_commands
+from exoform.console import tolerant_output
 from exoform.engine.errors import ExoformError
 from exoform.providers.emulator.cli import register as register_emulator
+from exoform.signals import terminating_cleanly
 from exoform.text import safe
 
 HELP = """exoform wires an email security gateway into Exchange Online, Terraform style:
@@ -18,7 +20,7 @@ HELP = """exoform wires an email security gateway into Exchange Online, Terrafor
   apply      apply a saved plan, or plan and ask (rollback on failure; exit 1, or 3 if partial)
   destroy    remove everything exoform created for this integration
   show       print the state, or a saved plan file
-  state      list / show resources in the state
+  state      list / show / rm / mv / history / pull / push / migrate the state
   force-unlock LOCK_ID  clear a state lock left behind by a crashed or hung run
   script     print the plan as a PowerShell script (the "Manual" method)
   import     take existing objects (vendor wizard, manual or script install) into state
@@ -38,7 +40,11 @@ Adder = Callable[[argparse.ArgumentParser], None]
 def _common(p: argparse.ArgumentParser, *, state: bool = True) -> None:
     p.add_argument("-c", "--config", default="exoform.json", help="config file (default: exoform.json)")
     if state:
-        p.add_argument("--state", help="state file (default: state/<integration>.json)")
+        p.add_argument("--state", help="state file (default: state/<integration>.json next to the config)")
+        p.add_argument("--lock-timeout", type=state_commands.duration, default=0.0, metavar="DURATION",
+                       help="wait this long for the state lock (e.g. 30s, 5m; default 0: fail at once)")
+        p.add_argument("--allow-unsafe-state-folder", action="store_true",
+                       help="go on (with a warning) when other users may write the state folder")
     p.add_argument("--json", action="store_true", help="machine-readable output on stdout")
     p.add_argument("--no-token-cache", action="store_true", help="do not read or write the token cache")
 
@@ -132,12 +138,46 @@ def _list_args(p: argparse.ArgumentParser) -> None:
 
 
 def _address_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("address", help="e.g. transport_rule.spf")
+    p.add_argument("address", nargs="?", help="e.g. transport_rule.spf")
+    p.add_argument("--version", type=int, metavar="SERIAL", help="read that version from the history")
+
+
+def _rm_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("addresses", nargs="+", metavar="ADDRESS", help="e.g. transport_rule.spf")
+    p.add_argument("--remove-marker", action="store_true",
+                   help="also take exoform's marker off the objects (else the next plan adopts them again)")
+
+
+def _mv_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("old", metavar="OLD", help="the integration's current name")
+    p.add_argument("new", metavar="NEW", help="its new name (re-marks its objects, moves its state)")
+
+
+def _pull_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", metavar="FILE", help="where to write the state (0600; it holds the tenant information)")
+    p.add_argument("--version", type=int, metavar="SERIAL", help="that version from the history")
+
+
+def _push_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", metavar="FILE", help="a state file (e.g. from `state pull`)")
+    p.add_argument("--force", action="store_true", help="replace a state of another lineage or a newer serial")
+
+
+def _migrate_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--from", dest="previous", required=True, metavar="CONFIG",
+                   help="the config as it was before its backend (or encryption) block changed")
 
 
 STATE_COMMANDS: tuple[tuple[str, str, Adder, Callable[[argparse.Namespace], int]], ...] = (
     ("list", "list resource addresses", _list_args, commands.cmd_state_list),
-    ("show", "show one resource", _address_args, commands.cmd_state_show),
+    ("show", "show one resource (or a version with --version)", _address_args, state_commands.cmd_state_show),
+    ("rm", "forget resources (the objects stay in the tenant)", _rm_args, state_commands.cmd_state_rm),
+    ("mv", "rename an integration: move its state, re-mark its objects", _mv_args, state_commands.cmd_state_mv),
+    ("history", "list the versions of the state the backend keeps", _none, state_commands.cmd_state_history),
+    ("pull", "write the state to a file", _pull_args, state_commands.cmd_state_pull),
+    ("push", "replace the state with a file", _push_args, state_commands.cmd_state_push),
+    ("migrate", "copy the state to the backend the config names now", _migrate_args,
+     state_commands.cmd_state_migrate),
 )
 
 
@@ -148,7 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, text, add, handler, extra in COMMANDS[:5]:
         _add(sub, name, text, add, handler, extra)
-    state = sub.add_parser("state", help="inspect the state").add_subparsers(dest="state_command", metavar="SUBCOMMAND")
+    state = sub.add_parser("state", help="inspect, repair, move and share the state").add_subparsers(dest="state_command", metavar="SUBCOMMAND")
     for name, text, add, handler in STATE_COMMANDS:
         _add(state, name, text, add, handler, {})
     for name, text, add, handler, extra in COMMANDS[5:]:
@@ -173,14 +213,16 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 1
-    try:
-        return int(args.func(args))
-    except ExoformError as error:
-        # Line by line: a multi-line message keeps its lines, but nothing inside a line
-        # (values from files) can act on the terminal.
-        text = "\n".join(safe(line) for line in str(error).splitlines())
-        print(f"Error: {text}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("\nInterrupted.", file=sys.stderr)
-        return 130
+    # A closed pipe never stops a command half-way; SIGTERM/SIGHUP release locks on the way out.
+    with tolerant_output(), terminating_cleanly():
+        try:
+            return int(args.func(args))
+        except ExoformError as error:
+            # Line by line: a multi-line message keeps its lines, but nothing inside a line
+            # (values from files) can act on the terminal.
+            text = "\n".join(safe(line) for line in str(error).splitlines())
+            print(f"Error: {text}", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            print("\nInterrupted.", file=sys.stderr)
+            return 130

@@ -191,12 +191,13 @@ def cmd_script(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
+    path: Path | str
     if args.file:
         path = Path(args.file)
         document = ops.load_document(path, plan_codec(args)) if path.exists() else ops.read_state(path)
     else:
         session = open_session(args)
-        document, path = ops.current_state(session), Path(session.store.where)
+        document, path = ops.current_state(session), session.store.where
     if isinstance(document, Plan):
         print(json.dumps(ops.plan_to_json(document), indent=2, sort_keys=True) if args.json
               else render_plan(document))

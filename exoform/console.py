@@ -2,9 +2,11 @@
 retry and rollback as it happens, and the Terraform-style confirmation prompt."""
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import sys
-from typing import Any, TextIO
+from typing import Any, Iterator, TextIO
 
 from exoform.engine.operations import Reporter
 from exoform.signals import notice
@@ -18,7 +20,10 @@ class ConsoleReporter(Reporter):
         self.stream = stream or sys.stdout
 
     def _say(self, text: str) -> None:
-        print(text, file=self.stream, flush=True)
+        try:
+            print(text, file=self.stream, flush=True)
+        except (OSError, ValueError):
+            pass  # a closed pipe or terminal: progress is lost, the apply is not
 
     def step_started(self, step: Any, total: int) -> None:
         self._say(f"[{step.index + 1}/{total}] {step.address}: {safe(step.description)} ({step.call.name})...")
@@ -65,3 +70,53 @@ def confirm(question: str, stream: TextIO | None = None) -> bool:
     except (OSError, ValueError):
         return False
     return answer.strip() == "yes"
+
+
+class _Tolerant(io.TextIOBase):
+    """A stream whose writes never fail: once the pipe or terminal behind it is gone (`| head`,
+    a dead `tee`, an SSH drop), output goes nowhere and the command carries on."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.broken = False
+
+    def write(self, text: str) -> int:
+        if not self.broken:
+            try:
+                self.stream.write(text)
+            except (OSError, ValueError):
+                self._break()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.broken:
+            try:
+                self.stream.flush()
+            except (OSError, ValueError):
+                self._break()
+
+    def fileno(self) -> int:
+        return self.stream.fileno()
+
+    def isatty(self) -> bool:
+        return not self.broken and self.stream.isatty()
+
+    def _break(self) -> None:
+        self.broken = True
+        try:  # later writes of the interpreter itself (its final flush) must not fail either
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self.stream.fileno())
+            os.close(devnull)
+        except (OSError, ValueError, io.UnsupportedOperation):
+            pass
+
+
+@contextlib.contextmanager
+def tolerant_output() -> Iterator[None]:
+    """While the block runs, a broken stdout or stderr never raises (the result still counts)."""
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = _Tolerant(saved[0]), _Tolerant(saved[1])
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved

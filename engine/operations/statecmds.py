@@ -1,17 +1,24 @@
-"""The state-only operations: read the current state (for show and list), save a plan where it
-cannot overwrite one of exoform's own files, and force-unlock a backend's lock.
+"""The state-only operations: read the current state (show, list, history, pull), push a state
+file, save a plan where it cannot overwrite one of exoform's own files, force-unlock.
 """
 from __future__ import annotations
 
+import dataclasses
+import json
+from dataclasses import dataclass
 from pathlib import Path
 
+from exoform.backends.base import Version, peek_meta
+from exoform.backends.codec import PLAIN, is_envelope
 from exoform.backends.local import backup_path
-from exoform.engine.errors import ExoformError
+from exoform.engine.errors import ExoformError, StateError
+from exoform.engine.jsonfile import atomic_write_json, read_regular, refuse_link, write_failure
 from exoform.engine.lock import Unlocked, lock_path
 from exoform.engine.operations.session import Session
 from exoform.engine.plan import Plan
 from exoform.engine.planfile import write_plan
-from exoform.engine.state import State
+from exoform.engine.state import State, to_json
+from exoform.engine.statefile import decode_state
 
 
 def current_state(session: Session) -> State:
@@ -52,3 +59,77 @@ def save_plan(session: Session, plan: Plan, path: Path) -> None:
 def force_unlock(session: Session, lock_id: str, *, force: bool) -> Unlocked:
     store = session.locate()
     return store.backend.force_unlock(store.key, lock_id, force=force)
+
+
+def history(session: Session) -> tuple[Version, ...]:
+    store = session.locate()
+    return store.backend.history(store.key)
+
+
+def pulled(session: Session, serial: int | None = None) -> State:
+    """The current state, or the version with `serial` from the history."""
+    store = session.locate()
+    if serial is None:
+        return current_state(session)
+    data = store.backend.read_version(store.key, serial)
+    if data is None:
+        kept = ", ".join(str(v.serial) for v in store.backend.history(store.key)) or "none"
+        raise ExoformError(f"{store.where} keeps no version with serial {serial} (kept: {kept})")
+    return store.decode(data)
+
+
+def pull(session: Session, target: Path, serial: int | None = None) -> State:
+    """Write the state (decrypted: a file for people and tools) to `target`, 0600."""
+    state = pulled(session, serial)
+    if target.is_dir():
+        raise ExoformError(f"{target} is a folder; give the path of the file to write")
+    for protected, what in protected_files(session).items():
+        if protected.resolve() == target.resolve():
+            raise ExoformError(f"{target} is {what}; choose another file (nothing was written)")
+    refuse_link(target, "state")
+    try:
+        atomic_write_json(target, to_json(state))
+    except OSError as error:
+        raise write_failure(target, "state", error) from None
+    return state
+
+
+@dataclass(frozen=True)
+class Pushed:
+    state: State
+    replaced: State | None  # what the backend held before
+
+
+def push(session: Session, source: Path, *, force: bool) -> Pushed:
+    """Replace the stored state with the file at `source`: refused for another integration or
+    tenant, and (unless `force`) for another lineage or an older serial. The serial still only
+    goes forward."""
+    with session.connected(), session.locked("exoform state push") as store:
+        current = store.load(session.spec.integration)
+        data = read_regular(source, "state")
+        if data is None:
+            raise ExoformError(f"{source} not found")
+        # A pulled file is plain; an encrypted one must carry this config's key.
+        pushed = decode_state(data, str(source), store.codec if peek_meta(data) and
+                              is_envelope(json.loads(data)) else PLAIN)
+        _check_push(session, store.where, current, pushed, force)
+        saved = store.save(dataclasses.replace(pushed, tenant=pushed.tenant or session.identity))
+    return Pushed(saved, current if current.persisted else None)
+
+
+def _check_push(session: Session, where: str, current: State, pushed: State, force: bool) -> None:
+    if pushed.integration != session.spec.integration:
+        raise StateError(f"the file is the state of integration '{pushed.integration}', not "
+                         f"'{session.spec.integration}'; nothing was pushed")
+    identity = session.identity
+    if pushed.tenant and identity and (pushed.tenant.provider, pushed.tenant.tenant_id) != (identity.provider, identity.tenant_id):
+        raise StateError(f"the file belongs to {pushed.tenant.describe()}, not {identity.describe()}; "
+                         "nothing was pushed")
+    if not current.persisted or force:
+        return
+    if pushed.lineage != current.lineage:
+        raise StateError(f"the file has lineage {pushed.lineage}, but {where} has {current.lineage}: "
+                         "it is another state. Nothing was pushed (--force replaces it anyway)")
+    if pushed.serial < current.serial:
+        raise StateError(f"the file has serial {pushed.serial}, older than {where} ({current.serial}). "
+                         "Nothing was pushed (--force replaces it anyway)")

@@ -4,9 +4,10 @@ default sandbox tenant) left at the old cwd-relative default `state/<integration
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from exoform.backends.base import StateKey
 from exoform.backends.codec import Codec, codec_for
@@ -17,6 +18,9 @@ from exoform.engine.jsonfile import refuse_link
 from exoform.engine.lock import StateLock, lock_path
 from exoform.engine.spec import IntegrationSpec
 from exoform.engine.statefile import StateStore, default_state_path
+
+if TYPE_CHECKING:
+    from exoform.engine.operations.session import Session
 
 Notice = Callable[[str], None]
 
@@ -35,16 +39,18 @@ def local_state_path(spec: IntegrationSpec, given: str | None) -> Path:
 
 
 def open_store(spec: IntegrationSpec, given: str | None, notice: Notice, *,
-               allow_unsafe: bool = False) -> StateStore:
-    """The state store of `spec` (`given`: the --state file, local backend only)."""
+               allow_unsafe: bool = False, integration: str | None = None) -> StateStore:
+    """The state store of `spec` (`given`: the --state file, local backend only), or of another
+    `integration` on the same backend and in the same folder."""
     if given and spec.backend.type != "local":
         raise StateError(f"--state names a local state file, but {spec.source} keeps its state in "
                          f"the {spec.backend.type} backend; remove --state (or the backend block)")
-    path = local_state_path(spec, given)
+    name = integration or spec.integration
+    path = local_state_path(dataclasses.replace(spec, integration=name), given)
     if spec.backend.type == "local" and not given and not spec.backend.options.get("path"):
         adopt_old_default(spec, path, notice)
     backend = open_backend(spec.backend, local_path=path, allow_unsafe=allow_unsafe, warn=notice)
-    return StateStore(backend, StateKey("", spec.integration), codec=codec_of(spec), notice=notice)
+    return StateStore(backend, StateKey("", name), codec=codec_of(spec), notice=notice)
 
 
 def adopt_old_default(spec: IntegrationSpec, new: Path, notice: Notice) -> None:
@@ -83,3 +89,25 @@ def _move(source: Path, target: Path, notice: Notice) -> None:
 
 def _same_place(a: Path, b: Path) -> bool:
     return a.resolve() == b.resolve()
+
+
+def sibling_store(session: "Session", integration: str) -> StateStore:
+    """The store of `integration` beside the session's (same backend kind, folder, tenant and
+    codec): `state mv` moves a state between the two."""
+    if integration == session.spec.integration:
+        return session.store
+    here = session.store
+    if here.backend.per_tenant:
+        store = StateStore(here.backend, StateKey(here.key.tenant, integration), codec=here.codec,
+                           notice=here.notice)
+    else:
+        given = str(here.path) if here.path != local_state_path(session.spec, None) else None
+        store = open_store(session.spec, given, here.notice or _quiet, integration=integration,
+                           allow_unsafe=getattr(here.backend, "allow_unsafe", False))
+    if session.identity is not None:
+        store.bind(session.identity)
+    return store
+
+
+def _quiet(text: str) -> None:
+    pass
