@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Callable
 
 from exoform.backends.base import Lease, LockInfo, Meta, StateKey, Stored, Unlocked, Version, peek_meta
-from exoform.engine.errors import StateError, WriteConflict
+from exoform.engine.errors import InputError, StateError, StateWriteError, WriteConflict
 from exoform.engine.jsonfile import (
     atomic_write_bytes,
     read_regular,
@@ -91,6 +91,8 @@ class LocalBackend:
             atomic_write_bytes(path, data)
         except OSError as error:
             raise write_failure(path, "state", error) from None
+        except InputError as error:  # a link planted since the command started: a failed write
+            raise StateWriteError(str(error)) from None
         return digest(data)
 
     def _conditions(self, path: Path, expected: str | None, lease: Lease) -> None:

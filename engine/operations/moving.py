@@ -19,7 +19,7 @@ from exoform.engine.operations.session import Session
 from exoform.engine.operations.stores import sibling_store
 from exoform.engine.ownership import COMMENT_FIELDS, comment_field, marker
 from exoform.engine.provider import READ_TYPES, Provider
-from exoform.engine.read import TenantRead, name_of, text
+from exoform.engine.read import Obj, TenantRead, name_of
 from exoform.engine.state import Pending, State
 from exoform.engine.statefile import StateStore
 
@@ -100,20 +100,25 @@ def _unmarking(read: TenantRead, state: State, addresses: Sequence[Address], int
         obj = read.by_guid(address.kind, record.guid) if record and record.guid else None
         if obj is None or read.owner(address.kind, obj) != integration:
             continue  # gone, or not ours: nothing of ours to take off
-        before = text(obj, comment_field(address.kind) or "") or ""
+        before = _comment(address.kind, obj)
         edits.append(CommentEdit(address.kind, str(obj["Guid"]), name_of(obj), before, "", address))
     return edits
 
 
 def _unlisting(read: TenantRead, state: State, integration: str) -> list[CommentEdit]:
     for kind, obj in read.marked(integration, (Kind.INBOUND_CONNECTOR,)):
-        before = text(obj, "Comment") or ""
+        before = _comment(kind, obj)
         after = marker(integration)
         if before != after:
             record = next((r for r in state.resources if r.guid == str(obj["Guid"])), None)
             return [CommentEdit(kind, str(obj["Guid"]), name_of(obj), before, after,
                                 record.address if record else None)]
     return []
+
+
+def _comment(kind: Kind, obj: Obj) -> str:
+    """The comment as the tenant holds it (not casefolded: it is written back)."""
+    return str(obj.get(comment_field(kind) or "") or "")
 
 
 def run_edits(provider: Provider, store: StateStore, state: State, edits: Sequence[CommentEdit]) -> State:
@@ -197,7 +202,8 @@ def _moving_state(source: StateStore, target: StateStore, old: str, new: str) ->
         if source.stored() is not None and moved.lineage != source.load(old).lineage:
             raise StateError(f"a different state for '{new}' already exists at {target.where}; "
                              "nothing was changed (remove it or choose another name)")
-        return _settled(moved, target), True
+        # An interrupted move: its pending marker edit is settled by reading the markers again.
+        return moved.with_pending(None), True
     if source.stored() is None:
         raise StateError(f"no state for integration '{old}' at {source.where}; nothing to move")
     return dataclasses.replace(_settled(source.load(old), source), integration=new), False
@@ -210,7 +216,7 @@ def _remarking(read: TenantRead, state: State, old: str, new: str, *, resumed: b
     by_guid = {r.guid: r.address for r in state.resources if r.guid}
     edits = []
     for kind, obj in read.marked(old, tuple(COMMENT_FIELDS)):
-        before = text(obj, comment_field(kind) or "") or ""
+        before = _comment(kind, obj)
         after = before.replace(f"[exoform:{old}]", f"[exoform:{new}]")
         guid = str(obj["Guid"])
         edits.append(CommentEdit(kind, guid, name_of(obj), before, after, by_guid.get(guid)))

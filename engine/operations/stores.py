@@ -47,7 +47,7 @@ def open_store(spec: IntegrationSpec, given: str | None, notice: Notice, *,
                          f"the {spec.backend.type} backend; remove --state (or the backend block)")
     name = integration or spec.integration
     path = local_state_path(dataclasses.replace(spec, integration=name), given)
-    if spec.backend.type == "local" and not given and not spec.backend.options.get("path"):
+    if spec.backend.type == "local" and not given and not spec.backend.options.get("path") and name == spec.integration:
         adopt_old_default(spec, path, notice)
     backend = open_backend(spec.backend, local_path=path, allow_unsafe=allow_unsafe, warn=notice)
     return StateStore(backend, StateKey("", name), codec=codec_of(spec), notice=notice)
