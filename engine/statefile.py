@@ -104,12 +104,14 @@ class StateStore:
                 f"{here.describe()}; nothing was changed. Use the config of that tenant, or give "
                 "this tenant its own state (another folder, --state, or the backend's key)")
 
-    def save(self, state: State) -> State:
-        """Persist `state` if its content changed; returns it with the serial it was saved at.
-        A failed write raises StateWriteError and keeps `state` as `unsaved`."""
+    def save(self, state: State, *, rewrite: bool = False) -> State:
+        """Persist `state` if its content changed (or `rewrite`: re-encoded in place); returns it
+        with the serial it was saved at. A failed write raises StateWriteError and keeps `state`
+        as `unsaved`."""
         last = self._last
         state = self._bound(state)
-        if last is not None and last.persisted and state.same_content(last) and self._version is not None:
+        if (not rewrite and last is not None and last.persisted and state.same_content(last)
+                and self._version is not None):
             self.unsaved = None
             return last
         serial = (last.serial + 1) if last is not None else state.serial

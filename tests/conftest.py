@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, settings
 
 from exoform.providers.emulator.server import Emulator
 from exoform.providers.faults import FaultPlan
+from support import servers
 from support.workspace import Workspace
 
 settings.register_profile("ci", max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
@@ -61,3 +62,23 @@ def emulated_workspace(workspace: Workspace, shared_emulator: Emulator, shared_t
     workspace.emulator = shared_emulator
     yield workspace
     shared_emulator.serve_tenant(None)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[servers.Postgres]:
+    """A throw-away PostgreSQL cluster for the whole run (skipped when not installed)."""
+    try:
+        with servers.postgres() as server:
+            yield server
+    except servers.Missing as missing:
+        pytest.skip(str(missing))
+
+
+@pytest.fixture(scope="session")
+def azurite_server() -> Iterator[servers.Azurite]:
+    """Azurite's blob service for the whole run (skipped when not installed)."""
+    try:
+        with servers.azurite() as server:
+            yield server
+    except servers.Missing as missing:
+        pytest.skip(str(missing))

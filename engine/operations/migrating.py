@@ -61,7 +61,7 @@ def _copy(state: State, source: StateStore, target: StateStore) -> bool:
             return False
     if same_place:  # re-encoded in place: the conditional write replaces the version read
         target.read_as(state)
-    written = target.save(state)
+    written = target.save(state, rewrite=same_place)
     _verify(target, written)
     return True
 
