@@ -8,9 +8,8 @@ from __future__ import annotations
 import base64
 import json
 import os
-import threading
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from datetime import datetime, timezone
 from typing import Any, Callable, Mapping, TypeVar
 
@@ -25,7 +24,17 @@ from azure.core.exceptions import (
 )
 from azure.storage.blob import BlobClient, BlobLeaseClient, BlobServiceClient, ContainerClient
 
-from exoform.backends.base import Lease, LockHeld, LockInfo, Meta, StateKey, Stored, Unlocked, Version
+from exoform.backends.base import (
+    Lease,
+    LockHeld,
+    LockInfo,
+    Meta,
+    RenewedLease,
+    StateKey,
+    Stored,
+    Unlocked,
+    Version,
+)
 from exoform.engine.errors import ExoformError, LockError, StateError, StateWriteError, WriteConflict
 from exoform.engine.lock import locked_message
 
@@ -62,39 +71,23 @@ def _secret(variable: str, what: str) -> str:
     return value
 
 
-@dataclass
-class AzureLease:
-    """A finite blob lease, renewed every third of its length by a daemon thread."""
+class AzureLease(RenewedLease):
+    """A finite blob lease (15-60 s), renewed every third of its length."""
 
-    client: BlobLeaseClient
-    holder: LockInfo
-    seconds: int
-    lost: str = ""
-    _stop: threading.Event = field(default_factory=threading.Event)
+    what = "blob lease"
 
-    def start(self) -> None:
-        threading.Thread(target=self._renew, name="exoform-lease", daemon=True).start()
+    def __init__(self, client: BlobLeaseClient, holder: LockInfo, seconds: int) -> None:
+        super().__init__(holder, seconds / 3)
+        self.client = client
 
-    def _renew(self) -> None:
-        while not self._stop.wait(self.seconds / 3):
-            try:
-                self.client.renew()
-            except AzureError as error:
-                self.lost = _reason(error)
-                return
-
-    def check(self) -> None:
-        if self.lost:
-            raise LockError(f"the state's lease was lost ({self.lost}): someone broke it "
-                            "(force-unlock) or it lapsed; this command stopped before writing again. "
-                            "Run `exoform plan` to see where things stand.")
-
-    def release(self) -> None:
-        self._stop.set()
+    def renew(self) -> None:
         try:
-            self.client.release()
-        except AzureError:
-            pass  # lost or broken already: it lapses by itself
+            self.client.renew()
+        except AzureError as error:
+            raise LockError(_reason(error)) from None
+
+    def end(self) -> None:
+        self.client.release()
 
 
 class AzureBackend:

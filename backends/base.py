@@ -5,14 +5,16 @@ when its holder dies, force-unlock, history. Backends keep bytes; `StateStore` p
 from __future__ import annotations
 
 import json
+import threading
 import time
 from dataclasses import dataclass
 from typing import Callable, Protocol
 
+from exoform.engine.errors import LockError
 from exoform.engine.lock import LockHeld, LockInfo, Unlocked
 
-__all__ = ["Backend", "Lease", "LockHeld", "LockInfo", "Meta", "StateKey", "Stored", "Unlocked",
-           "Version", "acquire_waiting", "peek_meta"]
+__all__ = ["Backend", "Lease", "LockHeld", "LockInfo", "Meta", "RenewedLease", "StateKey", "Stored",
+           "Unlocked", "Version", "acquire_waiting", "peek_meta"]
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,52 @@ class Lease(Protocol):
     def check(self) -> None: ...
 
     def release(self) -> None: ...
+
+
+class RenewedLease:
+    """A finite lease kept alive by a daemon thread renewing it every `interval` seconds while a
+    command runs: a holder that dies stops renewing and the lease lapses by itself. Once a
+    renewal fails the lease is lost and `check` raises before the next write."""
+
+    what = "lease"
+
+    def __init__(self, holder: LockInfo, interval: float) -> None:
+        self.holder = holder
+        self.interval = interval
+        self.lost = ""
+        self._stop = threading.Event()
+
+    def renew(self) -> None:
+        """Extend the lease at the server; raise when it is gone."""
+        raise NotImplementedError
+
+    def end(self) -> None:
+        """Give the lease up at the server."""
+        raise NotImplementedError
+
+    def start(self) -> None:
+        threading.Thread(target=self._loop, name=f"exoform-{self.what}", daemon=True).start()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.renew()
+            except Exception as error:  # any failure: the lease may have lapsed, stop writing
+                self.lost = str(error) or type(error).__name__
+                return
+
+    def check(self) -> None:
+        if self.lost:
+            raise LockError(f"the state's {self.what} was lost ({self.lost}): someone force-unlocked "
+                            "it or it lapsed; this command stopped before writing again. Run "
+                            "`exoform plan` to see where things stand.")
+
+    def release(self) -> None:
+        self._stop.set()
+        try:
+            self.end()
+        except Exception:  # lost or unreachable already: it lapses by itself
+            pass
 
 
 class Backend(Protocol):

@@ -9,13 +9,23 @@ import json
 import os
 import threading
 import zlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from typing import Any, Callable, Mapping, TypeVar
 
 import psycopg
 from psycopg import sql
 
-from exoform.backends.base import Lease, LockHeld, LockInfo, Meta, StateKey, Stored, Unlocked, Version
+from exoform.backends.base import (
+    Lease,
+    LockHeld,
+    LockInfo,
+    Meta,
+    RenewedLease,
+    StateKey,
+    Stored,
+    Unlocked,
+    Version,
+)
 from exoform.engine.errors import ExoformError, LockError, StateError, StateWriteError, WriteConflict
 from exoform.engine.lock import locked_message
 
@@ -46,39 +56,22 @@ def open_backend(options: Mapping[str, Any]) -> "PostgresBackend":
                            int(options.get("lock_seconds", DEFAULT_LOCK_SECONDS)))
 
 
-@dataclass
-class PostgresLease:
-    """A lock row kept alive by a heartbeat thread on its own connection."""
+class PostgresLease(RenewedLease):
+    """A lock row kept alive by a heartbeat (on the heartbeat thread's own connection)."""
 
-    backend: "PostgresBackend"
-    key: StateKey
-    holder: LockInfo
-    lost: str = ""
-    _stop: threading.Event = field(default_factory=threading.Event)
+    what = "lock row"
 
-    def start(self) -> None:
-        threading.Thread(target=self._beat, name="exoform-heartbeat", daemon=True).start()
+    def __init__(self, backend: "PostgresBackend", key: StateKey, holder: LockInfo) -> None:
+        super().__init__(holder, backend.lock_seconds / 3)
+        self.backend = backend
+        self.key = key
 
-    def _beat(self) -> None:
-        while not self._stop.wait(self.backend.lock_seconds / 3):
-            try:
-                if not self.backend.heartbeat(self.key, self.holder.id):
-                    self.lost = "the lock row was deleted or taken over"
-                    return
-            except ExoformError as error:
-                self.lost = str(error)
+    def renew(self) -> None:
+        if not self.backend.heartbeat(self.key, self.holder.id):
+            raise LockError("the lock row was deleted or taken over")
 
-    def check(self) -> None:
-        if self.lost:
-            raise LockError(f"the state's lock was lost ({self.lost}): someone force-unlocked it or "
-                            "it expired; this command stopped before writing again. Run `exoform plan`.")
-
-    def release(self) -> None:
-        self._stop.set()
-        try:
-            self.backend.unlock(self.key, self.holder.id)
-        except ExoformError:
-            pass  # unreachable now: the row expires by itself
+    def end(self) -> None:
+        self.backend.unlock(self.key, self.holder.id)
 
 
 class PostgresBackend:

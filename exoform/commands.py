@@ -13,7 +13,6 @@ from typing import Any
 from exoform.console import ConsoleReporter, confirm
 from exoform.engine import operations as ops
 from exoform.engine.errors import ExoformError, PlanError
-from exoform.engine.model import Address
 from exoform.engine.operations import ApplyResult, PlanOptions, Session
 from exoform.engine.plan import Plan
 from exoform.engine.state import to_json
@@ -26,7 +25,7 @@ from exoform.views.drift import render_report, report_json
 from exoform.views.importing import import_json, render_import
 from exoform.views.plan import render_diagnostics, render_plan
 from exoform.views.script import render_script
-from exoform.views.show import render_list, render_resource, render_state
+from exoform.views.show import render_list, render_state
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_PARTIAL = 0, 1, 2, 3
 
@@ -212,20 +211,6 @@ def cmd_state_list(args: argparse.Namespace) -> int:
     state = ops.current_state(open_session(args))
     if state.resources:
         print(render_list(state, args.long))
-    return EXIT_OK
-
-
-def cmd_state_show(args: argparse.Namespace) -> int:
-    try:
-        address = Address.parse(args.address)
-    except ValueError as error:
-        raise ExoformError(f"'{safe(args.address)}' is not a resource address: {error}") from None
-    state = ops.current_state(open_session(args))
-    resource = state.get(address)
-    if resource is None:
-        known = ", ".join(str(r.address) for r in state.resources) or "none"
-        raise ExoformError(f"{address} is not in the state (known: {known})")
-    print(render_resource(resource))
     return EXIT_OK
 
 
