@@ -52,8 +52,13 @@ def _container(options: Mapping[str, Any]) -> ContainerClient:
     auth = options["auth"]
     name = options["container"]
     if auth["method"] == "connection_string":
-        text = _secret(auth["connection_string_env"], "the connection string")
-        return BlobServiceClient.from_connection_string(text).get_container_client(name)
+        variable = auth["connection_string_env"]
+        try:
+            service = BlobServiceClient.from_connection_string(_secret(variable, "the connection string"))
+        except ValueError:
+            raise ExoformError(f"the connection string in {variable} is not a storage account's "
+                               "connection string (copy it from the account's Access keys)") from None
+        return service.get_container_client(name)
     url = options["account_url"]
     if auth["method"] == "sas":
         token = _secret(auth["sas_token_env"], "the SAS token").lstrip("?")
@@ -230,7 +235,7 @@ class AzureBackend:
             raise WriteConflict(f"{self.where(key)} changed since this command read it (another "
                                 "writer); nothing was overwritten. Run the command again") from None
         except HttpResponseError as error:
-            code = str(getattr(error, "error_code", "") or "")
+            code = _code(error)
             if code == "LeaseAlreadyPresent":
                 raise _Leased() from None
             if code.startswith("Lease"):
@@ -254,9 +259,15 @@ def _failure(what: str, key: StateKey, backend: AzureBackend, error: AzureError)
     return StateWriteError(message) if what in ("write", "delete") else StateError(message)
 
 
+def _code(error: AzureError) -> str:
+    """The service's error code as Azure spells it (LeaseAlreadyPresent), from a str or an enum."""
+    code = getattr(error, "error_code", None) or ""
+    return str(getattr(code, "value", code))
+
+
 def _reason(error: AzureError) -> str:
     """A short reason: the service's error code, never the response body or a credential."""
-    code = getattr(error, "error_code", None)
+    code = _code(error)
     status = getattr(error, "status_code", None)
     if code or status:
         return f"{code or 'error'} (HTTP {status})" if status else str(code)

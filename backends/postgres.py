@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 import zlib
 from dataclasses import asdict
@@ -285,9 +286,14 @@ def _holder(value: Any) -> LockInfo | None:
         return None
 
 
+_SECRETS = re.compile(r"(://[^:/@\s]*:)[^@\s]*@|(password\s*=\s*)('[^']*'|\S+)", re.IGNORECASE)
+
+
 def _reason(error: psycopg.Error) -> str:
-    """The server's message (never the connection string: libpq does not repeat passwords)."""
+    """The server's or driver's first line, any password in it masked (a malformed connection
+    string is quoted back by libpq)."""
     diag = getattr(error, "diag", None)
     primary = getattr(diag, "message_primary", None) if diag is not None else None
-    text = primary or str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    return text[:300]
+    lines = str(error).strip().splitlines()
+    text = primary or (lines[0] if lines else type(error).__name__)
+    return _SECRETS.sub(lambda m: (m.group(1) + "***@") if m.group(1) else m.group(2) + "***", text)[:300]

@@ -1,8 +1,7 @@
-"""Shared state through real servers (a PostgreSQL cluster and Azurite, started by the test
-session; no mocks) on the emulated tenant: two working folders with no shared files, two
-processes at once, SIGKILL of the holder (the lease lapses, the next run recovers), a broken
-lease cannot overwrite, history, pull/push, migrate local -> azurerm -> postgres -> local with
-the lineage kept, encryption on, off and with a wrong key, tables refused with their SQL."""
+"""Shared state through a real PostgreSQL and Azurite (started by the test session, no mocks) on
+the emulated tenant: two folders sharing nothing, two processes at once, SIGKILL and SIGTERM of
+the holder, broken leases, force-unlock, history, pull/push, migrate local -> azurerm -> postgres
+-> local, encryption and wrong keys, refused table creation, secrets never echoed."""
 from __future__ import annotations
 
 import dataclasses
@@ -18,9 +17,10 @@ from typing import Any, Iterator
 
 import pytest
 
-from exoform.backends.base import Backend, StateKey
+from exoform.backends.base import Backend, Meta, StateKey
 from exoform.backends.registry import open_backend
 from exoform.engine.errors import LockError, WriteConflict
+from exoform.engine.lock import new_info
 from exoform.engine.model import Address, Kind, freeze_attrs
 from exoform.engine.spec import BackendSpec
 from exoform.engine.state import StateResource
@@ -315,3 +315,57 @@ def test_a_missing_extra_is_named(workspace: Workspace, kind: str, extra: str) -
     done = subprocess.run([sys.executable, "-c", code], cwd=workspace.root, capture_output=True, text=True,
                           env={**os.environ, "PG": "postgresql://x@127.0.0.1:1/x"})
     assert done.returncode == 1 and f"pip install 'exoform[{extra}]'" in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize("block, value", [
+    ({"type": "postgres", "conn_str_env": "SECRET_CONN"}, "postgresql://exoform:hunter2-secret@127.0.0.1:1/db"),
+    ({"type": "postgres", "conn_str_env": "SECRET_CONN"}, "host=127.0.0.1 port=1 password=hunter2-secret user"),
+    ({"type": "azurerm", "container": "exoform", "auth": {"method": "connection_string",
+                                                         "connection_string_env": "SECRET_CONN"}},
+     "AccountName=x;AccountKey=hunter2-secret;garbage"),
+])
+def test_a_backend_that_cannot_be_reached_never_echoes_its_secret(
+        workspace: Workspace, monkeypatch: pytest.MonkeyPatch, block: dict[str, Any], value: str) -> None:
+    workspace.write_tenant(None)
+    workspace.write_config({**CONFIG, "backend": block})
+    monkeypatch.setenv("SECRET_CONN", value)
+    code, out, err = workspace.run("plan")
+    assert code == 1 and "Traceback" not in err and err.startswith("Error:"), err
+    assert "hunter2" not in out + err
+
+
+def test_sigterm_rolls_back_and_releases_the_lease_at_once(slow: Workspace, remote: dict[str, Any]) -> None:
+    ws = slow
+    original = ws.write_tenant(None)
+    _config(ws, remote)
+    backend, key = _backend(remote, ws)
+    proc = _start(ws, "apply", "--auto-approve")
+    deadline = time.monotonic() + 30
+    while not ((_stored_state(remote, ws) or {}).get("pending") or {}).get("step") == 2:
+        assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGTERM)  # a CI cancel
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143 and "All completed steps were undone" in out + err, out + err
+    assert backend.holder(key) is None  # released on the way out, not left to lapse
+    assert ws.tenant.read_text() == original
+
+
+def test_force_unlock_breaks_a_live_holders_lease_only_when_forced(
+        emulated_workspace: Workspace, remote: dict[str, Any]) -> None:
+    ws = emulated_workspace
+    original = ws.write_tenant(None)
+    _config(ws, remote)
+    backend, key = _backend(remote, ws)
+    lease = backend.acquire(key, new_info("exoform apply"))  # a hung run on this host (this process)
+    code, _, err = ws.run("apply", "--auto-approve")
+    assert code == 1 and lease.holder.id in err
+    code, _, err = ws.run("force-unlock", lease.holder.id)
+    assert code == 1 and "still running on this host" in err
+    code, out, err = ws.run("force-unlock", lease.holder.id, "--force")
+    assert code == 0 and "Broke the lock" in out, err
+    with pytest.raises((LockError, WriteConflict)):  # the hung holder can no longer write
+        backend.write(key, b"{}", Meta("x", 99), expected=None, lease=lease)
+    assert ws.run("apply", "--auto-approve")[0] == 0
+    assert ws.run("destroy", "--auto-approve")[0] == 0
+    assert ws.tenant.read_text() == original

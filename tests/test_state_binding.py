@@ -1,9 +1,7 @@
-"""State bound to its tenant and kept next to its config, and files that cannot be turned
-against the user, through the CLI on the sandbox and the emulator: another tenant's config is
-refused (both named, nothing changed), a state is found from any folder, an old cwd-relative
-state is moved with a notice, `plan --out` never replaces exoform's own files, links are never
-followed, a folder other users may write is refused, and everything holding the tenant
-information is 0600."""
+"""State bound to its tenant and kept next to its config, and files that cannot be turned against
+the user, through the CLI on the sandbox and the emulator: another tenant is refused, the state is
+found from any folder (an old one moved), `plan --out` spares exoform's files, links and unsafe
+folders are refused, and whatever holds the tenant information is 0600."""
 from __future__ import annotations
 
 import json

@@ -1,8 +1,7 @@
-"""Recovery commands from Terraform, through the CLI on the sandbox and the emulator: `state rm`
-(with and without taking exoform's marker off), `state mv` renaming an integration without
-destroy and re-apply (markers and the allow-list listing follow; an interrupted move finishes
-on a re-run), `--lock-timeout` waiting for a held lock, and `import PLANFILE` refusing a stale
-or foreign plan. Each ends with the tenant exactly as before."""
+"""Recovery commands through the CLI on the sandbox and the emulator: `state rm` (with and
+without the marker), `state mv` renaming an integration without destroy or re-apply (an
+interrupted move finishes on a re-run), `--lock-timeout`, and `import PLANFILE` refusing a stale
+or foreign plan; each ends with the tenant exactly as before."""
 from __future__ import annotations
 
 import json

@@ -11,7 +11,7 @@ from pathlib import Path
 from exoform.backends.base import Version, peek_meta
 from exoform.backends.codec import PLAIN, is_envelope
 from exoform.backends.local import backup_path
-from exoform.engine.errors import ExoformError, StateError
+from exoform.engine.errors import ExoformError, LockError, StateError
 from exoform.engine.jsonfile import atomic_write_json, read_regular, refuse_link, write_failure
 from exoform.engine.lock import Unlocked, lock_path
 from exoform.engine.operations.session import Session
@@ -57,7 +57,14 @@ def save_plan(session: Session, plan: Plan, path: Path) -> None:
 
 
 def force_unlock(session: Session, lock_id: str, *, force: bool) -> Unlocked:
+    """Break the lock `lock_id` names: refused while its holder still runs on this host unless
+    `force` (the same rule for every backend)."""
     store = session.locate()
+    holder = store.backend.holder(store.key)
+    if holder is not None and holder.id == lock_id and holder.alive() and not force:
+        raise LockError(f"the lock is held by {holder.describe()}, which is still running on this "
+                        "host; wait for it or stop it (force-unlock --force breaks the lock anyway, "
+                        "at the risk of two commands changing the tenant at once)")
     return store.backend.force_unlock(store.key, lock_id, force=force)
 
 

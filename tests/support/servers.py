@@ -1,8 +1,7 @@
 """Real state servers for the backend tests, started and stopped by the test session: a
-throw-away PostgreSQL cluster (initdb + pg_ctl in a temp folder, run as an unprivileged user
-when the tests run as root, since PostgreSQL refuses root) and Azurite (npm `azurite`, in
-memory, telemetry off), each on a free loopback port. Both are skipped with the reason when
-their programs are missing (`.ci/run` installs Azurite into .ci/node)."""
+throw-away PostgreSQL cluster (initdb + pg_ctl in a temp folder, as `nobody` when run as root,
+since PostgreSQL refuses root) and Azurite (npm, in memory, telemetry off), on free loopback
+ports; `Missing` says how to install what is not there (`.ci/run` installs Azurite)."""
 from __future__ import annotations
 
 import glob
