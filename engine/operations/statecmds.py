@@ -20,6 +20,9 @@ from exoform.engine.planfile import write_plan
 from exoform.engine.state import State, to_json
 from exoform.engine.statefile import decode_state
 
+__all__ = ["Pushed", "Version", "current_state", "force_unlock", "history", "protected_files", "pull",
+           "pulled", "push", "save_plan"]
+
 
 def current_state(session: Session) -> State:
     """The state as stored (an error when there is none yet)."""

@@ -6,9 +6,8 @@ from typing import Any, Sequence
 
 from exoform.engine.operations.migrating import Migrated
 from exoform.engine.operations.moving import Moved, Removed
-from exoform.engine.operations.statecmds import Pushed
+from exoform.engine.operations.statecmds import Pushed, Version
 from exoform.engine.state import State
-from exoform.backends.base import Version
 from exoform.text import safe
 
 
