@@ -83,6 +83,14 @@ def _start(ws: Workspace, *args: str, cwd: Path | None = None) -> subprocess.Pop
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+def _wait_for_step(ws: Workspace, block: dict[str, Any], proc: subprocess.Popen[str], step: int) -> None:
+    """Until the backend's state holds the pending record of step `step` (from 0)."""
+    deadline = time.monotonic() + 30
+    while ((_stored_state(block, ws) or {}).get("pending") or {}).get("step") != step:
+        assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
+        time.sleep(0.01)
+
+
 @pytest.fixture
 def slow(emulated_workspace: Workspace) -> Iterator[Workspace]:
     """The emulated workspace answering each call after 250 ms."""
@@ -123,10 +131,7 @@ def test_two_processes_at_once_one_wins_the_other_names_the_holder(slow: Workspa
     _config(ws, remote)
     backend, key = _backend(remote, ws)
     first = _start(ws, "apply", "--auto-approve")
-    deadline = time.monotonic() + 30
-    while not (_stored_state(remote, ws) or {}).get("pending"):  # in its first step: locked
-        assert time.monotonic() < deadline and first.poll() is None, first.communicate()
-        time.sleep(0.02)
+    _wait_for_step(ws, remote, first, 0)  # in its first step: it holds the lock
     assert backend.holder(key) is not None
     second = _start(ws, "apply", "--auto-approve")
     out, err = second.communicate(timeout=60)
@@ -145,13 +150,7 @@ def test_sigkill_of_the_holder_its_lease_lapses_and_the_next_run_recovers(slow: 
     original = ws.write_tenant(None)
     _config(ws, remote)
     proc = _start(ws, "apply", "--auto-approve")
-    deadline = time.monotonic() + 30
-    while True:
-        stored = _stored_state(remote, ws)
-        if stored and stored.get("pending") and stored["pending"]["step"] == 2:
-            break
-        assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
-        time.sleep(0.01)
+    _wait_for_step(ws, remote, proc, 2)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=10)
     code, _, err = ws.run("apply", "--auto-approve")
@@ -340,10 +339,7 @@ def test_sigterm_rolls_back_and_releases_the_lease_at_once(slow: Workspace, remo
     _config(ws, remote)
     backend, key = _backend(remote, ws)
     proc = _start(ws, "apply", "--auto-approve")
-    deadline = time.monotonic() + 30
-    while not ((_stored_state(remote, ws) or {}).get("pending") or {}).get("step") == 2:
-        assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
-        time.sleep(0.01)
+    _wait_for_step(ws, remote, proc, 2)
     proc.send_signal(signal.SIGTERM)  # a CI cancel
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 143 and "All completed steps were undone" in out + err, out + err
