@@ -46,7 +46,7 @@ def backend_block(kind: str, request: pytest.FixtureRequest, monkeypatch: pytest
     if kind == "postgres":
         pg: Postgres = request.getfixturevalue("postgres_server")
         monkeypatch.setenv("EXOFORM_TEST_PG", pg.conninfo)
-        return {"type": "postgres", "conn_str_env": "EXOFORM_TEST_PG", "schema": unique, "lock_seconds": 3}
+        return {"type": "postgres", "conn_str_env": "EXOFORM_TEST_PG", "schema": unique, "lock_seconds": 5}
     return {"type": "local"}
 
 
