@@ -174,3 +174,13 @@ def test_import_planfile_refuses_a_stale_or_foreign_plan(ws: Workspace) -> None:
     assert ws.state.read_bytes() == before
     assert ws.run("destroy", "--auto-approve")[0] == 0
     assert ws.tenant.read_text() == original
+
+
+def test_state_mv_asks_to_name_a_default_sandbox_tenant_first(workspace: Workspace) -> None:
+    workspace.root.joinpath("exoform.json").write_text(json.dumps({"integration": "old-name", **CONFIG}))
+    assert workspace.run("apply", "--auto-approve")[0] == 0  # the tenant is state/old-name.tenant.json
+    before = workspace.root.joinpath("state", "old-name.tenant.json").read_text()
+    code, _, err = workspace.run("state", "mv", "old-name", "new-name")
+    assert code == 1 and '"sandbox_file": "state/old-name.tenant.json"' in err and "nothing was changed" in err
+    assert workspace.root.joinpath("state", "old-name.tenant.json").read_text() == before
+    assert workspace.run("destroy", "--auto-approve")[0] == 0

@@ -9,6 +9,7 @@ import dataclasses
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Sequence
 
 from exoform.engine.blueprint import ALLOWLIST
@@ -63,6 +64,8 @@ def remove_resources(session: Session, addresses: Sequence[Address], *, remove_m
         provider = stack.enter_context(session.connected()) if remove_marker else None
         store = stack.enter_context(session.locked("exoform state rm"))
         state = _settled(session.load_state(), store)
+        if not state.persisted:
+            raise StateError(f"no state at {store.where}: nothing has been applied for this integration yet")
         unknown = [str(a) for a in addresses if state.get(a) is None]
         if unknown:
             known = ", ".join(str(r.address) for r in state.resources) or "none"
@@ -172,6 +175,7 @@ def move_integration(session: Session, old: str, new: str) -> Moved:
                          f"neither '{old}' nor '{new}'; use the config of the integration to move")
     if old == new:
         raise StateError("the old and new names are the same; nothing to move")
+    _check_default_sandbox(session)
     with ExitStack() as stack:
         provider = stack.enter_context(session.connected())
         source, target = sibling_store(session, old), sibling_store(session, new)
@@ -183,6 +187,18 @@ def move_integration(session: Session, old: str, new: str) -> Moved:
         if source.where != target.where:
             source.delete()
     return Moved(old, new, tuple(edit.name for edit in edits), source.where, target.where)
+
+
+def _check_default_sandbox(session: Session) -> None:
+    """The default sandbox tenant is named after the integration: renamed, the config would
+    reach another (empty) tenant file. It must be named explicitly first."""
+    spec = session.spec
+    default = Path(spec.base_dir) / "state" / f"{spec.integration}.tenant.json"
+    if spec.tenant.provider == "sandbox" and Path(str(spec.tenant.options.get("sandbox_file"))) == default:
+        raise StateError(f"the sandbox tenant of this config is the default file {default}, which is "
+                         "named after the integration; name it in the config first "
+                         f'("tenant": {{"provider": "sandbox", "sandbox_file": "state/{default.name}"}}) '
+                         "so the renamed integration keeps its tenant; nothing was changed")
 
 
 def _moving_state(source: StateStore, target: StateStore, old: str, new: str) -> tuple[State, bool]:
