@@ -58,8 +58,18 @@ class StateError(ExoformError):
     """The state file cannot be used (corrupt, newer format, foreign lineage)."""
 
 
+class StateWriteError(StateError):
+    """The state could not be written (disk full, read-only folder, backend unreachable): the
+    caller keeps the state in memory and fails like a failed step (rollback)."""
+
+
+class WriteConflict(StateError):
+    """A conditional state write found a newer version than the one this command read (a lost
+    lease, a stale writer): nothing was overwritten."""
+
+
 class LockError(ExoformError):
-    """Another exoform process holds the state lock."""
+    """Another exoform process holds the state lock (or this command's lock was lost)."""
 
 
 class PlanError(ExoformError):

@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from exoform import __version__
+from exoform.backends.codec import PLAIN, Codec
 from exoform.engine.cmdlets import from_wire, wire_params
-from exoform.engine.errors import InputError, PlanError
-from exoform.engine.jsonfile import atomic_write_json, read_json, schema_issues
+from exoform.engine.errors import InputError, Issue, PlanError
+from exoform.engine.jsonfile import atomic_write_bytes, read_regular, refuse_link, schema_issues, write_failure
 from exoform.engine.kinds import handler, sensitive_attrs
 from exoform.engine.model import Action, Address, Attrs, freeze_attrs, json_attrs
 from exoform.engine.plan import (
@@ -236,13 +237,21 @@ def _step_from(data: Mapping[str, Any]) -> Step:
     )
 
 
-def write_plan(path: Path, plan: Plan) -> None:
-    atomic_write_json(path, plan_to_json(plan))
+def write_plan(path: Path, plan: Plan, codec: Codec = PLAIN) -> None:
+    """Write the plan atomically, 0600, never through a link (encrypted when `codec` is)."""
+    refuse_link(path, "saved plan")
+    try:
+        atomic_write_bytes(path, codec.encode(plan_to_json(plan), "plan"))
+    except OSError as error:
+        raise write_failure(path, "saved plan", error) from None
 
 
-def read_plan(path: Path) -> Plan:
+def read_plan(path: Path, codec: Codec = PLAIN) -> Plan:
     """Load a saved plan; a malformed or tampered file is refused with a clear reason."""
-    data = read_json(path, "saved plan")
+    raw = read_regular(path, "saved plan")
+    if raw is None:
+        raise InputError(str(path), [Issue("", "saved plan file not found")])
+    data = codec.decode(raw, str(path), "plan")
     refuse_other_documents(path, data)
     issues = schema_issues(data, "plan.schema.json")
     if issues:

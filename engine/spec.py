@@ -67,6 +67,15 @@ class TenantSpec:
 
 
 @dataclass(frozen=True)
+class BackendSpec:
+    """Where the state lives: `local` (files; option `path`), `azurerm` or `postgres`, with the
+    backend's options as written in the config (paths resolved; secrets named by variable)."""
+
+    type: str = "local"
+    options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True)
 class IntegrationSpec:
     integration: str
     tenant: TenantSpec
@@ -84,6 +93,9 @@ class IntegrationSpec:
     digest: str = ""  # sha256 of the canonical config JSON
     accept_risks: tuple[str, ...] = ()  # finding IDs the config acknowledges (`accept_risks`)
     exceptions: RuleExceptions = RuleExceptions()
+    backend: BackendSpec = BackendSpec()
+    encryption_key_env: str = ""  # the variable holding the state/plan key ("": no encryption)
+    base_dir: str = "."  # the config file's folder: default state and sandbox files live there
 
     @property
     def inline(self) -> bool:

@@ -10,12 +10,13 @@ import os
 import sys
 from typing import Any, Callable, NoReturn, Sequence
 
-from exoform import __version__, commands, doctor_commands
-from exoform.console import output_closed
+from exoform import __version__, commands, doctor_commands, state_commands
+from exoform.console import output_closed, tolerant_output
 from exoform.engine.errors import ExoformError
 from exoform.errors import Cancelled, error_json
 from exoform.logs import LEVELS, configure_logging
 from exoform.providers.emulator.cli import register as register_emulator
+from exoform.signals import terminating_cleanly
 from exoform.text import safe
 
 DESCRIPTION = "exoform wires an email security gateway into Exchange Online, Terraform style."
@@ -84,7 +85,11 @@ def _common(p: argparse.ArgumentParser, *, state: bool = True, json_output: bool
                    help="config file (default: $EXOFORM_CONFIG or exoform.json)")
     if state:
         p.add_argument("--state", default=os.environ.get("EXOFORM_STATE") or None,
-                       help="state file (default: $EXOFORM_STATE or state/<integration>.json)")
+                       help="state file (default: $EXOFORM_STATE or state/<integration>.json next to the config)")
+        p.add_argument("--lock-timeout", type=state_commands.duration, default=0.0, metavar="DURATION",
+                       help="wait this long for the state lock (e.g. 30s, 5m; default 0: fail at once)")
+        p.add_argument("--allow-unsafe-state-folder", action="store_true",
+                       help="go on (with a warning) when other users may write the state folder")
     if json_output:
         p.add_argument("--json", action="store_true",
                        help="machine-readable output on stdout (errors too, as {\"error\": ...})")
@@ -223,13 +228,47 @@ def _list_args(p: argparse.ArgumentParser) -> None:
 
 
 def _address_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("address", help="e.g. transport_rule.spf")
+    p.add_argument("address", nargs="?", help="e.g. transport_rule.spf")
+    p.add_argument("--version", type=int, metavar="SERIAL", help="read that version from the history")
     _sensitive(p)
+
+
+def _rm_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("addresses", nargs="+", metavar="ADDRESS", help="e.g. transport_rule.spf")
+    p.add_argument("--remove-marker", action="store_true",
+                   help="also take exoform's marker off the objects (else the next plan adopts them again)")
+
+
+def _mv_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("old", metavar="OLD", help="the integration's current name")
+    p.add_argument("new", metavar="NEW", help="its new name (re-marks its objects, moves its state)")
+
+
+def _pull_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", metavar="FILE", help="where to write the state (0600; it holds the tenant information)")
+    p.add_argument("--version", type=int, metavar="SERIAL", help="that version from the history")
+
+
+def _push_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", metavar="FILE", help="a state file (e.g. from `state pull`)")
+    p.add_argument("--force", action="store_true", help="replace a state of another lineage or a newer serial")
+
+
+def _migrate_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--from", dest="previous", required=True, metavar="CONFIG",
+                   help="the config as it was before its backend (or encryption) block changed")
 
 
 STATE_COMMANDS: tuple[tuple[str, str, Adder, Handler], ...] = (
     ("list", "list resource addresses", _list_args, commands.cmd_state_list),
-    ("show", "show one resource", _address_args, commands.cmd_state_show),
+    ("show", "show one resource (or a version with --version)", _address_args, state_commands.cmd_state_show),
+    ("rm", "forget resources (the objects stay in the tenant)", _rm_args, state_commands.cmd_state_rm),
+    ("mv", "rename an integration: move its state, re-mark its objects", _mv_args, state_commands.cmd_state_mv),
+    ("history", "list the versions of the state the backend keeps", _none, state_commands.cmd_state_history),
+    ("pull", "write the state to a file", _pull_args, state_commands.cmd_state_pull),
+    ("push", "replace the state with a file", _push_args, state_commands.cmd_state_push),
+    ("migrate", "copy the state to the backend the config names now", _migrate_args,
+     state_commands.cmd_state_migrate),
 )
 
 # Commands that read no config: name, help, arguments, handler (they refuse --json).
@@ -247,8 +286,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
     for name, text, add, handler, extra in COMMANDS[:5]:
         _add(sub, name, text, add, handler, extra)
-    state = sub.add_parser("state", help="list / show resources in the state",
-                           description="Inspect the state: `exoform state list`, `exoform state show ADDRESS`.")
+    state = sub.add_parser("state", help="inspect, repair, move and share the state",
+                           description="The state: list, show, rm, mv, history, pull, push, migrate.")
     state.set_defaults(func=None)
     state_sub = state.add_subparsers(dest="state_command", metavar="SUBCOMMAND", title="subcommands")
     for name, text, add, handler in STATE_COMMANDS:
@@ -307,15 +346,17 @@ def _run(arguments: list[str], wants_json: bool) -> int:
         target: argparse.ArgumentParser = getattr(args, "parser_of", parser)
         target.print_help()
         return 1
-    try:
-        configure_logging(getattr(args, "log_level", None), getattr(args, "log_file", None),
-                          getattr(args, "log_format", "text"))
-        return int(args.func(args))
-    except ExoformError as error:
-        return _report(error, bool(getattr(args, "json", False)) or getattr(args, "format", None) == "json")
-    except KeyboardInterrupt:
-        print("\nInterrupted.", file=sys.stderr)
-        return 130
+    # A closed pipe never stops a command half-way; SIGTERM/SIGHUP release locks on the way out.
+    with tolerant_output(), terminating_cleanly():
+        try:
+            configure_logging(getattr(args, "log_level", None), getattr(args, "log_file", None),
+                              getattr(args, "log_format", "text"))
+            return int(args.func(args))
+        except ExoformError as error:
+            return _report(error, bool(getattr(args, "json", False)) or getattr(args, "format", None) == "json")
+        except KeyboardInterrupt:
+            print("\nInterrupted.", file=sys.stderr)
+            return 130
 
 
 def _usage_error(usage: UsageError, as_json: bool) -> int:

@@ -15,7 +15,6 @@ from exoform.completion import completion_script, manual_page
 from exoform.console import ConsoleReporter, color_wanted, confirm, output_closed, paint
 from exoform.engine import operations as ops
 from exoform.engine.errors import ExoformError, PlanError
-from exoform.engine.model import Address
 from exoform.engine.operations import ApplyResult, PlanOptions, Session
 from exoform.engine.plan import Plan
 from exoform.errors import Cancelled
@@ -29,8 +28,8 @@ from exoform.views.importing import import_json, render_import
 from exoform.views.markdown import render_markdown
 from exoform.views.plan import render_diagnostics, render_plan
 from exoform.views.script import render_script
-from exoform.views.show import render_list, render_resource, render_state
-from exoform.views.terraform_json import plan_document, resource_document, state_document
+from exoform.views.show import render_list, render_state
+from exoform.views.terraform_json import plan_document, state_document
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_PARTIAL = 0, 1, 2, 3
 
@@ -52,7 +51,14 @@ def open_session(args: argparse.Namespace) -> Session:
         args.config, ConsoleReporter(stream), registry, state=getattr(args, "state", None),
         token_cache=not getattr(args, "no_token_cache", False),
         prompt=lambda text: print(text, file=sys.stderr, flush=True),
+        lock_timeout=getattr(args, "lock_timeout", 0.0),
+        allow_unsafe_folder=getattr(args, "allow_unsafe_state_folder", False),
     )
+
+
+def plan_codec(args: argparse.Namespace) -> Any:
+    """How saved plans are read: the config's encryption when there is a config."""
+    return open_session(args).codec if Path(args.config).exists() else ops.PLAIN
 
 
 def plan_options(args: argparse.Namespace, *, destroy: bool = False) -> PlanOptions:
@@ -114,7 +120,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         return _verify(ops.verify(session, plan_options(args, destroy=args.destroy)), args)
     plan = session.plan(plan_options(args, destroy=args.destroy))
     if args.out:
-        ops.save_plan(plan, Path(args.out))
+        ops.save_plan(session, plan, Path(args.out))
     _emit_plan(plan, args)
     if args.out and output_format(args) == "human":
         print(f"\nSaved the plan to {args.out}. To perform exactly these actions, run:\n"
@@ -218,7 +224,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 def cmd_script(args: argparse.Namespace) -> int:
     source = f"the saved plan {args.planfile}" if args.planfile else "the tenant and state as read now"
     if args.planfile:
-        plan = ops.read_plan(Path(args.planfile))
+        plan = ops.read_plan(Path(args.planfile), plan_codec(args))
     else:
         plan = open_session(args).plan(plan_options(args, destroy=args.destroy))
     if plan.errors:
@@ -229,11 +235,16 @@ def cmd_script(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    path = Path(args.file) if args.file else ops.state_of_config(args.config, args.state)
-    if args.file and not path.exists():
-        raise ExoformError(f"{path} does not exist: give a plan saved with `exoform plan --out FILE` "
-                           "or a state file (without a file, show prints this config's state)")
-    document = ops.load_document(path) if args.file else ops.read_state(path)
+    path: Path | str
+    if args.file:
+        path = Path(args.file)
+        if not path.exists():
+            raise ExoformError(f"{path} does not exist: give a plan saved with `exoform plan --out FILE` "
+                               "or a state file (without a file, show prints this config's state)")
+        document = ops.load_document(path, plan_codec(args))
+    else:
+        session = open_session(args)
+        document, path = ops.current_state(session), session.store.where
     shape = output_format(args)
     if isinstance(document, Plan):
         _emit_plan(document, args)
@@ -248,7 +259,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_state_list(args: argparse.Namespace) -> int:
-    state = ops.read_state(ops.state_of_config(args.config, args.state))
+    state = ops.current_state(open_session(args))
     if args.json:
         _dump({"resources": [{"address": str(r.address), "exchange_name": r.exchange_name}
                              for r in state.resources]})
@@ -257,25 +268,8 @@ def cmd_state_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_state_show(args: argparse.Namespace) -> int:
-    try:
-        address = Address.parse(args.address)
-    except ValueError as error:
-        raise ExoformError(f"'{safe(args.address)}' is not a resource address: {error}") from None
-    state = ops.read_state(ops.state_of_config(args.config, args.state))
-    resource = state.get(address)
-    if resource is None:
-        known = ", ".join(str(r.address) for r in state.resources) or "none"
-        raise ExoformError(f"{address} is not in the state (known: {known})")
-    if args.json:
-        _dump(resource_document(resource, show_sensitive=args.show_sensitive))
-    else:
-        print(render_resource(resource))
-    return EXIT_OK
-
-
 def cmd_force_unlock(args: argparse.Namespace) -> int:
-    done = ops.force_unlock(args.config, args.state, args.lock_id, force=args.force)
+    done = ops.force_unlock(open_session(args), args.lock_id, force=args.force)
     who = safe(done.holder.describe())
     if args.json:
         _dump({"unlocked": True, "held": done.held, "holder": done.holder.describe()})

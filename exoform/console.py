@@ -4,10 +4,12 @@ confirmation prompt (on stderr); colour for plans on a terminal; a closed pipe e
 from __future__ import annotations
 
 import logging
+import contextlib
+import io
 import os
 import re
 import sys
-from typing import Any, TextIO
+from typing import Any, Iterator, TextIO
 
 from exoform.engine.operations import CallRecord, Reporter
 from exoform.logs import log
@@ -152,3 +154,51 @@ def output_closed() -> int:
     except (AttributeError, OSError, ValueError):
         pass
     return 1
+class _Tolerant(io.TextIOBase):
+    """A stream whose writes never fail: once the pipe or terminal behind it is gone (`| head`,
+    a dead `tee`, an SSH drop), output goes nowhere and the command carries on."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.broken = False
+
+    def write(self, text: str) -> int:
+        if not self.broken:
+            try:
+                self.stream.write(text)
+            except (OSError, ValueError):
+                self._break()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.broken:
+            try:
+                self.stream.flush()
+            except (OSError, ValueError):
+                self._break()
+
+    def fileno(self) -> int:
+        return self.stream.fileno()
+
+    def isatty(self) -> bool:
+        return not self.broken and self.stream.isatty()
+
+    def _break(self) -> None:
+        self.broken = True
+        try:  # later writes of the interpreter itself (its final flush) must not fail either
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self.stream.fileno())
+            os.close(devnull)
+        except (OSError, ValueError, io.UnsupportedOperation):
+            pass
+
+
+@contextlib.contextmanager
+def tolerant_output() -> Iterator[None]:
+    """While the block runs, a broken stdout or stderr never raises (the result still counts)."""
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = _Tolerant(saved[0]), _Tolerant(saved[1])
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved

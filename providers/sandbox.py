@@ -188,7 +188,7 @@ class TenantFile:
                 return
         else:
             lock_path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             oslock.lock(fd, wait=True)
             yield
@@ -224,7 +224,7 @@ class TenantFile:
 
     def _write(self, document: dict[str, Any]) -> None:
         """Atomically (temp file, fsync, rename, fsync of the folder), in dump_tenant's form."""
-        atomic_write_json(self.path, document, mode=0o644)
+        atomic_write_json(self.path, document)  # 0600: the tenant holds the tenant information
         stat = self.path.stat()
         self._cache = ((stat.st_ino, stat.st_size, stat.st_mtime_ns), document)
 

@@ -27,7 +27,7 @@ def test_a_plan_reads_each_kind_once_whatever_the_tenant_size(tmp_path: Path) ->
     for size in (0, 50, 290):
         (tmp_path / "tenant.json").write_text(canonical_tenant(_big_tenant(size)))
         provider = SandboxProvider(tmp_path / "tenant.json", faults=FaultPlan())
-        state = StateStore(tmp_path / "s.json").load("prop")
+        state = StateStore.at(tmp_path / "s.json").load("prop")
         plan_for(spec_from(CONFIG), provider.read(READ_TYPES), state)
         assert sorted(provider.calls) == sorted(f"Get-{t}" for t in READ_TYPES)
 
@@ -50,7 +50,7 @@ def test_planning_is_deterministic(tmp_path: Path) -> None:
     (tmp_path / "tenant.json").write_text(canonical_tenant(_big_tenant(5)))
     provider = SandboxProvider(tmp_path / "tenant.json", faults=FaultPlan())
     read = provider.read(READ_TYPES)
-    state = StateStore(tmp_path / "s.json").load("prop")
+    state = StateStore.at(tmp_path / "s.json").load("prop")
     request = request_for(spec_from(CONFIG), TenantRead(read), state)
     before = json.dumps(read, sort_keys=True)
     assert make_plan(request) == make_plan(request)

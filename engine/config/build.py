@@ -34,6 +34,7 @@ from exoform.engine.spec import (
     INBOUND,
     MONITORING,
     OUTBOUND,
+    BackendSpec,
     GatewaySpec,
     IntegrationSpec,
     RuleExceptions,
@@ -145,7 +146,31 @@ def _build_spec(config: dict[str, Any], base_dir: Path, source: str,
         enhanced_filtering=allowlist.get("enhanced_filtering", False),
         source=source,
         digest=_digest(config),
+        backend=_backend_spec(config.get("backend", {"type": "local"}), base_dir, found),
+        encryption_key_env=config.get("encryption", {}).get("key_env", ""),
+        base_dir=str(base_dir),
     )
+
+
+def _backend_spec(raw: Mapping[str, Any], base_dir: Path, found: list[Problem]) -> BackendSpec:
+    """The state backend; a local path is relative to the config, a remote URL is checked."""
+    options = {key: value for key, value in raw.items() if key != "type"}
+    if "path" in options:
+        options["path"] = _resolve(options["path"], base_dir)
+    if raw["type"] == "azurerm":
+        url = options.get("account_url")
+        if url is None and options["auth"]["method"] != "connection_string":
+            found.append((("backend", "account_url"), "is required with this auth method: give "
+                          "https://ACCOUNT.blob.core.windows.net"))
+        elif url is not None:
+            _check(found, ("backend", "account_url"), url, _account_url_problem)
+    return BackendSpec(raw["type"], MappingProxyType(options))
+
+
+def _account_url_problem(url: str) -> str | None:
+    """https, or http to a loopback emulator (Azurite) only."""
+    host = re.match(r"^http://(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?(/|$)", url)
+    return None if host else https_url_problem(url)
 
 
 def _digest(config: object) -> str:
@@ -157,8 +182,8 @@ def _tenant_spec(raw: Mapping[str, Any], integration: str, base_dir: Path,
                  found: list[Problem]) -> TenantSpec:
     if raw.get("provider", "sandbox") == "sandbox":
         given = raw.get("sandbox_file")
-        # The default follows the state file's (state/<integration>.json, current folder).
-        sandbox_file = _resolve(given, base_dir) if given else f"state/{integration}.tenant.json"
+        # The default follows the state file's: state/<integration>.tenant.json next to the config.
+        sandbox_file = _resolve(given or f"state/{integration}.tenant.json", base_dir)
         return TenantSpec("sandbox", MappingProxyType({"sandbox_file": sandbox_file}))
     return TenantSpec("exchange_online", _exchange_options(raw, base_dir, found))
 

@@ -11,18 +11,20 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator, Protocol
 
+from exoform.backends.codec import Codec
 from exoform.engine.blueprint import blueprint
 from exoform.engine.config import load_config
 from exoform.engine.mailflow import Gateway, Intent
+from exoform.engine.operations.stores import codec_of, local_state_path, open_store
 from exoform.engine.plan import Plan
 from exoform.engine.planning import PlanRequest, make_plan
 from exoform.engine.planning.mailsafety import MailContext
-from exoform.engine.provider import READ_TYPES, Provider
+from exoform.engine.provider import READ_TYPES, Provider, TenantIdentity
 from exoform.engine.read import TenantRead, read_tenant
 from exoform.engine.reporter import Reporter
 from exoform.engine.spec import IntegrationSpec, TenantSpec
 from exoform.engine.state import State
-from exoform.engine.statefile import StateStore, default_state_path
+from exoform.engine.statefile import StateStore
 
 Prompt = Callable[[str], Any]
 
@@ -76,42 +78,76 @@ def utc_now() -> str:
 
 
 def state_path(spec: IntegrationSpec, given: str | None) -> Path:
-    return Path(given) if given else default_state_path(spec.integration)
+    """The local state file of `spec` (next to the config unless given)."""
+    return local_state_path(spec, given)
+
+
+def tenant_label(identity: TenantIdentity) -> str:
+    """What a saved plan records as its tenant (compared on apply and import)."""
+    return f"{identity.provider}:{identity.tenant_id}"
 
 
 class Session:
     """Operations on one integration: see `engine/operations/__init__.py` for the API."""
 
     def __init__(self, spec: IntegrationSpec, store: StateStore, reporter: Reporter,
-                 providers: Providers, *, token_cache: bool = True, prompt: Prompt | None = None) -> None:
+                 providers: Providers, *, token_cache: bool = True, prompt: Prompt | None = None,
+                 lock_timeout: float = 0.0) -> None:
         self.spec = spec
         self.store = store
         self.reporter = reporter
         self.providers = providers
         self.token_cache = token_cache
         self.prompt = prompt
+        self.lock_timeout = lock_timeout
+        self.identity: TenantIdentity | None = None
 
     @classmethod
     def open(cls, config: str | Path, reporter: Reporter, providers: Providers, *,
-             state: str | None = None, token_cache: bool = True,
-             prompt: Prompt | None = None) -> "Session":
+             state: str | None = None, token_cache: bool = True, prompt: Prompt | None = None,
+             lock_timeout: float = 0.0, allow_unsafe_folder: bool = False) -> "Session":
         spec = load_config(config)
-        return cls(spec, StateStore(state_path(spec, state)), reporter, providers,
-                   token_cache=token_cache, prompt=prompt)
+        store = open_store(spec, state, reporter.warning, allow_unsafe=allow_unsafe_folder)
+        return cls(spec, store, reporter, providers, token_cache=token_cache, prompt=prompt,
+                   lock_timeout=lock_timeout)
+
+    @property
+    def codec(self) -> Codec:
+        """How saved plans of this config are written and read (encrypted or not)."""
+        return codec_of(self.spec)
 
     @property
     def tenant(self) -> str:
         """The tenant label a saved plan records (a plan is refused on another tenant)."""
+        if self.identity is not None:
+            return tenant_label(self.identity)
         return self.providers.tenant_label(self.spec.tenant, self.spec.integration)
 
     @contextmanager
     def connected(self) -> Iterator[Provider]:
+        """The provider for the config's tenant; its identity binds the state store."""
         with ExitStack() as stack:
             provider = self.providers.make_provider(
                 self.spec.tenant, self.spec.integration, self.reporter,
                 token_cache=self.token_cache, prompt=self.prompt)
             stack.callback(provider.close)
+            self.identity = provider.identity()
+            self.store.bind(self.identity)
             yield provider
+
+    def locate(self) -> StateStore:
+        """The store with its key known: a per-tenant backend asks the provider who the tenant is."""
+        if self.identity is None and self.store.backend.per_tenant:
+            with self.connected():
+                pass
+        return self.store
+
+    @contextmanager
+    def locked(self, command: str) -> Iterator[StateStore]:
+        """The store under the lock for `command` (waiting up to --lock-timeout)."""
+        store = self.locate()
+        with store.locked(command, self.lock_timeout):
+            yield store
 
     def read(self, provider: Provider) -> TenantRead:
         """The tenant, with the recipients and groups the config names looked up once."""
