@@ -8,23 +8,27 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any, Callable, Mapping, Sequence
 
 from exoform.engine.cmdlets import CmdletCall
-from exoform.engine.errors import ExoformError, ProviderError, StateWriteError
+from exoform.engine.errors import ConcurrentChangeError, ExoformError, ProviderError, StateWriteError
 from exoform.engine.interrupt import Interrupts
 from exoform.engine.kinds import handler
-from exoform.engine.model import Action, Address
+from exoform.engine.model import Action, Address, Kind
 from exoform.engine.outcome import ApplyResult, Leftover, LeftoverKind
 from exoform.engine.plan import Plan, ResourceChange, Step
 from exoform.engine.provider import READ_TYPES, Provider
-from exoform.engine.read import TenantRead
+from exoform.engine.planning.recheck import ROUTING_KINDS
+from exoform.engine.read import Obj, TenantRead
 from exoform.engine.reporter import Reporter
-from exoform.engine.snapshot import compare_snapshots, snapshot
+from exoform.engine.snapshot import compare_snapshots, others_changes, snapshot, without
 from exoform.engine.state import Pending, State
 from exoform.engine.statefile import StateStore
 
-__all__ = ["ApplyResult", "Executor"]
+__all__ = ["ApplyResult", "Executor", "LiveCheck"]
+
+# Given the tenant's routing objects read right before the plan's live step: why not to go on.
+LiveCheck = Callable[[Mapping[str, Sequence[Obj]]], "str | None"]
 
 
 def _now() -> str:
@@ -42,6 +46,7 @@ class _Run:
     rollback: bool
     done: list[tuple[Step, list[dict[str, Any]]]] = field(default_factory=list)
     unsaved: StateWriteError | None = None  # the state could not be written since this failure
+    others: list[Leftover] = field(default_factory=list)  # changes by others seen before the live step
 
     @property
     def completed(self) -> tuple[int, ...]:
@@ -59,12 +64,14 @@ class Executor:
         reporter: Reporter | None = None,
         clock: Callable[[], str] = _now,
         interrupts: Interrupts | None = None,
+        live_check: LiveCheck | None = None,
     ) -> None:
         self.provider = provider
         self.store = store
         self.reporter = reporter or Reporter()
         self.clock = clock
         self.interrupts = interrupts or Interrupts()
+        self.live_check = live_check
 
     def apply(self, plan: Plan, state: State, *, rollback: bool = True,
               read: TenantRead | None = None) -> ApplyResult:
@@ -77,11 +84,16 @@ class Executor:
             if self.interrupts.requested:  # a safe point: the last call's result is saved
                 return self._stop(run, step.index)
             try:
+                if step.index == plan.live_step:
+                    self._recheck(run, step)
                 self._run(run, step)
             except ProviderError as failure:
                 error = failure.named(plan.change(step.address).exchange_name)
                 self.reporter.step_failed(step, error)
                 self._keep(run, run.state.with_pending(None))
+                return self._failed(run, step.index, error)
+            except ConcurrentChangeError as error:
+                self.reporter.warning(f"stopped before step {step.index + 1}: {error}")
                 return self._failed(run, step.index, error)
             except StateWriteError as error:
                 # A state that cannot be written is a failed step: without it a crash would
@@ -107,6 +119,21 @@ class Executor:
         run.state = handler(step.address.kind).record(run.state, change, step.call, result).with_pending(None)
         run.state = self.store.save(run.state)
         self.reporter.step_done(step, total)
+
+    def _recheck(self, run: _Run, step: Step) -> None:
+        """One read round of the rules and connectors (and the allow list, for the rollback's
+        picture), checked against the rest of the plan."""
+        if self.live_check is None:
+            return
+        self.reporter.activity(f"Re-reading rules and connectors before step {step.index + 1} makes routing live")
+        try:
+            objects = self.provider.read(_RECHECKED)
+        finally:
+            self.reporter.activity(None)
+        problem = self.live_check(objects)
+        if problem:
+            run.others = others_changes(run.before, snapshot(TenantRead(objects)), _names(run.plan), _entries(run.plan))
+            raise ConcurrentChangeError(problem)
 
     def _keep(self, run: _Run, state: State) -> None:
         """Save `state` if the store can; else keep it in memory (the store retries with the
@@ -144,7 +171,7 @@ class Executor:
         problems = self._rollback(run)
         self._unsaved_warning(run)
         after = snapshot(TenantRead(self.provider.read(READ_TYPES)))
-        leftovers = tuple(problems) + tuple(compare_snapshots(run.before, after))
+        leftovers = tuple(problems) + tuple(without(compare_snapshots(run.before, after), run.others))
         return ApplyResult(
             ok=False, state=run.state, completed=run.completed, failed_step=index, error=error,
             rolled_back=True, rollback_complete=not leftovers, leftovers=leftovers,
@@ -198,6 +225,22 @@ class Executor:
         self._keep(run, _restore(run.state, run.original, step.address, undone, undo).with_pending(None))
         self.reporter.rollback_step(description, True)
         return None
+
+
+_RECHECKED = tuple(k.exchange_type for k in (*ROUTING_KINDS, Kind.CONNECTION_FILTER_ALLOWLIST))
+
+
+def _names(plan: Plan) -> set[str]:
+    return {c.exchange_name.casefold() for c in plan.changes}
+
+
+def _entries(plan: Plan) -> set[str]:
+    """The allow-list entries the plan's calls add or remove."""
+    found: set[str] = set()
+    for step in plan.steps:
+        add, remove = handler(step.address.kind).pending_entries(step.call)
+        found |= {e.casefold() for e in (*add, *remove)}
+    return found
 
 
 def _settle_interrupted(plan: Plan, state: State) -> State:

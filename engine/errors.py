@@ -76,6 +76,11 @@ class PlanError(ExoformError):
     """A plan cannot be made or a saved plan cannot be applied (stale, foreign, tampered)."""
 
 
+class ConcurrentChangeError(PlanError):
+    """Right before routing goes live, the tenant's rules or connectors turned out changed by
+    someone else so that the rest of the plan would make mail fail: the apply stops there."""
+
+
 class ProviderError(ExoformError):
     """A tenant call failed. Subclasses say how; fields say which cmdlet and object."""
 

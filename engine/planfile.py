@@ -21,6 +21,7 @@ from exoform.engine.model import Action, Address, Attrs, freeze_attrs, json_attr
 from exoform.engine.plan import (
     Diagnostic,
     EntryEdit,
+    FlowOutcome,
     Move,
     Plan,
     Reason,
@@ -51,10 +52,21 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "forget": [str(a) for a in plan.forget],
         "adopt": plan.adopt,
         "accepted_risks": list(plan.accepted_risks),
+        "mail_flow": [flow_json(f) for f in plan.flow],
+        "live_step": plan.live_step,
         "created": plan.created,
     }
     body["digest"] = content_digest(body)
     return body
+
+
+def flow_json(outcome: FlowOutcome) -> dict[str, Any]:
+    return {"class": outcome.message_class, "verdicts": list(outcome.verdicts),
+            "intended": outcome.intended, "ok": outcome.ok}
+
+
+def _flow_from(data: Mapping[str, Any]) -> FlowOutcome:
+    return FlowOutcome(data["class"], tuple(data["verdicts"]), data["intended"], bool(data["ok"]))
 
 
 def _diagnostic_json(d: Diagnostic) -> dict[str, Any]:
@@ -186,6 +198,8 @@ def plan_from_json(data: Mapping[str, Any], created: str = "") -> Plan:
         tenant=data["tenant"],
         adopt=bool(data.get("adopt", False)),
         accepted_risks=tuple(data.get("accepted_risks", ())),
+        flow=tuple(_flow_from(f) for f in data.get("mail_flow", ())),
+        live_step=data.get("live_step"),
         created=data.get("created", created),
     )
 

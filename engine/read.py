@@ -76,6 +76,10 @@ class TenantRead:
     def empty(cls) -> "TenantRead":
         return cls({})
 
+    def refreshed(self, objects: Mapping[str, Sequence[Obj]]) -> "TenantRead":
+        """This read with the types in `objects` replaced by a newer read of them."""
+        return TenantRead({**self._objects, **objects})
+
     def of_type(self, exchange_type: str) -> tuple[Obj, ...]:
         return self._objects.get(exchange_type, ())
 

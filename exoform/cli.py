@@ -166,6 +166,15 @@ def _script_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--adopt", action="store_true", help="take over unmarked objects that have the desired names")
 
 
+def _trace_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("planfile", nargs="?", help="a plan saved with `plan --out` (default: plan now)")
+    p.add_argument("--destroy", action="store_true", help="trace the uninstall")
+    p.add_argument("--format", choices=("text", "mermaid", "dot"), default=None,
+                   help="text (default): every class's path now, after each step and after the plan; "
+                        "mermaid or dot: the planned mail flow drawn for reviewers")
+    _planning(p)
+
+
 def _import_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("planfile", nargs="?",
                    help="the saved plan a script was made from: the allow-list entries it added become exoform's")
@@ -217,6 +226,8 @@ COMMANDS: tuple[tuple[str, str, Adder, Handler, dict[str, Any]], ...] = (
      _import_args, commands.cmd_import, {}),
     ("drift", "report changes made outside exoform since the last apply (= plan --refresh-only; 0/2/1)",
      _none, commands.cmd_drift, {}),
+    ("trace", "trace every message class through the tenant now, after each step and after the plan "
+     "(loops, bypasses, stopped rules)", _trace_args, commands.cmd_trace, {}),
     ("doctor", "pre-flight check of the tenant, changing nothing (exit 0 ready, 1 missing)",
      doctor_commands.add_args, doctor_commands.cmd_doctor,
      {"state": False, "description": doctor_commands.DESCRIPTION}),

@@ -23,13 +23,14 @@ from exoform.signals import exit_code as interrupt_exit_code
 from exoform.signals import handling_interrupts
 from exoform.text import safe
 from exoform.views.apply import render_interrupted, render_result, result_json
-from exoform.views.drift import render_report, report_json
+from exoform.views.drift import outcome_json, render_outcome
 from exoform.views.importing import import_json, render_import
 from exoform.views.markdown import render_markdown
-from exoform.views.plan import render_diagnostics, render_plan
+from exoform.views.plan import diagnostic_lines, render_diagnostics, render_plan
 from exoform.views.script import render_script
 from exoform.views.show import render_list, render_state
-from exoform.views.terraform_json import plan_document, state_document
+from exoform.views.trace import render_graph, render_trace, trace_json
+from exoform.views.terraform_json import diagnostic_json, plan_document, state_document
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_PARTIAL = 0, 1, 2, 3
 
@@ -132,19 +133,27 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 def _verify(verification: ops.Verification, args: argparse.Namespace) -> int:
     plan, matches = verification.plan, verification.matches
+    code = EXIT_ERROR if verification.blocked else (EXIT_OK if matches else EXIT_CHANGES)
     if output_format(args) == "json":
-        _dump({"matches": matches, "steps": len(plan.steps), "plan": _document(plan, args)})
-    elif matches:
+        _dump({"matches": matches, "steps": len(plan.steps), "plan": _document(plan, args),
+               "mail_flow_now": [diagnostic_json(d) for d in verification.mail]})
+        return code
+    if verification.mail and plan.steps:  # without steps the plan's findings are the tenant's now
+        print("The mail-flow model, about the tenant now:\n\n" + diagnostic_lines(verification.mail))
+    if matches:
         print(render_diagnostics(plan) + "Verified: the tenant matches the configuration.")
         if plan.has_changes:
             print("exoform's state does not record all of it yet: run `exoform import` to record the "
                   "objects (and `exoform import PLANFILE` to own the allow-list entries a script added).")
     else:
         _human(args, render_plan(plan))
-        if not plan.errors:
+        if plan.steps and not verification.blocked:
             print(f"\nThe tenant does not match the configuration: {len(plan.steps)} step(s) above are "
                   "still needed (a script that stopped early, or changes made since).")
-    return EXIT_ERROR if plan.errors else (EXIT_OK if matches else EXIT_CHANGES)
+        elif not verification.blocked:
+            print("\nexoform's objects are as configured, but mail does not flow as the configuration "
+                  "intends (above).")
+    return code
 
 
 def cmd_apply(args: argparse.Namespace, operation: str = "apply") -> int:
@@ -201,10 +210,25 @@ def _print_json(plan: Plan, result: ApplyResult | None, args: argparse.Namespace
 def cmd_drift(args: argparse.Namespace) -> int:
     outcome = ops.drift(open_session(args))
     if args.json:
-        _dump(report_json(outcome.report, outcome.tenant))
+        _dump(outcome_json(outcome))
     else:
-        print(render_report(outcome.report, outcome.has_state))
-    return EXIT_CHANGES if outcome.report.drifted else EXIT_OK
+        print(render_outcome(outcome))
+    return EXIT_CHANGES if outcome.drifted else EXIT_OK
+
+
+def cmd_trace(args: argparse.Namespace) -> int:
+    """Exit 0 when every state traced is safe and the planned one as intended, else 2."""
+    form = output_format(args)
+    session = open_session(args)
+    saved = Path(args.planfile) if args.planfile else None
+    outcome = ops.trace(session, plan_options(args, destroy=args.destroy), saved)
+    if form == "json":
+        _dump(trace_json(outcome))
+    elif form in ("mermaid", "dot"):
+        print(render_graph(outcome, form), end="")
+    else:
+        print(render_trace(outcome), end="")
+    return EXIT_OK if outcome.trace.as_intended else EXIT_CHANGES
 
 
 def cmd_import(args: argparse.Namespace) -> int:

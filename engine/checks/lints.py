@@ -31,10 +31,10 @@ def connector_lints(ctx: CheckContext) -> list[Diagnostic]:
     found: list[Diagnostic] = []
     for obj in request.read.objects(Kind.OUTBOUND_CONNECTOR):
         if _theirs(Kind.OUTBOUND_CONNECTOR, obj, ours, request.integration, ctx):
-            found += _outbound(obj, hosts)
+            found += _outbound(obj, hosts, request.read.owner(Kind.OUTBOUND_CONNECTOR, obj))
     for obj in request.read.objects(Kind.INBOUND_CONNECTOR):
         if _theirs(Kind.INBOUND_CONNECTOR, obj, ours, request.integration, ctx):
-            found += _inbound(obj, ranges)
+            found += _inbound(obj, ranges, request.read.owner(Kind.INBOUND_CONNECTOR, obj))
     return sorted(found, key=lambda d: (d.id, d.code))
 
 
@@ -48,15 +48,22 @@ def _hybrid(obj: Obj) -> bool:
     return text(obj, "ConnectorSource") == "hybridwizard" or bool(_HYBRID_NAME.match(name_of(obj).casefold()))
 
 
-def _outbound(obj: Obj, hosts: set[str]) -> list[Diagnostic]:
+def _whose(holder: str | None, left: str) -> str:
+    """Another exoform integration's object is named as such; an unmarked one may be a leftover."""
+    return f", made by exoform integration '{holder}'" if holder else left
+
+
+def _outbound(obj: Obj, hosts: set[str], holder: str | None) -> list[Diagnostic]:
     name, smart = name_of(obj), values(obj, "SmartHosts")
     if _hybrid(obj):
         return [_hybrid_finding("outbound", name)]
     if set(smart) & hosts:
+        fix = (f"destroy or change that integration if it is not needed" if holder
+               else "remove it if it is not needed")
         return [_lint("third_party_gateway", f"gateway:{name}",
-                      f"outbound connector '{name}' also sends mail to the gateway's smart host, outside exoform "
-                      "(left from an earlier install?). Mail for its recipient domains bypasses exoform's rules; "
-                      "remove it if it is not needed.")]
+                      f"outbound connector '{name}' also sends mail to the gateway's smart host"
+                      f"{_whose(holder, ', outside exoform (left from an earlier install?)')}. Mail for its "
+                      f"recipient domains bypasses exoform's rules; {fix}.")]
     domains = {ADDRESS_SPACE.sub("", d) for d in values(obj, "RecipientDomains")}
     routes_all = not flag(obj, "IsTransportRuleScoped") and "*" in domains
     product = product_of(name, smart)
@@ -70,17 +77,20 @@ def _outbound(obj: Obj, hosts: set[str]) -> list[Diagnostic]:
     return []
 
 
-def _inbound(obj: Obj, ranges: tuple[str, ...]) -> list[Diagnostic]:
+def _inbound(obj: Obj, ranges: tuple[str, ...], holder: str | None) -> list[Diagnostic]:
     name = name_of(obj)
     if _hybrid(obj):
         return [_hybrid_finding("inbound", name)]
     overlap = [r for r in ranges if any(overlaps(r, s) for s in values(obj, "SenderIPAddresses"))]
     if overlap:
+        fix = (f"give the two integrations different gateway addresses, or destroy '{holder}' if it is not needed"
+               if holder else "Remove those addresses from it, or remove it if it is left from an earlier install")
+        fix = fix[0].upper() + fix[1:]
         return [_lint("inbound_overlap", f"overlap:{name}",
-                      f"inbound connector '{name}' also accepts mail from the gateway's addresses "
-                      f"({', '.join(overlap)}). Exchange may attribute mail returning from the gateway to it "
-                      "instead of exoform's connector (550 5.7.64 TenantAttribution, or outbound mail treated as "
-                      "inbound). Remove those addresses from it, or remove it if it is left from an earlier install.")]
+                      f"inbound connector '{name}'{_whose(holder, '')} also accepts mail from the gateway's "
+                      f"addresses ({', '.join(overlap)}). Exchange may attribute mail returning from the gateway "
+                      "to it instead of exoform's connector (550 5.7.64 TenantAttribution, or outbound mail "
+                      f"treated as inbound). {fix}.")]
     product = product_of(name, ())
     if product:
         return [_lint("third_party_gateway", f"gateway:{name}",

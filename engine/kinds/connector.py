@@ -11,9 +11,10 @@ from exoform.engine.cmdlet_reference import (
     INBOUND_TRUST_BOOLS, INBOUND_TRUST_LISTS, INBOUND_TRUST_TEXTS, OUTBOUND_ROUTING_BOOLS, OUTBOUND_ROUTING_TEXTS,
 )
 from exoform.engine.kinds.schema import NAME, KindSpec, Norm, attr, owned
-from exoform.engine.model import Kind
-from exoform.engine.plan import ResourceChange
-from exoform.engine.read import as_bool
+from exoform.engine.kinds.base import PlanContext
+from exoform.engine.model import Action, Address, Kind
+from exoform.engine.plan import Diagnostic, ResourceChange, Severity
+from exoform.engine.read import as_bool, name_of, text
 
 INBOUND_CONNECTOR = KindSpec(
     Kind.INBOUND_CONNECTOR,
@@ -76,6 +77,22 @@ class InboundConnectorHandler(ObjectHandler):
 
 class OutboundConnectorHandler(ObjectHandler):
     schema = OUTBOUND_CONNECTOR
+
+    def checks(self, address: Address, change: ResourceChange | None, ctx: PlanContext) -> list[Diagnostic]:
+        """Exchange refuses Remove-OutboundConnector while a rule routes through the connector:
+        another owner's rule that does is an error before the first step, not a failed destroy."""
+        if change is None or change.before is None or not (change.action is Action.DELETE or change.action.is_replace):
+            return []
+        name = change.exchange_name.casefold()
+        users = [name_of(r) for r in ctx.read.rules()
+                 if text(r, "RouteMessageOutboundConnector") == name
+                 and ctx.read.owner(Kind.TRANSPORT_RULE, r) != ctx.integration]
+        return [Diagnostic(
+            Severity.ERROR, "connector_in_use",
+            f"outbound connector '{change.exchange_name}' cannot be removed: transport rule '{rule}', which "
+            "exoform does not manage, routes mail through it (RouteMessageOutboundConnector), and Exchange "
+            "refuses to remove a connector a rule names. Point that rule at another connector or remove it, "
+            "then plan again.", str(address)) for rule in users]
 
     def not_ready(self, attrs: Mapping[str, Any], dependent: ResourceChange) -> str | None:
         name = attrs.get("Name") or "?"

@@ -47,6 +47,7 @@ class InboundConnector:
     restrict_cert: bool
     cert_name: str
     ours: bool
+    holder: str = ""  # the exoform integration whose marker it carries ("" none)
 
     def domain_specificity(self, domain: str) -> int:
         return max((domain_match(p, domain) for p in self.sender_domains), default=0)
@@ -71,6 +72,7 @@ def compile_inbound(obj: Obj, integration: str) -> InboundConnector:
         restrict_cert=flag(obj, "RestrictDomainsToCertificate"),
         cert_name=folded(obj, "TlsSenderCertificateName"),
         ours=owner(Kind.INBOUND_CONNECTOR, obj) == integration,
+        holder=owner(Kind.INBOUND_CONNECTOR, obj) or "",
     )
 
 
@@ -88,6 +90,7 @@ class OutboundConnector:
     to_gateway: bool  # delivers to exoform's gateway (one of its smart hosts is the gateway's)
     wildcard: bool  # serves more than named domains (`*` or `*.suffix`)
     product: str  # a known mail-security product it sends to ("" none recognised)
+    holder: str = ""  # the exoform integration whose marker it carries ("" none)
 
 
 def compile_outbound(obj: Obj, integration: str, gateway: Gateway) -> OutboundConnector:
@@ -112,6 +115,7 @@ def compile_outbound(obj: Obj, integration: str, gateway: Gateway) -> OutboundCo
         to_gateway=bool(gateway_hosts & set(hosts)),
         wildcard=any(d.startswith("*") for d in recipient_domains),
         product=product_of(text(obj, "Name"), hosts),
+        holder=owner(Kind.OUTBOUND_CONNECTOR, obj) or "",
     )
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from exoform.engine.mailflow.findings import Finding, FindingCode, Placement
 from exoform.engine.mailflow.simulator import Simulation
-from exoform.engine.mailflow.verdicts import CauseCode, MessageClass, ObjectKind, Verdict
+from exoform.engine.mailflow.verdicts import Cause, CauseCode, MessageClass, ObjectKind, Verdict
 
 CLASS_LABELS = {
     MessageClass.INBOUND: "inbound mail", MessageClass.OUTBOUND: "outbound mail",
@@ -101,7 +101,9 @@ def _subject(finding: Finding) -> str:
     if ref.kind is ObjectKind.INTEGRATION:
         return f"exoform's integration '{ref.name}'"
     owner = "exoform's " if ref.ours else ""
-    return f"{owner}{KIND_LABELS[ref.kind]} '{ref.name}'{_PLACEMENT.get(finding.placement, '')}"
+    # Another exoform integration's object is neither exoform's own nor "outside exoform".
+    theirs = f" of exoform integration '{ref.holder}'" if ref.holder and not ref.ours else ""
+    return f"{owner}{KIND_LABELS[ref.kind]} '{ref.name}'{theirs}{_PLACEMENT.get(finding.placement, '')}"
 
 
 def _classes(finding: Finding, simulation: Simulation) -> str:
@@ -113,3 +115,11 @@ def _classes(finding: Finding, simulation: Simulation) -> str:
             label += " for the selected users" if message_class is MessageClass.INBOUND else " from the selected users"
         words.append(label)
     return ", ".join(words[:-1]) + " and " + words[-1] if len(words) > 1 else "".join(words)
+
+
+def cause_text(cause: Cause) -> str:
+    """Why one path goes wrong, e.g. "transport rule 'X' stops rule processing"."""
+    label = CAUSE_LABELS.get(cause.code, cause.code.value)
+    if not cause.object:
+        return f"the mail flow {label}" if cause.kind is not ObjectKind.INTEGRATION else f"exoform {label}"
+    return f"{KIND_LABELS[cause.kind]} '{cause.object}' {label}"

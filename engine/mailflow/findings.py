@@ -45,6 +45,7 @@ class ObjectRef:
     kind: ObjectKind
     name: str
     ours: bool = False
+    holder: str = ""  # the exoform integration whose marker it carries (ours or another's)
 
 
 @dataclass(frozen=True)
@@ -160,12 +161,13 @@ def _finding(world: World, path: Path, code: FindingCode, ident: str, cause: Cau
 def _ref(world: World, kind: ObjectKind, name: str) -> ObjectRef:
     if kind is ObjectKind.TRANSPORT_RULE:
         rule = world.rule(name)
-        return ObjectRef(kind, name, bool(rule and rule.ours))
+        return ObjectRef(kind, name, bool(rule and rule.ours), rule.holder if rule else "")
     if kind is ObjectKind.OUTBOUND_CONNECTOR:
         connector = world.outbound_connector(name.casefold())
-        return ObjectRef(kind, name, bool(connector and connector.ours))
+        return ObjectRef(kind, name, bool(connector and connector.ours), connector.holder if connector else "")
     if kind is ObjectKind.INBOUND_CONNECTOR:
-        return ObjectRef(kind, name, any(c.ours for c in world.inbound if c.name == name))
+        found = next((c for c in world.inbound if c.name == name), None)
+        return ObjectRef(kind, name, bool(found and found.ours), found.holder if found else "")
     return ObjectRef(kind, name, kind is ObjectKind.INTEGRATION)
 
 

@@ -109,6 +109,7 @@ class CompiledRule:
     writes: frozenset[str]  # headers its actions set or remove
     required: int  # scope facts its conditions need (see conditions.scope_facts)
     excluded: int  # scope facts its exceptions reject
+    holder: str = ""  # the exoform integration whose marker it carries ("" none)
 
     def screen(self, facts: int) -> bool:
         """Its scopes allow a message with these facts (a cheap test before `matches`)."""
@@ -165,7 +166,8 @@ def compile_rule(raw: Obj, integration: str, gateway: IpRanges, at: datetime | N
     header = folded(obj, "SetHeaderName")
     removed = folded(obj, "RemoveHeader")
     sender_ranges = parse_ranges(texts(obj, "SenderIpRanges"))
-    ours = owner(Kind.TRANSPORT_RULE, obj) == integration
+    holder = owner(Kind.TRANSPORT_RULE, obj) or ""
+    ours = holder == integration
     return CompiledRule(
         name=text(obj, "Name"), key=folded(obj, "Name"), ours=ours, role=_role(obj) if ours else RuleRole.OTHER,
         enabled=rule_enabled(obj), audit=folded(obj, "Mode") in ("audit", "auditandnotify"),
@@ -182,7 +184,7 @@ def compile_rule(raw: Obj, integration: str, gateway: IpRanges, at: datetime | N
         envelope_recipient=any(k in obj or "ExceptIf" + k in obj for k in RECIPIENT_KEYS),
         reads=frozenset().union(*(c.reads for c in conditions + exceptions)),
         writes=frozenset(n for n in (header, removed) if n),
-        required=_bits(conditions), excluded=_bits(exceptions),
+        required=_bits(conditions), excluded=_bits(exceptions), holder=holder,
     )
 
 

@@ -27,10 +27,11 @@ from exoform.engine.operations.reports import (
 )
 from exoform.engine.operations.running import ApplyRun, applying
 from exoform.engine.operations.session import PlanOptions, Providers, Session, request_for, state_path
+from exoform.engine.operations.tracing import TraceOutcome, trace
 from exoform.engine.operations.statecmds import current_state, force_unlock, save_plan
 from exoform.engine.outcome import ApplyResult, Leftover, LeftoverKind
 from exoform.engine.plan import Plan
-from exoform.engine.planfile import plan_to_json, read_plan, reason_text
+from exoform.engine.planfile import flow_json, plan_to_json, read_plan, reason_text
 from exoform.engine.reporter import CallRecord, Reporter
 from exoform.engine.config import load_config, missing_files
 from exoform.engine.spec import IntegrationSpec
@@ -40,10 +41,10 @@ from exoform.engine.statefile import read_state_file
 __all__ = [
     "ApplyResult", "ApplyRun", "CallRecord", "DriftOutcome", "DriftReport", "DriftStatus", "ImportBlocked",
     "ImportOutcome", "IntegrationSpec", "Interrupts", "Leftover", "LeftoverKind", "PLAIN", "PlanOptions",
-    "Providers", "Reporter", "ResourceDrift", "Session", "Unlocked", "Verification", "applying",
-    "by_address", "current_state", "drift", "force_unlock", "import_objects", "is_guid", "load_document",
+    "Providers", "Reporter", "ResourceDrift", "Session", "TraceOutcome", "Unlocked", "Verification", "applying",
+    "by_address", "current_state", "drift", "flow_json", "force_unlock", "import_objects", "is_guid", "load_document",
     "plan_to_json", "read_plan",
-    "read_state", "reason_text", "request_for", "save_plan", "sensitive_attrs", "state_of_config",
+    "read_state", "reason_text", "request_for", "save_plan", "sensitive_attrs", "state_of_config", "trace",
     "validate", "verify",
 ]
 

@@ -12,8 +12,12 @@ from exoform.engine.errors import PlanError
 from exoform.engine.imports import ImportResult, import_state
 from exoform.engine.model import Address
 from exoform.engine.operations.saved import matching_saved_plan
-from exoform.engine.operations.session import PlanOptions, Session, request_for
-from exoform.engine.plan import Plan, Reason
+from exoform.engine.operations.session import PlanOptions, Session, mail_context, request_for
+from exoform.engine.checks.mailflow import now_diagnostics
+from exoform.engine.checks.risk import accept_risks
+from exoform.engine.plan import Diagnostic, Plan, Reason, Severity
+from exoform.engine.planning.mailtrace import simulate_now
+from exoform.engine.read import TenantRead
 from exoform.engine.state import State
 from exoform.engine.planning import plan_observed
 from exoform.engine.planning.refresh import drift_report
@@ -31,11 +35,18 @@ class ImportBlocked(PlanError):
 @dataclass(frozen=True)
 class Verification:
     plan: Plan
+    mail: tuple[Diagnostic, ...] = ()  # the mail-flow model's findings about the tenant now
 
     @property
     def matches(self) -> bool:
-        """Only tenant work counts: recording objects in state does not."""
-        return not self.plan.errors and not self.plan.steps
+        """Only tenant work counts: recording objects in state does not; mail that does not
+        flow as intended now (a loop, a bypass: an error not accepted) is not a match either."""
+        return not self.blocked and not self.plan.steps and not _errors(self.mail)
+
+    @property
+    def blocked(self) -> bool:
+        """The plan has errors other than the mail-flow model's (those mean "not as intended")."""
+        return any(not d.code.startswith("mail_") for d in self.plan.errors)
 
 
 @dataclass(frozen=True)
@@ -43,6 +54,16 @@ class DriftOutcome:
     report: DriftReport
     tenant: str
     has_state: bool
+    mail: tuple[Diagnostic, ...] = ()  # the mail-flow model's findings about the tenant now
+
+    @property
+    def drifted(self) -> bool:
+        """Changed outside exoform, or mail not flowing as the config intends."""
+        return self.report.drifted or bool(_errors(self.mail))
+
+
+def _errors(found: tuple[Diagnostic, ...]) -> tuple[Diagnostic, ...]:
+    return tuple(d for d in found if d.severity is Severity.ERROR)
 
 
 @dataclass(frozen=True)
@@ -54,14 +75,30 @@ class ImportOutcome:
 
 
 def verify(session: Session, options: PlanOptions) -> Verification:
-    return Verification(session.plan(options))
+    with session.connected() as provider:
+        state = session.load_state()
+        read = session.read(provider)
+        plan = session.make_plan(read, state, options)
+    return Verification(plan, mail_now(session, read, state, options))
 
 
 def drift(session: Session) -> DriftOutcome:
     with session.connected() as provider:
         state = session.load_state()
-        report = drift_report(session.read(provider), state)
-    return DriftOutcome(report, session.tenant, session.store.exists())
+        read = session.read(provider)
+    report = drift_report(read, state)
+    mail = mail_now(session, read, state) if state.resources else ()
+    return DriftOutcome(report, session.tenant, session.store.exists(), mail)
+
+
+def mail_now(session: Session, read: TenantRead, state: State, options: PlanOptions = PlanOptions()
+             ) -> tuple[Diagnostic, ...]:
+    """What the mail-flow model finds wrong in the tenant as it is (warnings and errors)."""
+    names = {r.exchange_name.casefold(): str(r.address) for r in state.resources}
+    simulation = simulate_now(mail_context(session.spec, read, options.operation), read)
+    found = accept_risks(now_diagnostics(simulation, names), options.accepted_risks, session.spec.accept_risks)
+    # An accepted ID the tenant now does not show is the plan's to report, not drift's.
+    return tuple(d for d in found if d.severity is not Severity.INFO and d.code != "unknown_risk_id")
 
 
 def claimed_entries(session: Session, path: Path, state: State) -> tuple[str, ...]:

@@ -7,16 +7,17 @@ from __future__ import annotations
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Mapping, Sequence
 
-from exoform.engine.apply import Executor
+from exoform.engine.apply import Executor, LiveCheck
 from exoform.engine.interrupt import Interrupts
 from exoform.engine.operations.saved import checked_saved_plan
-from exoform.engine.operations.session import PlanOptions, Session
+from exoform.engine.operations.session import PlanOptions, Session, mail_context
 from exoform.engine.outcome import ApplyResult
 from exoform.engine.plan import Plan
 from exoform.engine.provider import Provider
-from exoform.engine.read import TenantRead
+from exoform.engine.planning.recheck import recheck
+from exoform.engine.read import Obj, TenantRead
 from exoform.engine.state import State
 
 
@@ -39,9 +40,19 @@ class ApplyRun:
     def execute(self, *, rollback: bool, interrupts: Interrupts, reread: bool) -> ApplyResult:
         """Run the plan. `reread`: a person took time to answer a prompt since the read, so the
         pre-apply snapshot rollback is verified against is read again."""
-        executor = Executor(self.provider, self.session.store, self.session.reporter, interrupts=interrupts)
+        executor = Executor(self.provider, self.session.store, self.session.reporter, interrupts=interrupts,
+                            live_check=self._live_check())
         return executor.apply(self.plan, self.state, rollback=rollback,
                               read=None if reread else self.read)
+
+
+    def _live_check(self) -> LiveCheck:
+        context = mail_context(self.session.spec, self.read, self.plan.operation)
+
+        def check(objects: Mapping[str, Sequence[Obj]]) -> str | None:
+            found = recheck(context, self.plan, self.read, self.read.refreshed(objects))
+            return found.message if found else None
+        return check
 
 
 @contextmanager

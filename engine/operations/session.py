@@ -63,14 +63,20 @@ def request_for(spec: IntegrationSpec, read: TenantRead, state: State, *, operat
         keep_admin_enabled_rules=not spec.rules_enabled_explicit,
         config_digest=spec.digest, provider=spec.tenant.provider, tenant=tenant,
         adopt=adopt, accepted_risks=accepted_risks, config_risks=spec.accept_risks,
-        mail=mail_context(spec, operation),
+        mail=mail_context(spec, read, operation),
     )
 
 
-def mail_context(spec: IntegrationSpec, operation: str = "apply") -> MailContext:
-    """The gateway the config names and what it protects (a destroy protects nothing)."""
-    intent = Intent.from_spec(spec) if operation == "apply" else Intent.nothing(spec.integration)
-    return MailContext(Gateway.from_spec(spec), intent)
+def mail_context(spec: IntegrationSpec, read: TenantRead, operation: str = "apply") -> MailContext:
+    """The gateway the config names and what it protects (a destroy protects nothing), its
+    scope's people and groups by the primary addresses the rules will name (as the blueprint)."""
+    if operation != "apply":
+        return MailContext(Gateway.from_spec(spec), Intent.nothing(spec.integration))
+    intent = Intent.from_spec(spec)
+    scope = dataclasses.replace(
+        intent.scope, recipients=tuple(read.primary_address(r) for r in intent.scope.recipients),
+        groups=tuple(read.primary_address(g) for g in intent.scope.groups))
+    return MailContext(Gateway.from_spec(spec), dataclasses.replace(intent, scope=scope))
 
 
 def utc_now() -> str:

@@ -75,10 +75,10 @@ class MailSafety:
     def report(self, after: Sequence[Simulation], final: TenantStates,
                unsafe: Sequence[UnsafeStep]) -> MailReport:
         planned = after[-1] if after else self.now
-        return MailReport(self.now, tuple(after), planned, self._preview(final), tuple(unsafe),
+        return MailReport(self.now, tuple(after), planned, self.preview(final), tuple(unsafe),
                           tuple(_gaps(self.now, after, planned)))
 
-    def _preview(self, final: TenantStates) -> Simulation | None:
+    def preview(self, final: TenantStates) -> Simulation | None:
         """Staged rules (created disabled, or in Audit mode): how mail flows once they are on."""
         intent = self.simulator.intent
         if intent.enforced or not intent.directions:

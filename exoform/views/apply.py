@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from exoform.engine.errors import ConcurrentChangeError
 from exoform.engine.operations import ApplyResult, Leftover, LeftoverKind
 from exoform.engine.plan import Plan
 from exoform.text import safe
@@ -24,6 +25,10 @@ def render_result(plan: Plan, result: ApplyResult) -> str:
         return "\n\n".join([done, *rule_notes(plan, applied=True)])
     failed = plan.steps[result.failed_step] if result.failed_step is not None else None
     number = result.failed_step + 1 if failed and result.failed_step is not None else "?"
+    if isinstance(result.error, ConcurrentChangeError):
+        lines = [f"Error: stopped before step {number} ({safe(failed.description) if failed else ''}): "
+                 f"{safe(result.error)}"]
+        return "\n".join(lines + outcome_lines(result, FIX_THEN_RECOVER))
     lines = [f"Error: step {number} ({safe(failed.description) if failed else ''}) failed: {safe(result.error)}"]
     return "\n".join(lines + outcome_lines(result, FIX_THEN_RECOVER))
 

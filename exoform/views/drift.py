@@ -4,9 +4,29 @@ from __future__ import annotations
 
 from typing import Any
 
-from exoform.engine.operations import DriftReport, DriftStatus, ResourceDrift
+from exoform.engine.operations import DriftOutcome, DriftReport, DriftStatus, ResourceDrift
+from exoform.engine.plan import Severity
 from exoform.text import literal, safe
-from exoform.views.plan import SENSITIVE
+from exoform.views.plan import SENSITIVE, diagnostic_lines
+from exoform.views.terraform_json import diagnostic_json
+
+
+def outcome_json(outcome: DriftOutcome) -> dict[str, Any]:
+    """The drift report, and the mail-flow model's findings about the tenant now."""
+    body = report_json(outcome.report, outcome.tenant)
+    body["mail_flow"] = {"as_intended": not any(d.severity is Severity.ERROR for d in outcome.mail),
+                         "findings": [diagnostic_json(d) for d in outcome.mail]}
+    return body
+
+
+def render_outcome(outcome: DriftOutcome) -> str:
+    text = render_report(outcome.report, outcome.has_state)
+    if not outcome.mail:
+        return text
+    errors = any(d.severity is Severity.ERROR for d in outcome.mail)
+    head = ("Mail does not flow as the configuration intends now (the mail-flow model):" if errors
+            else "The mail-flow model notes about the tenant now:")
+    return f"{text}\n\n{head}\n\n{diagnostic_lines(outcome.mail)}".rstrip()
 
 
 def report_json(report: DriftReport, tenant: str) -> dict[str, Any]:

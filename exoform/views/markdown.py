@@ -13,7 +13,7 @@ from exoform.views.plan import (
     attribute_rows,
     entries,
     headline,
-    mail_flow_lines,
+    mail_flow_rows,
     shown_changes,
     summary_line,
     symbol,
@@ -99,5 +99,9 @@ def _details(change: ResourceChange) -> list[str]:
 
 def mail_flow_section(plan: Plan) -> list[str]:
     """"Mail flow after this plan": the table the mail-flow model provides, in Markdown."""
-    rows = mail_flow_lines(plan)
-    return ["#### Mail flow after this plan", "", *rows, ""] if rows else []
+    rows = mail_flow_rows(plan)
+    if not rows:
+        return []
+    table = ["| class | verdict | intended | |", "|---|---|---|---|"]
+    table += [f"| `{c}` | {v} | {i} | {'**' + n + '**' if n else ''} |" for c, v, i, n in rows]
+    return ["#### Mail flow after this plan", "", *table, ""]

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Sequence
 
 from tabulate import tabulate
 
 from exoform.engine.model import Action
 from exoform.engine.operations import by_address, reason_text, sensitive_attrs
-from exoform.engine.plan import Plan, ResourceChange, Severity, Step, StepOp
+from exoform.engine.plan import Diagnostic, Plan, ResourceChange, Severity, Step, StepOp
 from exoform.text import literal, safe
 
 SENSITIVE = "(sensitive value)"
@@ -52,9 +52,23 @@ def shown_changes(plan: Plan) -> list[ResourceChange]:
     return [c for c in plan.changes if c.action is not Action.NOOP or c.adopted]
 
 
+def mail_flow_rows(plan: Plan) -> list[tuple[str, str, str, str]]:
+    """class, verdict(s), intended, "" or "NOT AS INTENDED": the model's verdicts after the plan."""
+    return [(f.message_class, " | ".join(f.verdicts), f.intended, "" if f.ok else "NOT AS INTENDED")
+            for f in plan.flow]
+
+
 def mail_flow_lines(plan: Plan) -> list[str]:
-    """The place of the "Mail flow after this plan" table (the mail-flow model adds it)."""
-    return []
+    """The "Mail flow after this plan" table (`exoform trace` shows every step)."""
+    rows = mail_flow_rows(plan)
+    if not rows:
+        return []
+    table = [("class", "verdict", "intended", ""), *rows]
+    widths = [max(len(r[i]) for r in table) for i in range(3)]
+    lines = ["  " + "  ".join(c.ljust(w) for c, w in zip(r[:3], widths)) + ("  " + r[3] if r[3] else "")
+             for r in table]
+    return ["\nMail flow after this plan (`exoform trace` shows it after every step):\n"
+            + "\n".join(line.rstrip() for line in lines)]
 
 
 def _blocked(plan: Plan) -> str:
@@ -247,8 +261,12 @@ def _step_object(step: Step, change: ResourceChange) -> str:
 
 
 def render_diagnostics(plan: Plan) -> str:
+    return diagnostic_lines(plan.diagnostics)
+
+
+def diagnostic_lines(diagnostics: Sequence[Diagnostic]) -> str:
     lines = []
-    for d in sorted(plan.diagnostics, key=lambda d: (_SEVERITY_ORDER[d.severity], d.address, d.code, d.id)):
+    for d in sorted(diagnostics, key=lambda d: (_SEVERITY_ORDER[d.severity], d.address, d.code, d.id)):
         where = f" ({d.address})" if d.address else ""
         ident = f" [{safe(d.id)}]" if d.id else ""
         line = f"{d.severity.value.capitalize()}{where}{ident}: {safe(d.message)}\n"

@@ -9,7 +9,7 @@ from typing import Any, Mapping
 from exoform import __version__
 from exoform.engine.cmdlets import wire_params
 from exoform.engine.model import Action, Address, Kind, Value, json_value
-from exoform.engine.operations import reason_text, sensitive_attrs
+from exoform.engine.operations import flow_json, reason_text, sensitive_attrs
 from exoform.engine.plan import Diagnostic, Plan, Reason, ResourceChange
 from exoform.engine.state import SCHEMA_VERSION, State, StateResource
 
@@ -243,6 +243,8 @@ def _plan_extras(plan: Plan, mask: _Mask) -> dict[str, Any]:
         "forget": [str(a) for a in plan.forget],
         "adopt": plan.adopt,
         "accepted_risks": list(plan.accepted_risks),
+        "mail_flow": [flow_json(f) for f in plan.flow],
+        "live_step": plan.live_step,
     }
 
 
