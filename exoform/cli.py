@@ -178,6 +178,9 @@ def _trace_args(p: argparse.ArgumentParser) -> None:
 def _import_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("planfile", nargs="?",
                    help="the saved plan a script was made from: the allow-list entries it added become exoform's")
+    p.add_argument("--claim-entry", action="append", metavar="RANGE", default=[],
+                   help="record this allow-list entry (one of the gateway's ranges, e.g. after a lost "
+                        "state) as added by exoform, so destroy removes it; repeatable")
     _sensitive(p)
 
 

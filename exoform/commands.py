@@ -234,7 +234,8 @@ def cmd_trace(args: argparse.Namespace) -> int:
 def cmd_import(args: argparse.Namespace) -> int:
     session = open_session(args)
     try:
-        outcome = ops.import_objects(session, Path(args.planfile) if args.planfile else None)
+        outcome = ops.import_objects(session, Path(args.planfile) if args.planfile else None,
+                                     tuple(args.claim_entry))
     except ops.ImportBlocked as blocked:
         print(render_diagnostics(blocked.plan), file=sys.stderr)
         raise

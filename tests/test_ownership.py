@@ -95,3 +95,26 @@ def test_each_provider_names_its_tenant_by_a_stable_id(ws: Workspace) -> None:
         ws.tenant.write_text(json.dumps({**document, "tenant_id": "1b2c3d4e-0000-4000-8000-123456789abc"}))
         with session.connected() as provider:
             assert provider.identity().tenant_id == "1b2c3d4e-0000-4000-8000-123456789abc"
+
+
+def test_claim_entry_owns_the_gateways_entries_a_lost_state_left_unowned(ws: Workspace) -> None:
+    """The gateway's range is in the allow list but nothing says exoform added it (a script's
+    run recorded nowhere, a lost state): the plan says how to claim it, `import --claim-entry`
+    does, and destroy then removes it; claiming anything else is refused, changing nothing."""
+    tenant = json.loads(json.dumps(ADMIN))
+    tenant["HostedConnectionFilterPolicy"][0]["IPAllowList"] = ["192.0.2.0/24", "203.0.113.0/24"]
+    ws.write_tenant(tenant)
+    ws.write_config({**CONFIG, "allowlist": {"connection_filter": True}})
+    code, out, err = ws.run("plan")
+    assert code == 0 and "--claim-entry 203.0.113.0/24" in out + err
+    for wrong, says in (("192.0.2.0/24", "not one of the gateway's ranges"), ("198.51.100.7", "not in the Default")):
+        code, out, err = ws.run("import", "--claim-entry", wrong)
+        assert code == 1 and says in err and "Traceback" not in err
+        assert not ws.state.exists(), "nothing was imported"
+    code, out, err = ws.run("import", "--claim-entry", "203.0.113.0/24")
+    assert code == 0, out + err
+    assert "--claim-entry" not in ws.run("plan")[1]
+    assert ws.run("apply", "--auto-approve")[0] == 0
+    assert ws.run("plan", "--detailed-exitcode")[0] == 0
+    assert ws.run("destroy", "--auto-approve")[0] == 0
+    assert ws.document()["HostedConnectionFilterPolicy"][0]["IPAllowList"] == ["192.0.2.0/24"]

@@ -43,6 +43,13 @@ class PassResult:
     def finished(self) -> bool:
         return bool(self.stopped_by or self.withheld or self.rejected_by)
 
+    def fired_with(self, headers: tuple[tuple[str, str], ...], changed: frozenset[str],
+                   fired: tuple[str, ...]) -> "PassResult":
+        """`replace` for the hot path (a rule fired: its headers and name), without the field
+        introspection that makes `dataclasses.replace` cost more than the rule's evaluation."""
+        return PassResult(headers, changed, self.route, self.copies, self.stopped_by, self.withheld,
+                          self.rejected_by, fired, self.maybe, self.ours, self.assumptions)
+
     def merge_key(self) -> tuple[object, ...]:
         """Alternatives with the same key go on alike. A finished pass no longer reads what
         changed in it, and withheld or refused mail goes nowhere, whichever rule did it (the
@@ -127,11 +134,14 @@ def _evaluate_segment(segment: Segment, acc: PassResult, message: Message, entry
         step: list[tuple[PassResult, Env | None]] = []
         for state, env in live:
             env = env or _env(message, entry, state, ctx)
-            if rule.matches(env) == NO:
+            found = rule.matches(env)
+            if found == NO:
                 step.append((state, env))  # the common case: nothing changes
                 continue
-            for out in _through_rule(rule, state, message, entry, ctx, env):
-                same = out.headers == state.headers and out.changed == state.changed
+            # Conditions read only watched headers: a rule that writes none keeps the Env valid.
+            kept = rule.writes.isdisjoint(ctx.watched) and not (rule.copies or rule.withhold is Withhold.REDIRECT)
+            for out in _through_rule(rule, state, message, entry, ctx, env, found):
+                same = kept or (out.headers == state.headers and out.changed == state.changed)
                 step.append((out, env if same else None))
         live = []
         for state, env in _merge_pairs(step) if len(step) > 1 else step:
@@ -152,12 +162,13 @@ def _merge_pairs(step: list[tuple[PassResult, Env | None]]) -> list[tuple[PassRe
 
 
 def _through_rule(rule: CompiledRule, acc: PassResult, message: Message, entry: Entry,
-                  ctx: PassContext, env: Env) -> list[PassResult]:
+                  ctx: PassContext, env: Env, found: int | None = None) -> list[PassResult]:
+    """`found`: the rule's match on `env`, when the caller already knows it."""
     if rule.ours:
         acc = replace(acc, ours=acc.ours + ((rule.name, rule.explain(env)),))
     if not rule.enabled:
         return [acc]
-    found = rule.matches(env)
+    found = rule.matches(env) if found is None else found
     if found == NO:
         return [acc]
     if rule.audit:
@@ -177,15 +188,14 @@ def _through_rule(rule: CompiledRule, acc: PassResult, message: Message, entry: 
 
 def apply_rule(rule: CompiledRule, acc: PassResult, message: Message, record: bool) -> list[PassResult]:
     """The rule's actions on one alternative (two when its route conflicts with an earlier one)."""
-    headers, changed = acc.headers, set(acc.changed)
+    headers, changed = acc.headers, acc.changed
     if rule.set_header:
         headers = set_header(headers, *rule.set_header)
-        changed.add(rule.set_header[0])
+        changed = changed | {rule.set_header[0]}
     if rule.remove_header:
         headers = remove_header(headers, rule.remove_header)
-        changed.add(rule.remove_header)
-    out = replace(acc, headers=headers, changed=frozenset(changed),
-                  fired=acc.fired + ((rule.name,) if record else ()))
+        changed = changed | {rule.remove_header}
+    out = acc.fired_with(headers, changed, acc.fired + ((rule.name,) if record else ()))
     if rule.copies or rule.withhold is Withhold.REDIRECT:
         if message.header(RULES_LOOP_HEADER) is not None:
             # The message already carries X-MS-Exchange-Transport-Rules-Loop: 550 5.7.128.

@@ -160,7 +160,8 @@ class CompiledRule:
 
 def compile_rule(raw: Obj, integration: str, gateway: IpRanges, at: datetime | None) -> CompiledRule:
     # Get- output holds ~170 properties, nearly all null: read only the ones that are set.
-    obj = {k: v for k, v in raw.items() if is_set(v)}
+    # (Most are None: skipping those first spares a call per property.)
+    obj = {k: v for k, v in raw.items() if v is not None and is_set(v)}
     conditions, exceptions = _predicates(obj, gateway)
     except_ranges = parse_ranges(texts(obj, "ExceptIfSenderIpRanges"))
     header = folded(obj, "SetHeaderName")

@@ -82,6 +82,15 @@ class Simulator:
         self._representatives: dict[tuple[object, ...], tuple[Start, ...]] = {}
         self._directories: list[Directory] = []
 
+    def sharing(self, intent: Intent) -> "Simulator":
+        """A simulator for another intent of the same integration and gateway that reuses what
+        this one compiled and evaluated (neither depends on the intent; representatives and
+        baselines do, and are not shared)."""
+        other = Simulator(self.gateway, intent, self.at)
+        other._compiled, other._segments = self._compiled, self._segments
+        other._directory, other._directories = self._directory, self._directories
+        return other
+
     def simulate(self, tenant: MailTenant) -> Simulation:
         compiled = self._compiled_state(tenant)
         world = self._world(tenant, compiled, keep_ours=True)

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 from exoform.engine.drift import DriftReport
-from exoform.engine.errors import PlanError
+from exoform.engine.errors import ExoformError, PlanError
+from exoform.engine.ipv4 import canonical
 from exoform.engine.imports import ImportResult, import_state
 from exoform.engine.model import Address
 from exoform.engine.operations.saved import matching_saved_plan
@@ -17,7 +19,7 @@ from exoform.engine.checks.mailflow import now_diagnostics
 from exoform.engine.checks.risk import accept_risks
 from exoform.engine.plan import Diagnostic, Plan, Reason, Severity
 from exoform.engine.planning.mailtrace import simulate_now
-from exoform.engine.read import TenantRead
+from exoform.engine.read import TenantRead, values
 from exoform.engine.state import State
 from exoform.engine.planning import plan_observed
 from exoform.engine.planning.refresh import drift_report
@@ -101,6 +103,28 @@ def mail_now(session: Session, read: TenantRead, state: State, options: PlanOpti
     return tuple(d for d in found if d.severity is not Severity.INFO and d.code != "unknown_risk_id")
 
 
+def _claimable(session: Session, entries: Sequence[str]) -> tuple[str, ...]:
+    """Only the gateway's own ranges may be claimed: anything else is the admin's."""
+    ranges = {canonical(r) for r in session.spec.gateway.ip_ranges}
+    found = []
+    for entry in entries:
+        if canonical(entry) not in ranges:
+            raise ExoformError(f"--claim-entry {entry!r} is not one of the gateway's ranges in "
+                             f"{session.spec.source} ({', '.join(session.spec.gateway.ip_ranges)}); only "
+                             "entries exoform would add can be claimed")
+        found.append(canonical(entry))
+    return tuple(dict.fromkeys(found))
+
+
+def _present(read: TenantRead, entries: Sequence[str]) -> None:
+    policy = read.default_policy()
+    listed = {canonical(e) for e in values(policy, "IPAllowList")} if policy else set()
+    missing = [e for e in entries if e not in listed]
+    if missing:
+        raise ExoformError(f"--claim-entry {', '.join(missing)}: not in the Default connection filter "
+                         "policy's IP allow list, so there is nothing to claim (nothing was imported)")
+
+
 def claimed_entries(session: Session, path: Path, state: State) -> tuple[str, ...]:
     """The shared-list entries a script made from the saved plan at `path` added. The plan must
     be an apply plan made for this tenant, config and state as it is (as `apply` requires), but
@@ -111,11 +135,16 @@ def claimed_entries(session: Session, path: Path, state: State) -> tuple[str, ..
     return tuple(entry for change in plan.changes if change.edit for entry in change.edit.add)
 
 
-def import_objects(session: Session, claim_from: Path | None) -> ImportOutcome:
+def import_objects(session: Session, claim_from: Path | None, claim: Sequence[str] = ()) -> ImportOutcome:
+    """`claim_from`: a saved plan whose script ran (its entries become exoform's); `claim`:
+    entries of the gateway's ranges to own after a lost state (`--claim-entry`)."""
+    wanted = _claimable(session, claim)
     with session.connected() as provider, session.locked("exoform import"):
         state = session.load_state()
-        claim = claimed_entries(session, claim_from, state) if claim_from else ()
+        claimed = claimed_entries(session, claim_from, state) if claim_from else ()
         read = session.read(provider)
+        _present(read, wanted)
+        claim = (*claimed, *wanted)
         found, seen = plan_observed(request_for(session.spec, read, state, tenant=session.tenant, adopt=True))
         if seen.conflicts:  # with adoption, only objects of other integrations are left
             raise ImportBlocked(found)

@@ -89,7 +89,7 @@ class MailSafety:
         for index, rule in enumerate(ours):
             if owner(Kind.TRANSPORT_RULE, rule) == intent.integration:
                 ours[index] = {**rule, "State": "Enabled", "Mode": "Enforce"}
-        return Simulator(self.context.gateway, enforced).simulate(enabled.tenant())
+        return self.simulator.sharing(enforced).simulate(enabled.tenant())
 
 
 def live_step(calls: Sequence[tuple[Address, CmdletCall, Obj | None]]) -> int | None:
