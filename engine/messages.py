@@ -60,9 +60,30 @@ def truncate(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
+# Shapes of credentials a user may paste into the wrong field (client id, tenant id, smart
+# host...): an Entra ID client secret (`xyz8Q~...`), a JWT, a PEM block, or any long token
+# mixing upper and lower case and digits that is not a GUID.
+_SECRET_SHAPES = (re.compile(r"[A-Za-z0-9_.\-]{3}\dQ~[A-Za-z0-9_.~\-]{20,}"), re.compile(r"eyJ[\w-]{8,}\.[\w-]{8,}"),
+                  re.compile(r"-----BEGIN [A-Z ]+-----"))
+_GUID = re.compile(r"\{?[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}\}?")
+
+
+def looks_like_secret(text: str) -> bool:
+    """True for a value that is probably a credential: error messages then do not echo it."""
+    if any(shape.search(text) for shape in _SECRET_SHAPES):
+        return True
+    token = text.strip()
+    if len(token) < 30 or any(c.isspace() for c in token) or _GUID.fullmatch(token) or "@" in token:
+        return False
+    return any(c.isupper() for c in token) and any(c.islower() for c in token) and any(c.isdigit() for c in token)
+
+
 def preview(value: object, limit: int = 60) -> str:
-    """A short rendering of a user's value: never a huge or deeply nested dump."""
+    """A short rendering of a user's value: never a huge or deeply nested dump, never what
+    looks like a secret pasted into the wrong field."""
     if isinstance(value, str):
+        if looks_like_secret(value):
+            return "a value that looks like a secret (not shown)"
         return json.dumps(truncate(value, limit), ensure_ascii=False)
     if isinstance(value, bool) or value is None:
         return json.dumps(value)

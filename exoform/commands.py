@@ -51,7 +51,7 @@ def open_session(args: argparse.Namespace) -> Session:
     return Session.open(
         args.config, ConsoleReporter(stream), registry, state=getattr(args, "state", None),
         token_cache=not getattr(args, "no_token_cache", False),
-        prompt=lambda text: print(text, file=sys.stderr, flush=True),
+        prompt=lambda text: print(safe(text), file=sys.stderr, flush=True),  # msal's text, escaped too
         lock_timeout=getattr(args, "lock_timeout", 0.0),
         allow_unsafe_folder=getattr(args, "allow_unsafe_state_folder", False),
     )

@@ -1,13 +1,16 @@
 """Terminal-safe text: every value that may come from a file or the tenant goes through
-`safe` before it is printed, so control characters (escape sequences, CR, NUL) show as
-visible escapes instead of acting on the terminal."""
+`safe` before it is printed, so control characters (escape sequences, CR, NUL), line and
+paragraph separators, BiDi controls and invisible characters (zero-width spaces and joiners,
+word joiners, the BOM, soft hyphens, Hangul fillers) show as visible escapes instead of acting
+on the terminal or hiding in a name."""
 from __future__ import annotations
 
 import json
 import re
 from typing import Any
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\xad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f"
+                      r"\u200b-\u200f\u2028-\u202e\u2060-\u206f\u3164\ufeff\uffa0\ufff9-\ufffb]")
 
 
 def safe(text: Any) -> str:

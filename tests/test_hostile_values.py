@@ -198,3 +198,66 @@ def test_hostile_names_already_in_the_tenant_are_shown_safely(workspace: Workspa
         assert_terminal_safe(out + err)
     code, out, err = workspace.run("plan")
     assert "Admin \\u001b]0;pwned\\u0007" in out + err  # the stray rule, escaped
+
+
+INVISIBLE = ["\u200b", "\u200d", "\u200e", "\u200f", "\u2060", "\ufeff", "\u00ad", "\u061c", "\u3164",
+             "\u2066", "\u2069", "\u202e", "\u2028", "\r"]
+
+
+@pytest.mark.parametrize("char", INVISIBLE, ids=[f"U+{ord(c):04X}" for c in INVISIBLE])
+def test_invisible_and_line_breaking_characters_in_tenant_names_are_escaped(workspace: Workspace, char: str) -> None:
+    """A rule named 'Admin<ZWSP>rule' looks like 'Adminrule': shown escaped, it cannot pass for
+    another object's name, nor a CR or U+2028 start a forged line."""
+    workspace.write_tenant({"TransportRule": [
+        {"Name": f"Stop{char}all", "Priority": 0, "State": "Enabled", "StopRuleProcessing": True,
+         "SetHeaderName": "X-S", "SetHeaderValue": "1"}]})
+    workspace.write_config({"gateway": {"ip_ranges": ["203.0.113.0/24"], "tenant_info": "t"},
+                            "protection": {"mode": "inline", "directions": ["inbound"], "scope": {"users": "all"}},
+                            "rules": {"enabled": True, "placement": "bottom"}})
+    for command in (["plan"], ["trace"], ["plan", "--format", "markdown"]):
+        code, out, err = workspace.run(*command)
+        assert char not in out + err, command
+        assert f"Stop\\u{ord(char):04x}all" in out + err, command
+
+
+SECRET = "Xy78Q~abcdefghijklmnopqrstuvwxyzABCDEFGH"
+
+
+@pytest.mark.parametrize("field", ["client_id", "tenant_id", "smart_host"])
+def test_a_secret_pasted_into_a_non_secret_field_is_never_echoed(workspace: Workspace, field: str) -> None:
+    tenant = {"provider": "exchange_online", "tenant_id": "contoso.onmicrosoft.com",
+              "client_id": "00000000-0000-4000-8000-000000000001",
+              "auth": {"method": "secret", "client_secret_env": "EXOFORM_TEST_SECRET"}}
+    gateway: dict[str, Any] = {"ip_ranges": ["203.0.113.0/24"], "tenant_info": "t"}
+    if field == "smart_host":
+        gateway["smart_host"] = SECRET
+    else:
+        tenant[field] = SECRET
+    workspace.config.write_text(json.dumps({
+        "integration": "leak", "tenant": tenant, "gateway": gateway,
+        "protection": {"mode": "inline", "directions": ["inbound"], "scope": {"users": "all"}}}))
+    for command in (["validate"], ["validate", "--json"], ["plan"]):
+        code, out, err = workspace.run(*command)
+        assert code == 1, out + err
+        assert SECRET not in out + err and SECRET[:12] not in out + err
+        assert field in out + err and "looks like a secret" in out + err
+
+
+def test_the_device_code_prompt_is_escaped(capsys: Any) -> None:
+    from exoform.cli import build_parser
+    from exoform.commands import open_session
+
+    root = Path(tempfile.mkdtemp())
+    try:
+        (root / "tenant.json").write_text(canonical_tenant({}))
+        (root / "c.json").write_text(json.dumps({
+            "integration": "p", "tenant": {"provider": "sandbox", "sandbox_file": "tenant.json"},
+            "gateway": {"ip_ranges": ["203.0.113.0/24"], "tenant_info": "t"},
+            "protection": {"mode": "inline", "directions": ["inbound"], "scope": {"users": "all"}}}))
+        session = open_session(build_parser().parse_args(["plan", "-c", str(root / "c.json")]))
+        assert session.prompt is not None
+        session.prompt("To sign in, open https://microsoft.com/devicelogin\x1b]0;pwned\x07\u202e code ABC")
+        err = capsys.readouterr().err
+        assert "\x1b" not in err and "\u202e" not in err and "\\u001b]0;pwned\\u0007" in err
+    finally:
+        shutil.rmtree(root, ignore_errors=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import html
 
 from exoform import __version__
+from exoform.text import safe
 from exoform.engine.plan import Plan, ResourceChange, Severity
 from exoform.engine.operations import reason_text
 from exoform.views.plan import (
@@ -24,8 +25,9 @@ _SEVERITY = {Severity.ERROR: "Error", Severity.WARNING: "Warning", Severity.INFO
 
 
 def cell(text: object) -> str:
-    """Table-safe text: HTML-escaped, no pipe or line break can end the cell."""
-    return html.escape(str(text), quote=False).replace("|", "&#124;").replace("\n", " ")
+    """Table-safe text: HTML-escaped, no pipe or line break can end the cell, and control and
+    invisible characters escaped as everywhere else (`safe`)."""
+    return html.escape(safe(str(text).replace("\n", " ")), quote=False).replace("|", "&#124;")
 
 
 def code(text: object) -> str:
