@@ -271,3 +271,59 @@ def test_a_second_integration_applied_during_an_apply_stops_it_before_routing_go
     assert code == 1 and "loop" in (out + err).lower()
     assert ws.run("destroy", "-c", "beta.json", "--auto-approve")[0] == 0
     assert ws.tenant.read_text(encoding="utf-8") == original
+
+
+def test_a_prefix_rename_keeps_mail_protected_at_every_step(ws: Workspace) -> None:
+    original = _installed(ws)
+    config = copy.deepcopy(INLINE)
+    config["gateway"]["name_prefix"] = "Contoso GW"
+    ws.write_config(config)
+    steps = ws.plan_json()["exoform"]["steps"]
+    cmdlets = [s["cmdlet"] for s in steps]
+    assert "Remove-TransportRule" not in cmdlets and "Remove-InboundConnector" not in cmdlets, cmdlets
+    assert "New-TransportRule" not in cmdlets, "rules are renamed in place"
+    # The replaced outbound connector goes last, after the rules point at its successor.
+    assert cmdlets.index("New-OutboundConnector") < cmdlets.index("Remove-OutboundConnector") == len(cmdlets) - 1
+    traced = _trace(ws)
+    _never_worse(traced)
+    for state in traced["states"][1:]:
+        verdicts = _verdicts(state)
+        assert verdicts["inbound"] == ["scanned"] and verdicts["outbound"] == ["scanned"], state["at"]
+    assert ws.run("apply", "--auto-approve")[0] == 0
+    assert ws.run("plan", "--detailed-exitcode")[0] == 0
+    _destroyed_back(ws, original)
+
+
+def test_disabling_turns_the_routing_rules_off_before_spf_and_says_protection_stops(ws: Workspace) -> None:
+    original = _installed(ws)
+    ws.write_config({**INLINE, "rules": {"enabled": False}})
+    code, out, err = ws.run("plan")
+    assert code == 0 and "protection stops" in (out + err).lower()
+    steps = ws.plan_json()["exoform"]["steps"]
+    disabled = [s["address"] for s in steps if s["cmdlet"] == "Disable-TransportRule"]
+    assert disabled[-1] == "transport_rule.spf" and len(disabled) == 3, disabled
+    _never_worse(_trace(ws))
+    assert ws.run("apply", "--auto-approve")[0] == 0
+    ws.write_config(INLINE)
+    steps = ws.plan_json()["exoform"]["steps"]
+    enabled = [s["address"] for s in steps if s["cmdlet"] == "Enable-TransportRule"]
+    assert enabled[0] == "transport_rule.spf" and len(enabled) == 3, enabled
+    _never_worse(_trace(ws))
+    assert ws.run("apply", "--auto-approve")[0] == 0
+    _destroyed_back(ws, original)
+
+
+def test_rules_enabled_in_the_admin_center_stay_enabled_without_contradicting_the_plan(ws: Workspace) -> None:
+    config = {k: v for k, v in INLINE.items() if k != "rules"}  # rules.enabled left out
+    original = _installed(ws, config)
+    for name in ("OPSWAT MDCES - SPF", INBOUND_RULE, OUTBOUND_RULE):
+        ws.outside("Enable-TransportRule", {"Identity": name})
+    code, out, err = ws.run("plan", "--detailed-exitcode")
+    body = ws.plan_json()
+    assert not body["exoform"]["steps"], "the admin's choice is kept: nothing to disable"
+    # Each rule is said to stay enabled once, and no step says otherwise.
+    assert code in (0, 2) and out.count("stays enabled") <= 3 and "Disable-TransportRule" not in out
+    assert ws.run("apply", "--auto-approve")[0] == 0
+    assert ws.run("plan", "--detailed-exitcode")[0] == 0
+    assert all(r["State"] == "Enabled" for r in ws.document()["TransportRule"])
+    _destroyed_back(ws, original)
