@@ -22,7 +22,6 @@ from exoform.console import ConsoleReporter
 from exoform.engine.apply import Executor
 from exoform.engine.config import parse_config
 from exoform.engine.errors import InputError
-from exoform.engine.provider import READ_TYPES
 from exoform.engine.read import read_tenant
 from exoform.views.apply import render_result
 from exoform.views.plan import render_plan

@@ -4,7 +4,6 @@ steps, rollback after a fault at any step, and recovery after a crash at any ste
 from __future__ import annotations
 
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -16,7 +15,7 @@ from exoform.engine.model import Kind
 from exoform.engine.ownership import owner
 from exoform.engine.plan import Plan, StepOp
 from support.harness import Run, SimulatedCrash, configs, crash, spec_from, tenants
-from support.harness import canonical_tenant
+from support.harness import scratch_run
 
 
 _ROOTS: list[Path] = []
@@ -30,14 +29,7 @@ def _remove_example_folders() -> Iterator[None]:
 
 
 def _fresh(tenant: dict[str, Any]) -> tuple[Run, str]:
-    # tmpfs when there is one: the same code paths, without waiting on fsync for every example.
-    shm = Path("/dev/shm")
-    root = Path(tempfile.mkdtemp(prefix="exoform-prop-", dir=shm if shm.is_dir() else None))
-    _ROOTS.append(root)
-    run = Run(root)
-    original = canonical_tenant(tenant)
-    run.tenant.write_text(original, encoding="utf-8")
-    return run, original
+    return scratch_run(tenant, _ROOTS)
 
 
 def _assert_converged(run: Run, spec: Any) -> None:

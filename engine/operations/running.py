@@ -11,7 +11,7 @@ from typing import Iterator, Mapping, Sequence
 
 from exoform.engine.apply import Executor, LiveCheck
 from exoform.engine.interrupt import Interrupts
-from exoform.engine.operations.saved import checked_saved_plan
+from exoform.engine.operations.saved import plan_to_run
 from exoform.engine.operations.session import PlanOptions, Session, mail_context
 from exoform.engine.outcome import ApplyResult
 from exoform.engine.plan import Plan
@@ -61,8 +61,4 @@ def applying(session: Session, options: PlanOptions, saved: Path | None = None) 
     with session.connected() as provider, session.locked(f"exoform {options.operation}"):
         state = session.load_state()
         read = session.read(provider)
-        if saved is not None:
-            plan = checked_saved_plan(session, saved, state, read)
-        else:
-            plan = session.make_plan(read, state, options)
-        yield ApplyRun(session, provider, state, read, plan)
+        yield ApplyRun(session, provider, state, read, plan_to_run(session, saved, state, read, options))

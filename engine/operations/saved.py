@@ -15,6 +15,14 @@ from exoform.engine.read import TenantRead
 from exoform.engine.state import State
 
 
+def plan_to_run(session: Session, saved: Path | None, state: State, read: TenantRead,
+                options: PlanOptions) -> Plan:
+    """The saved plan at `saved`, checked as apply checks it, or a fresh plan (apply, trace)."""
+    if saved is not None:
+        return checked_saved_plan(session, saved, state, read)
+    return session.make_plan(read, state, options)
+
+
 def checked_saved_plan(session: Session, path: Path, state: State, read: TenantRead) -> Plan:
     """Load a saved plan and refuse it unless it still describes exactly what would happen."""
     plan = matching_saved_plan(session, path, state)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from exoform.engine.mailflow import FlowGraph, flow_graph
-from exoform.engine.operations.saved import checked_saved_plan
+from exoform.engine.operations.saved import plan_to_run
 from exoform.engine.operations.session import PlanOptions, Session, mail_context
 from exoform.engine.plan import Plan
 from exoform.engine.planning.mailtrace import MailTrace, trace_plan
@@ -25,9 +25,6 @@ def trace(session: Session, options: PlanOptions, saved: Path | None = None) -> 
     with session.connected() as provider:
         state = session.load_state()
         read = session.read(provider)
-        if saved is not None:
-            plan = checked_saved_plan(session, saved, state, read)
-        else:
-            plan = session.make_plan(read, state, options)
+        plan = plan_to_run(session, saved, state, read, options)
     traced = trace_plan(mail_context(session.spec, read, plan.operation), read, plan)
     return TraceOutcome(plan, traced, flow_graph(traced.planned))

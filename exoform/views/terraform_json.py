@@ -8,7 +8,7 @@ from typing import Any, Mapping
 
 from exoform import __version__
 from exoform.engine.cmdlets import wire_params
-from exoform.engine.model import Action, Address, Kind, Value, json_value
+from exoform.engine.model import Address, Kind, Value, json_value
 from exoform.engine.operations import flow_json, reason_text, sensitive_attrs
 from exoform.engine.plan import Diagnostic, Plan, Reason, ResourceChange
 from exoform.engine.state import SCHEMA_VERSION, State, StateResource

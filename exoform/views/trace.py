@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from exoform.engine.mailflow import Branch, Hop, HopKind, Path, Simulation, Verdict
-from exoform.engine.mailflow.describe import CLASS_LABELS, cause_text, finding_text
+from exoform.engine.mailflow.describe import cause_text, finding_text
 from exoform.engine.operations.tracing import TraceOutcome
 from exoform.engine.planning.mailtrace import NOW, PLANNED, TracedState
 from exoform.text import safe

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -22,7 +21,7 @@ from exoform.engine.planning.mailsafety import failures
 from exoform.engine.planning.mailtrace import MailTrace, simulate_now, trace_plan
 from exoform.engine.read import TenantRead, read_tenant
 from exoform.engine.spec import IntegrationSpec
-from support.harness import RECIPIENTS, Run, SimulatedCrash, canonical_tenant, configs, crash, spec_from
+from support.harness import RECIPIENTS, Run, SimulatedCrash, configs, crash, scratch_run, spec_from
 
 HYBRID = "0b0b5e2c-1111-4222-8333-944445555666"
 
@@ -66,12 +65,7 @@ def _remove_folders() -> Iterator[None]:
 
 
 def _fresh(tenant: dict[str, Any]) -> Run:
-    shm = Path("/dev/shm")
-    root = Path(tempfile.mkdtemp(prefix="exoform-mailsafety-", dir=shm if shm.is_dir() else None))
-    _ROOTS.append(root)
-    run = Run(root)
-    run.tenant.write_text(canonical_tenant(tenant), encoding="utf-8")
-    return run
+    return scratch_run(tenant, _ROOTS, "exoform-mailsafety-")[0]
 
 
 def _read(run: Run, spec: IntegrationSpec) -> TenantRead:

@@ -2,6 +2,7 @@
 sandbox tenant file, and random configs / tenants as hypothesis strategies."""
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,18 @@ class SimulatedCrash(BaseException):
 
 def crash() -> None:
     raise SimulatedCrash()
+
+
+def scratch_run(tenant: dict[str, Any], roots: list[Path], prefix: str = "exoform-prop-") -> tuple[Run, str]:
+    """A Run on `tenant` in a new folder (recorded in `roots` for removal), on tmpfs when there
+    is one: the same code paths, without waiting on fsync for every hypothesis example."""
+    shm = Path("/dev/shm")
+    root = Path(tempfile.mkdtemp(prefix=prefix, dir=shm if shm.is_dir() else None))
+    roots.append(root)
+    run = Run(root)
+    original = canonical_tenant(tenant)
+    run.tenant.write_text(original, encoding="utf-8")
+    return run, original
 
 
 class Run:
