@@ -36,10 +36,13 @@ _EXCHANGE_TYPES = {
 }
 
 # Dependency order of kinds: what must exist before what. Used as a tie-breaker so step order
-# is deterministic even between unrelated resources.
+# is deterministic even between unrelated resources. The inbound connector comes before the
+# allow list: its marker lists the entries exoform adds, so entries are added only once a
+# marker records them and removed (destroy runs the other way) while it still does - a state
+# lost between the two calls can then never leave entries that nothing says are exoform's.
 KIND_ORDER = (
-    Kind.CONNECTION_FILTER_ALLOWLIST,
     Kind.INBOUND_CONNECTOR,
+    Kind.CONNECTION_FILTER_ALLOWLIST,
     Kind.OUTBOUND_CONNECTOR,
     Kind.TRANSPORT_RULE,
 )

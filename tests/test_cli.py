@@ -264,6 +264,6 @@ def test_script_prints_one_cmdlet_per_step(workspace: Workspace) -> None:
                                        "$ErrorActionPreference = 'Stop'"]
     assert out.startswith("#Requires -Version 5.1\n#Requires -Modules ExchangeOnlineManagement\n")
     assert [line.split()[0] for line in lines[5:]] == [
-        "Set-HostedConnectionFilterPolicy", "New-InboundConnector", "New-OutboundConnector",
+        "New-InboundConnector", "Set-HostedConnectionFilterPolicy", "New-OutboundConnector",
         "New-TransportRule", "New-TransportRule", "New-TransportRule"]
     assert "-Enabled:$false" in out

@@ -92,6 +92,16 @@ def test_state_round_trips(workspace: Workspace) -> None:
     assert to_json(from_json(data)) == data
 
 
+def _in_order_of(plan: dict[str, Any], addresses: list[str]) -> None:
+    """Reorder a plan file's steps to `addresses`, renumbering them and their dependencies."""
+    steps = sorted(plan["steps"], key=lambda s: addresses.index(s["address"]))
+    renumber = {s["index"]: i for i, s in enumerate(steps)}
+    for step in steps:
+        step["index"] = renumber[step["index"]]
+        step["depends_on"] = sorted(renumber[d] for d in step["depends_on"])
+    plan["steps"] = steps
+
+
 def test_a_format_1_saved_plan_is_still_read_and_applied(workspace: Workspace) -> None:
     """tests/golden/plan-v1/inline.plan was written by exoform at 2bd6f6b (format 1: reasons as
     words). Moved into this workspace (its tenant path and digest rewritten), it applies."""
@@ -102,12 +112,19 @@ def test_a_format_1_saved_plan_is_still_read_and_applied(workspace: Workspace) -
     config = json.loads((GOLDEN / "plan-v1" / "exoform.json").read_text(encoding="utf-8"))
     workspace.config.write_text(json.dumps(config), encoding="utf-8")
     old["tenant"] = f"sandbox:{workspace.tenant.resolve()}"
+    workspace.run("plan", "--out", "new.plan")
+    fresh = read_plan(workspace.root / "new.plan")
+    # Since that version the allow list follows the inbound connector (whose marker lists its
+    # entries): as written, the old plan is stale (asserted), in this order it applies.
+    old["digest"] = content_digest(old)
+    (workspace.root / "old.plan").write_text(json.dumps(old), encoding="utf-8")
+    code, _, err = workspace.run("apply", "old.plan")
+    assert code == 1 and "is stale" in err
+    _in_order_of(old, [str(s.address) for s in fresh.steps])
     old["digest"] = content_digest(old)
     (workspace.root / "old.plan").write_text(json.dumps(old), encoding="utf-8")
     plan = read_plan(workspace.root / "old.plan")
     assert plan.created  # the file's time stands in
-    workspace.run("plan", "--out", "new.plan")
-    fresh = read_plan(workspace.root / "new.plan")
     assert [(c.address, c.reason, c.reason_subject) for c in plan.changes] == [
         (c.address, c.reason, c.reason_subject) for c in fresh.changes]
     code, out, err = workspace.run("apply", "old.plan")

@@ -95,7 +95,7 @@ def test_script_header_guidance_and_values(workspace: Workspace) -> None:
     assert "-SetHeaderValue 'it''s $(evil) `n'" in out
     assert "('Gateway ' + [char]220 + ' - Inbound')" in out
     calls = script_calls(out)
-    assert [c.name for c in calls][:3] == ["Set-HostedConnectionFilterPolicy", "New-InboundConnector", "New-OutboundConnector"]
+    assert [c.name for c in calls][:3] == ["New-InboundConnector", "Set-HostedConnectionFilterPolicy", "New-OutboundConnector"]
     assert all(c.args.get("Enabled") is False for c in calls if c.name == "New-TransportRule")
     assert "exoform plan --verify" in body
 
@@ -192,7 +192,7 @@ def test_a_script_stops_at_the_first_error_and_verify_shows_what_is_left(workspa
     provider = SandboxProvider(workspace.tenant, faults=FaultPlan())
     with pytest.raises(Exception, match="already exists"):
         replay(script, provider)
-    assert [c.split("-")[0] for c in provider.calls] == ["Set", "New", "New"]  # nothing after the failure
+    assert [c.split("-")[0] for c in provider.calls] == ["New", "Set", "New"]  # nothing after the failure
     code, out, _ = workspace.run("plan", "--verify")
     assert code == 1 and "name_conflict" not in out and "already has an OutboundConnector" in out
     workspace.outside("Remove-OutboundConnector", {"Identity": "OPSWAT MDCES - Outbound", "Confirm": False})

@@ -114,7 +114,7 @@ def test_the_exchange_script_checks_the_session_and_its_tenant_first(emulated_wo
     tenant = workspace.tenant_block()["tenant_id"]
     assert code_lines[3] == "$exoformSessions = @(Get-ConnectionInformation)"
     assert "Connect-ExchangeOnline" in code_lines[4] and tenant in code_lines[5]
-    assert code_lines[6].startswith("Set-HostedConnectionFilterPolicy ")  # the first change comes after
+    assert code_lines[6].startswith("New-InboundConnector ")  # the first change comes after
     assert all(line.endswith(" -WhatIf:$WhatIfPreference") for line in code_lines[6:])
 
 

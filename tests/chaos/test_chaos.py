@@ -41,8 +41,8 @@ def _assert_sound(outcomes: list[Outcome], minimum: int) -> dict[str, Any]:
 
 
 # A change or revert whose state is lost leaves the earlier config's objects under other names
-# as reported strays (apply never deletes a marked object it cannot place; see the design
-# decisions), so the lost-state mode runs the kinds whose recovery must leave nothing behind.
+# as reported strays (apply never deletes a marked object it cannot place; destroy does; see
+# the design decisions), so the lost-state mode runs the kinds whose recovery must leave nothing behind.
 LOST_KINDS = ("apply", "destroy", "rollback", "abandon")
 
 
