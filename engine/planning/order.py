@@ -135,7 +135,7 @@ def schedule(preds: Mapping[Node, set[Node]], rank: Mapping[Address, int]) -> li
 
 
 def kind_rank(addresses: Iterable[Address], rule_order: tuple[Address, ...]) -> dict[Address, int]:
-    """Create order: allowlist, inbound connector, outbound connector, rules in rule order."""
+    """Create order: inbound connector, allow list, outbound connector, rules in rule order."""
     ranks = {}
     for address in addresses:
         base = KIND_ORDER.index(address.kind) * 100
