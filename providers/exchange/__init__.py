@@ -5,6 +5,7 @@ the engine's internals beyond its public errors, cmdlets, provider and reporter 
 from __future__ import annotations
 
 import urllib.request
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 import requests
@@ -16,10 +17,21 @@ from exoform.providers.exchange.credentials import key_file_warning
 from exoform.providers.exchange.journal import WriteJournal, journal_path
 from exoform.providers.exchange.provider import ExchangeOnlineProvider
 from exoform.providers.exchange.settings import ExchangeSettings
+from exoform.providers.exchange.token_cache import TokenCacheFile
 from exoform.providers.faults import FaultSource
-from exoform.providers.retry import RetryPolicy
+from exoform.providers.retry import Gate, RetryPolicy
 
-__all__ = ["ExchangeOnlineProvider", "ExchangeSettings", "make_provider", "make_session"]
+__all__ = ["ExchangeOnlineProvider", "ExchangeSettings", "SharedLink", "make_provider", "make_session"]
+
+
+@dataclass(frozen=True)
+class SharedLink:
+    """What the tenants of one fleet run share (one HTTP connection pool and one token cache)
+    and what is the tenant's own (its gate: calls in flight, back-off, 429/503 counts)."""
+
+    session: requests.Session
+    cache_file: TokenCacheFile | None
+    gate: Gate | None = None
 
 
 class _EnvironmentProxies(requests.Session):
@@ -54,24 +66,32 @@ def make_provider(
     device_code_prompt: DevicePrompt = prompt_on_stderr,
     retry_policy: RetryPolicy | None = None,
     faults: FaultSource | None = None,
+    shared: SharedLink | None = None,
 ) -> ExchangeOnlineProvider:
     """An ExchangeOnlineProvider for the config's `tenant` options (InputError if invalid).
 
     `faults` defaults to `FaultPlan.from_env()` (EXOFORM_FAULTS; only `crash` acts client-side).
+    `shared` (a fleet run): the HTTP session, token cache and tenant gate to use instead of new
+    ones; the provider then leaves the session open when it closes.
     """
     settings = ExchangeSettings.from_options(options)
     warning = key_file_warning(settings.auth)
     if warning:
         reporter.warning(warning)
-    session = make_session(settings)
-    tokens = TokenSource.for_settings(settings, session, reporter, persistent=token_cache,
-                                      device_prompt=device_code_prompt)
+    session = shared.session if shared else make_session(settings)
+    if shared is not None:
+        tokens = TokenSource(settings, session, reporter, cache_file=shared.cache_file,
+                             device_prompt=device_code_prompt)
+    else:
+        tokens = TokenSource.for_settings(settings, session, reporter, persistent=token_cache,
+                                          device_prompt=device_code_prompt)
     if faults is None:
         from exoform.providers.faults import FaultPlan
 
         faults = FaultPlan.from_env()
     client = AdminApiClient(settings, session, tokens, reporter, policy=retry_policy,
-                            faults=faults)
+                            faults=faults, gate=shared.gate if shared else None)
     # The write journal lives beside the token cache, and like it is kept only when allowed.
     journal = WriteJournal(journal_path(settings.endpoint, settings.tenant_id) if token_cache else None)
-    return ExchangeOnlineProvider(client, tokens, session, reporter, journal=journal)
+    return ExchangeOnlineProvider(client, tokens, session, reporter, journal=journal,
+                                  owns_session=shared is None)

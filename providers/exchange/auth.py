@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 import msal
 import requests
+from msal.authority import canonicalize
 
 from exoform.engine.errors import AuthFailed
 from exoform.engine.reporter import Reporter
@@ -99,7 +100,9 @@ class TokenSource:
         a warm start then needs no OpenID discovery and no certificate parsing (~60 ms).
         Mirrors msal's own rule: a token with under 5 minutes left, or past refresh_on, is stale."""
         now = time.time()
-        query = {"client_id": self._settings.client_id, "home_account_id": None}
+        # By the authority's tenant too (msal's `realm`): a fleet's one cache holds every tenant's.
+        realm = canonicalize(self._settings.authority)[2]
+        query = {"client_id": self._settings.client_id, "home_account_id": None, "realm": realm}
         for entry in self._cache.search(msal.TokenCache.CredentialType.ACCESS_TOKEN,
                                         target=[self._settings.scope], query=query):
             fresh = int(entry["expires_on"]) - now >= 300

@@ -1,6 +1,7 @@
 """The persistent msal token cache: one 0600 JSON file per authority and client id under the
 user's cache directory, so a second command within a token's life asks the identity platform
-for nothing. A damaged file is ignored (the next sign-in rewrites it), never fatal.
+for nothing; a fleet run shares one file per client and cloud, its entries keyed by tenant.
+A damaged file is ignored (the next sign-in rewrites it), never fatal.
 """
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import hashlib
 import json
 import os
 import threading
+import time
 from pathlib import Path
+from typing import Callable
 
 import msal
 
@@ -58,3 +61,31 @@ class TokenCacheFile:
             self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             atomic_write_json(self.path, json.loads(self.cache.serialize()), mode=0o600)
             self.cache.has_state_changed = False
+
+
+def fleet_cache_path(login_host: str, client_id: str) -> Path:
+    """The one cache file of a fleet's app registration in one cloud (msal keys its tokens by
+    tenant, the `realm`, so every tenant's token lives in it side by side)."""
+    key = hashlib.sha256(f"fleet|{login_host.lower()}|{client_id.lower()}".encode()).hexdigest()[:20]
+    return cache_dir() / f"msal-token-cache-fleet-{key}.json"
+
+
+class SharedTokenCacheFile(TokenCacheFile):
+    """A cache many tenants' token sources share: `save` (after each token) writes at most
+    every `interval` seconds, `flush` at the end of the run. Rewriting a file of 1,000 tokens
+    after each of 1,000 sign-ins would cost more than the sign-ins."""
+
+    def __init__(self, path: Path, interval: float = 30.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(path)
+        self._interval = interval
+        self._clock = clock
+        self._written = clock()
+
+    def save(self) -> None:
+        if self._clock() - self._written >= self._interval:
+            self.flush()
+
+    def flush(self) -> None:
+        self._written = self._clock()
+        super().save()
