@@ -1,10 +1,13 @@
 """`exoform emulator serve`: run the Exchange Online emulator on 127.0.0.1 until Ctrl-C and
-print what a config needs to reach it (endpoint, authority, CA file, a ready `tenant` block)."""
+print what a config needs to reach it (endpoint, authority, CA file, a ready `tenant` block);
+with `--tenants-dir`, one emulated tenant per file and a fleet manifest's `defaults.tenant`."""
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import uuid
 from dataclasses import replace
 from typing import Any, TextIO
 
@@ -12,6 +15,7 @@ from exoform.providers.emulator.conditions import Conditions
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the server (and its crypto) loads only when `emulator serve` runs
+    from exoform.providers.emulator.fleet import FleetEmulator
     from exoform.providers.emulator.server import Emulator
 
 SECRET_ENV = "EXOFORM_EMULATOR_SECRET"
@@ -28,6 +32,10 @@ def register(subparsers: Any) -> None:
                     "EXOFORM_EMULATOR_* variables; faults from EXOFORM_FAULTS.")
     parser.add_argument("--tenant-file", help="tenant file in the sandbox format "
                                               "(default: an in-memory tenant)")
+    parser.add_argument("--tenants-dir", metavar="DIR",
+                        help="serve many tenants: one NAME.tenant.json per tenant in DIR (tokens per "
+                             "tenant authority; NAME.emulator.json beside it sets that tenant's "
+                             "consent, faults, latency_ms, directory_roles, denied_cmdlets)")
     parser.add_argument("--port", type=int, default=8443, help="port (default 8443; 0 = any)")
     parser.add_argument("--latency-ms", type=float, help="delay added to every Admin API request")
     parser.add_argument("--replication-lag", type=float,
@@ -60,11 +68,41 @@ def conditions_from(args: argparse.Namespace) -> Conditions:
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    from exoform.providers.emulator.server import serve
+    from exoform.providers.emulator.server import TENANT_DOMAIN, serve
 
+    if args.tenants_dir:
+        return _serve_fleet(args, str(uuid.uuid5(uuid.NAMESPACE_DNS, "client." + TENANT_DOMAIN)))
     serve(args.tenant_file, args.port, conditions_from(args), workdir=args.workdir,
           ready=lambda emulator: announce(emulator, sys.stdout))
     return 0
+
+
+def _serve_fleet(args: argparse.Namespace, client_id: str) -> int:
+    from exoform.engine.errors import ExoformError
+    from exoform.providers.emulator.fleet import serve_fleet
+
+    if args.tenant_file or args.redirect:
+        raise ExoformError("--tenants-dir serves a folder of tenants; it cannot be combined with "
+                           "--tenant-file or --redirect")
+    serve_fleet(args.tenants_dir, args.port, conditions_from(args), workdir=args.workdir,
+                client_id=client_id, client_secret=os.environ.get(SECRET_ENV) or None,
+                ready=lambda emulator: announce_fleet(emulator, sys.stdout))
+    return 0
+
+
+def announce_fleet(emulator: FleetEmulator, out: TextIO) -> None:
+    """The manifest's `defaults.tenant` and each tenant's `tenant` block."""
+    print(f"Exchange Online emulator serving {len(emulator.names)} tenant(s) on {emulator.endpoint}",
+          file=out)
+    print(f"  CA bundle:     {emulator.ca_path}", file=out)
+    print(f"  client id:     {emulator.client_id} (one multi-tenant app registration)", file=out)
+    print(f"\nexport {SECRET_ENV}='{emulator.client_secret}'", file=out)
+    print('\nFleet manifest "defaults": {"tenant": ...}:', file=out)
+    print(json.dumps(emulator.defaults("secret"), indent=2), file=out)
+    print('\nFleet manifest "tenants":', file=out)
+    members = [{"name": name, "tenant": {"tenant_id": emulator.tenant_id(name)}} for name in emulator.names]
+    print(json.dumps(members, indent=2), file=out)
+    print("\nPress Ctrl-C to stop.", file=out, flush=True)
 
 
 def announce(emulator: Emulator, out: TextIO) -> None:
