@@ -95,9 +95,9 @@ def fleet_apply(ctx: FleetContext, members: Sequence[Member], selection: Selecti
         ctx.progress.wave(wave, len(part))
         before = sum(r.result.failure for r in rows)
         go = _going(rollout, before)
-        rows += run_members(ctx, part, lambda m: _apply_one(ctx, m, rollout), go,
-                            why="not started: the wave stopped after a failure")
-        stopped = _stop_reason(rows, rollout, wave)
+        done = run_members(ctx, part, lambda m: _apply_one(ctx, m, rollout), go)
+        stopped = _stop_reason(rows + done, rollout, wave)
+        rows += [replace(r, detail=stopped) if r.result is Result.NOT_RUN and not r.detail else r for r in done]
     command = "destroy" if rollout.options.destroy else "apply"
     return _report(ctx, command, selection, rows, started, stopped=stopped,
                    interrupted=rollout.interrupts.signal_name if rollout.interrupts.requested else None)
