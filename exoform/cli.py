@@ -7,7 +7,7 @@ import argparse
 import sys
 from typing import Any, Callable
 
-from exoform import __version__, commands, doctor_commands
+from exoform import __version__, commands, doctor_commands, fleet_commands
 from exoform.engine.errors import ExoformError
 from exoform.providers.emulator.cli import register as register_emulator
 from exoform.text import safe
@@ -24,6 +24,7 @@ HELP = """exoform wires an email security gateway into Exchange Online, Terrafor
   import     take existing objects (vendor wizard, manual or script install) into state
   drift      report changes made outside exoform since the last apply (= plan --refresh-only)
   doctor     check, changing nothing, that exoform can manage the tenant (sign-in, role, reads, MX)
+  fleet      many tenants in one run: fleet plan|apply|destroy|drift|status|doctor -f FLEET
 """
 
 EPILOG = """exit codes: 0 success, 1 error (nothing changed, or rolled back cleanly), 2 changes
@@ -157,6 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add(state, name, text, add, handler, {})
     for name, text, add, handler, extra in COMMANDS[5:]:
         _add(sub, name, text, add, handler, extra)
+    fleet_commands.register(sub)
     register_emulator(sub)
     return parser
 
