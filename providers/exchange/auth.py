@@ -100,9 +100,11 @@ class TokenSource:
         a warm start then needs no OpenID discovery and no certificate parsing (~60 ms).
         Mirrors msal's own rule: a token with under 5 minutes left, or past refresh_on, is stale."""
         now = time.time()
-        # By the authority's tenant too (msal's `realm`): a fleet's one cache holds every tenant's.
-        realm = canonicalize(self._settings.authority)[2]
-        query = {"client_id": self._settings.client_id, "home_account_id": None, "realm": realm}
+        # By the authority's host and tenant too (msal's `environment` and `realm`): a fleet's one
+        # cache holds every tenant's token, and with all four keys msal finds it in O(1).
+        _, environment, realm = canonicalize(self._settings.authority)
+        query = {"client_id": self._settings.client_id, "home_account_id": None,
+                 "environment": environment, "realm": realm}
         for entry in self._cache.search(msal.TokenCache.CredentialType.ACCESS_TOKEN,
                                         target=[self._settings.scope], query=query):
             fresh = int(entry["expires_on"]) - now >= 300
