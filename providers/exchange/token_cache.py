@@ -5,16 +5,18 @@ A damaged file is ignored (the next sign-in rewrites it), never fatal.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import threading
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Iterator
 
 import msal
 
+from exoform.engine import oslock
 from exoform.engine.jsonfile import atomic_write_json
 
 
@@ -73,7 +75,8 @@ def fleet_cache_path(login_host: str, client_id: str) -> Path:
 class SharedTokenCacheFile(TokenCacheFile):
     """A cache many tenants' token sources share: `save` (after each token) writes at most
     every `interval` seconds, `flush` at the end of the run. Rewriting a file of 1,000 tokens
-    after each of 1,000 sign-ins would cost more than the sign-ins."""
+    after each of 1,000 sign-ins would cost more than the sign-ins. Writers merge (under a lock
+    on `<file>.lock`), so the worker processes of a run, or two runs, keep each other's tokens."""
 
     def __init__(self, path: Path, interval: float = 30.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -88,4 +91,33 @@ class SharedTokenCacheFile(TokenCacheFile):
 
     def flush(self) -> None:
         self._written = self._clock()
-        super().save()
+        with self._lock:
+            if not self.cache.has_state_changed:
+                return
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            ours = json.loads(self.cache.serialize())
+            with _locked(self.path.with_name(self.path.name + ".lock")):
+                merged = _on_disk(self.path)
+                for section, entries in ours.items():
+                    if isinstance(entries, dict):
+                        merged[section] = {**(merged.get(section) or {}), **entries}
+                atomic_write_json(self.path, merged, mode=0o600)
+            self.cache.has_state_changed = False
+
+
+def _on_disk(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        oslock.lock(fd, wait=True)
+        yield
+    finally:
+        os.close(fd)
