@@ -58,14 +58,14 @@ def _chosen(args: argparse.Namespace) -> tuple[Manifest, Selection, tuple[Member
 def _running(args: argparse.Namespace, manifest: Manifest, total: int) -> Iterator[FleetContext]:
     from exoform.providers.fleet import FleetProviders
 
-    if args.concurrency < 1 or args.calls_per_tenant < 1:
-        raise ExoformError("--concurrency and --calls-per-tenant take a whole number from 1")
+    if min(args.concurrency, args.calls_per_tenant, args.processes) < 1:
+        raise ExoformError("--concurrency, --calls-per-tenant and --processes take a whole number from 1")
     links = FleetProviders(concurrency=args.concurrency, calls_per_tenant=args.calls_per_tenant,
                            token_cache=not args.no_token_cache)
     progress = ProgressLine(total, sys.stderr)
     try:
         yield FleetContext(manifest, links, args.concurrency, lambda name: TenantReporter(name, sys.stderr),
-                           progress, token_cache=not args.no_token_cache)
+                           progress, token_cache=not args.no_token_cache, processes=args.processes)
     finally:
         progress.close()
         links.close()
@@ -200,6 +200,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--concurrency", type=int, default=8, metavar="N", help="tenants worked on at once (default 8)")
     p.add_argument("--calls-per-tenant", type=int, default=3, metavar="N",
                    help="calls of one tenant in flight at once (default 3)")
+    p.add_argument("--processes", type=int, default=1, metavar="N",
+                   help="plan, drift, status, doctor: spread the tenants over N worker processes, "
+                        "--concurrency shared among them (POSIX; for hundreds of tenants on several cores)")
     p.add_argument("--json", action="store_true", help="the report as JSON on stdout (= --format json)")
     p.add_argument("--format", choices=("table", "json", "markdown"), default="table",
                    help="table (default), json, or markdown for a change ticket")

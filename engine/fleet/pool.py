@@ -53,6 +53,7 @@ class FleetContext:
     progress: Progress = field(default_factory=Quiet)
     token_cache: bool = True
     clock: Callable[[], float] = time.monotonic
+    processes: int = 1  # read-only commands: worker processes (see engine/fleet/forked.py)
 
     def session(self, member: Member) -> tuple[Session, TenantLink]:
         link = self.links.tenant(member.name, member.spec.tenant)

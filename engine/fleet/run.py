@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
+from exoform.engine.fleet.forked import run_forked
 from exoform.engine.fleet.manifest import FleetError, Manifest, Member
 from exoform.engine.fleet.pool import FleetContext, not_run, row, run_members
 from exoform.engine.fleet.report import FleetReport, Result, TenantRow
@@ -36,10 +37,10 @@ def _report(ctx: FleetContext, command: str, selection: Selection, rows: Sequenc
 def _each(ctx: FleetContext, members: Sequence[Member], command: str, selection: Selection,
           work: Callable[[Member], TenantRow], **extra: object) -> FleetReport:
     """A read-only command: every tenant in one pool (waves order only the rows), so a slow
-    tenant of the first wave never holds up the others."""
+    tenant of the first wave never holds up the others; in `ctx.processes` worker processes."""
     started = ctx.clock()
     ctx.progress.wave("", len(members))
-    rows = run_members(ctx, members, work)
+    rows = run_forked(ctx, members, work, ctx.processes)
     return _report(ctx, command, selection, rows, started, **extra)
 
 

@@ -129,3 +129,17 @@ def test_emulator_serve_tenants_dir_announces_a_fleet(fleet: Any, tmp_path: Path
     assert [m["name"] for m in members] == list(ALL)
     code, _, err = fleet.space.run("emulator", "serve", "--tenants-dir", "tenants", "--redirect")
     assert code == 1 and "cannot be combined" in err
+
+
+def test_worker_processes_give_the_same_report_and_share_the_token_cache(emulated_fleet: Any) -> None:
+    fleet = emulated_fleet()
+    forked = fleet.report("plan", "--processes", "2", "--detailed-exitcode", codes=(2,))
+    assert all(fleet.emulator.stats(n).token_requests == 1 for n in ALL)
+    single = fleet.report("plan", "--detailed-exitcode", codes=(2,))
+    assert all(fleet.emulator.stats(n).token_requests == 1 for n in ALL)  # both workers' tokens were kept
+
+    def comparable(report: dict[str, Any]) -> list[dict[str, Any]]:
+        return [{k: v for k, v in row.items() if k not in ("duration_ms", "traffic")} for row in report["tenants"]]
+
+    assert comparable(forked) == comparable(single)
+    assert [r["traffic"]["calls"] for r in forked["tenants"]] == [len(READ_TYPES)] * 3
