@@ -58,7 +58,7 @@ def one_plan(root: Path) -> tuple[float, float, int]:
     """(wall seconds, of which reading the tenant, number of steps) for one full plan."""
     start = time.perf_counter()
     spec = load_config(root / "exoform.json")
-    state = StateStore(root / "state.json").load(spec.integration)
+    state = StateStore.at(root / "state.json").load(spec.integration)
     provider = SandboxProvider(root / "tenant.json", faults=FaultPlan())
     read_start = time.perf_counter()
     read = provider.read(READ_TYPES)

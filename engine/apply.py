@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 from exoform.engine.cmdlets import CmdletCall
-from exoform.engine.errors import ProviderError
+from exoform.engine.errors import ExoformError, ProviderError, StateWriteError
 from exoform.engine.interrupt import Interrupts
 from exoform.engine.kinds import handler
 from exoform.engine.model import Action, Address
@@ -41,6 +41,7 @@ class _Run:
     before: dict[str, Any]  # the tenant's picture before the apply
     rollback: bool
     done: list[tuple[Step, list[dict[str, Any]]]] = field(default_factory=list)
+    unsaved: StateWriteError | None = None  # the state could not be written since this failure
 
     @property
     def completed(self) -> tuple[int, ...]:
@@ -76,12 +77,18 @@ class Executor:
             if self.interrupts.requested:  # a safe point: the last call's result is saved
                 return self._stop(run, step.index)
             try:
-                result = self._run(run, step)
-            except ProviderError as error:
+                self._run(run, step)
+            except ProviderError as failure:
+                error = failure.named(plan.change(step.address).exchange_name)
                 self.reporter.step_failed(step, error)
-                run.state = self.store.save(run.state.with_pending(None))
+                self._keep(run, run.state.with_pending(None))
                 return self._failed(run, step.index, error)
-            run.done.append((step, result))
+            except StateWriteError as error:
+                # A state that cannot be written is a failed step: without it a crash would
+                # leave calls nobody recorded. The call (if it ran) is undone with the others.
+                self.reporter.step_failed(step, error)
+                run.unsaved = error
+                return self._failed(run, step.index, error)
         if self.interrupts.requested:  # during the last call: stop and undo like any other
             return self._stop(run, len(plan.steps))
         return ApplyResult(ok=True, state=run.state, completed=run.completed)
@@ -90,16 +97,26 @@ class Executor:
         """A plan with nothing to do still settles an interrupted run's pending record."""
         return self.store.save(_sync(plan, _settle_interrupted(plan, state)))
 
-    def _run(self, run: _Run, step: Step) -> list[dict[str, Any]]:
+    def _run(self, run: _Run, step: Step) -> None:
         total = len(run.plan.steps)
         change = run.plan.change(step.address)
         self.reporter.step_started(step, total)
         run.state = self.store.save(run.state.with_pending(self._pending(step)))
         result = self.provider.invoke(step.call)
-        state = handler(step.address.kind).record(run.state, change, step.call, result)
-        run.state = self.store.save(state.with_pending(None))
+        run.done.append((step, result))
+        run.state = handler(step.address.kind).record(run.state, change, step.call, result).with_pending(None)
+        run.state = self.store.save(run.state)
         self.reporter.step_done(step, total)
-        return result
+
+    def _keep(self, run: _Run, state: State) -> None:
+        """Save `state` if the store can; else keep it in memory (the store retries with the
+        next save) - a rollback goes on whether or not the state can be written."""
+        run.state = state
+        try:
+            run.state = self.store.save(state)
+            run.unsaved = None
+        except StateWriteError as error:
+            run.unsaved = error
 
     def _pending(self, step: Step, phase: str = "apply") -> Pending:
         add, remove = handler(step.address.kind).pending_entries(step.call)
@@ -118,12 +135,14 @@ class Executor:
         )
         return self._failed(run, index, None)
 
-    def _failed(self, run: _Run, index: int, error: ProviderError | None) -> ApplyResult:
+    def _failed(self, run: _Run, index: int, error: ExoformError | None) -> ApplyResult:
         stopped = self.interrupts.signal_name if error is None else None
         if not run.rollback:
+            self._unsaved_warning(run)
             return ApplyResult(False, run.state, run.completed, index, error, rolled_back=False,
                                interrupted=stopped)
         problems = self._rollback(run)
+        self._unsaved_warning(run)
         after = snapshot(TenantRead(self.provider.read(READ_TYPES)))
         leftovers = tuple(problems) + tuple(compare_snapshots(run.before, after))
         return ApplyResult(
@@ -153,24 +172,30 @@ class Executor:
         for record in run.state.resources:  # e.g. a replacement's deposed twin the undo removed
             if record.address.is_deposed and run.original.get(record.address) is None:
                 run.state = run.state.drop(record.address)
-        run.state = self.store.save(run.state)
+        self._keep(run, run.state.with_pending(None))
         return problems
+
+    def _unsaved_warning(self, run: _Run) -> None:
+        if run.unsaved is not None:
+            self.reporter.warning(
+                f"{run.unsaved}. The state written last may still name a call in flight or "
+                "objects the rollback removed; once it can be written again, `exoform plan` "
+                "reconciles it with the tenant (the markers on exoform's objects say what is ours).")
 
     def _undo(self, run: _Run, step: Step, result: list[dict[str, Any]]) -> Leftover | None:
         change = run.plan.change(step.address)
         undo = handler(step.address.kind).inverse(change, step.call, result)
-        description = f"undo step {step.index + 1}: {undo.name} '{undo.identity}'"
+        description = f"undo step {step.index + 1}: {undo.name} '{change.exchange_name}'"
         try:
-            pending = self._pending(dataclasses.replace(step, call=undo), "rollback")
-            run.state = self.store.save(run.state.with_pending(pending))
+            self._keep(run, run.state.with_pending(self._pending(dataclasses.replace(step, call=undo), "rollback")))
             undone = self.provider.invoke(undo)
-        except ProviderError as error:
+        except ProviderError as failure:
+            error = failure.named(change.exchange_name)
             self.reporter.rollback_step(description, False, error)
-            run.state = self.store.save(run.state.with_pending(None))
+            self._keep(run, run.state.with_pending(None))
             return Leftover(LeftoverKind.UNDO_FAILED, step=step.index, cmdlet=undo.name,
-                            identity=undo.identity, error=str(error))
-        restored = _restore(run.state, run.original, step.address, undone, undo)
-        run.state = self.store.save(restored.with_pending(None))
+                            identity=change.exchange_name, error=str(error))
+        self._keep(run, _restore(run.state, run.original, step.address, undone, undo).with_pending(None))
         self.reporter.rollback_step(description, True)
         return None
 

@@ -9,7 +9,7 @@ from typing import Any, Callable
 from exoform.engine.exchange import DEFAULT_POLICY
 from exoform.engine.model import Address, Kind, Resource, freeze_attrs
 from exoform.engine.ownership import marker
-from exoform.engine.spec import INBOUND, OUTBOUND, IntegrationSpec
+from exoform.engine.spec import INBOUND, OUTBOUND, IntegrationSpec, RuleExceptions
 
 INBOUND_CONNECTOR = Address(Kind.INBOUND_CONNECTOR, "inbound")
 OUTBOUND_CONNECTOR = Address(Kind.OUTBOUND_CONNECTOR, "outbound")
@@ -166,7 +166,20 @@ def _mail_rule(spec: IntegrationSpec, name: str, direction: str, scope: dict[str
         attrs["BlindCopyTo"] = (spec.gateway.bcc_address,)
         attrs["StopRuleProcessing"] = not inbound
     attrs.update(scope)
+    _add_exceptions(attrs, spec.exceptions)
     return Resource(address, freeze_attrs(attrs), dependencies=(OUTBOUND_CONNECTOR,))
+
+
+def _add_exceptions(attrs: dict[str, Any], exceptions: RuleExceptions) -> None:
+    """The config's `rules.exceptions`, joined to the exceptions the rule has already (a
+    groups rule leaves out the people the first rule took)."""
+    for key, extra in (("ExceptIfFrom", exceptions.senders), ("ExceptIfSentTo", exceptions.recipients),
+                       ("ExceptIfSenderDomainIs", exceptions.sender_domains),
+                       ("ExceptIfRecipientDomainIs", exceptions.recipient_domains)):
+        have = tuple(attrs.get(key) or ())
+        joined = have + tuple(v for v in extra if v.casefold() not in {h.casefold() for h in have})
+        if joined:
+            attrs[key] = joined
 
 
 def _resolved(identities: tuple[str, ...], resolve: Callable[[str], str]) -> tuple[str, ...] | None:

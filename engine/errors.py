@@ -5,6 +5,7 @@ Provider errors carry the cmdlet, the object and Exchange's own text, never raw 
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 
@@ -36,16 +37,39 @@ class InputError(ExoformError):
     def __init__(self, source: str, issues: list[Issue] | tuple[Issue, ...]) -> None:
         self.source = source
         self.issues = tuple(issues)
-        lines = [f"{source} is not valid:"] + [f"  - {issue}" for issue in self.issues]
+        only = self.issues[0] if len(self.issues) == 1 else None
+        if only is not None and not only.path and only.message.startswith("is "):
+            # One problem with the whole file: one sentence, not "x is not valid: - is not valid JSON".
+            super().__init__(f"{source} {only.message}")
+            return
+        lines = [f"{source} {_be(source)} not valid:"] + [f"  - {issue}" for issue in self.issues]
         super().__init__("\n".join(lines))
+
+
+def _be(subject: str) -> str:
+    """"are" for a plural subject in words ("the tenant settings"), "is" for a file or a
+    variable (exoform.json, EXOFORM_FAULTS)."""
+    last = subject.rsplit(" ", 1)[-1]
+    plural = " " in subject and last.endswith("s") and last.islower() and not any(c in last for c in "./\\")
+    return "are" if plural else "is"
 
 
 class StateError(ExoformError):
     """The state file cannot be used (corrupt, newer format, foreign lineage)."""
 
 
+class StateWriteError(StateError):
+    """The state could not be written (disk full, read-only folder, backend unreachable): the
+    caller keeps the state in memory and fails like a failed step (rollback)."""
+
+
+class WriteConflict(StateError):
+    """A conditional state write found a newer version than the one this command read (a lost
+    lease, a stale writer): nothing was overwritten."""
+
+
 class LockError(ExoformError):
-    """Another exoform process holds the state lock."""
+    """Another exoform process holds the state lock (or this command's lock was lost)."""
 
 
 class PlanError(ExoformError):
@@ -72,6 +96,17 @@ class ProviderError(ExoformError):
         self.exception_type = exception_type
         self.status = status
         super().__init__(self._sentence())
+
+    def named(self, name: str) -> "ProviderError":
+        """The same error naming the object by `name` (calls address objects by Guid, people
+        know them by name)."""
+        if not name or self.identity in ("", name):
+            return self
+        renamed = copy.copy(self)
+        renamed.identity = name
+        renamed.message = renamed._sentence()
+        renamed.args = (renamed.message,)
+        return renamed
 
     def _sentence(self) -> str:
         where = self.cmdlet or "the tenant call"

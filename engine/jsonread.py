@@ -108,7 +108,9 @@ def _decode(text: str, kind: JsonFile, source: str) -> tuple[Any, bool]:
         data = json.loads(text, object_pairs_hook=pairs, parse_constant=_refuse_constant,
                           parse_float=_finite_float)
     except json.JSONDecodeError as exc:
-        message = (f"is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}; "
+        # json's own words may end in "at" ("Unterminated string starting at"): no "at at line".
+        what = exc.msg.removesuffix(" at")
+        message = (f"is not valid JSON: {what} at line {exc.lineno}, column {exc.colno}; "
                    f"{kind.fix}")
     except _Refused as exc:
         message = f"is not valid JSON: {exc}; write a string or a number instead"

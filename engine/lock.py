@@ -19,6 +19,9 @@ from typing import Any
 
 from exoform.engine import oslock
 from exoform.engine.errors import LockError
+from exoform.engine.jsonfile import refuse_link
+
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
 @dataclass(frozen=True)
@@ -56,21 +59,42 @@ def process_alive(pid: int) -> bool:
     return True
 
 
+class LockHeld(LockError):
+    """The lock is held by someone else right now; `holder` names them when known."""
+
+    def __init__(self, message: str, holder: LockInfo | None = None) -> None:
+        super().__init__(message)
+        self.holder = holder
+
+
 def lock_path(state_path: Path) -> Path:
     return state_path.with_name(state_path.name + ".lock")
 
 
-class StateLock:
-    """Context manager: `with StateLock(path, "exoform apply"): ...`."""
+def _open_lock_file(path: Path, flags: int) -> int:
+    """The lock file, never through a link (a planted link would let a lock truncate any file)."""
+    refuse_link(path, "lock")
+    try:
+        return os.open(path, flags | _NOFOLLOW, 0o600)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            refuse_link(path, "lock")
+        raise
 
-    def __init__(self, state_path: Path, command: str) -> None:
+
+class StateLock:
+    """Context manager: `with StateLock(path, "exoform apply"): ...`; `info` may be given (the
+    holder record a backend built), else one is made for `command`."""
+
+    def __init__(self, state_path: Path, command: str, info: LockInfo | None = None) -> None:
         self.path = lock_path(state_path)
         self.command = command
         self._fd: int | None = None
+        self._given = info
         self.info: LockInfo | None = None
 
     def __enter__(self) -> "StateLock":
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         for _ in range(10):
             fd = self._try_lock()
             if _same_file(fd, self.path):
@@ -79,20 +103,20 @@ class StateLock:
         else:
             raise LockError(f"could not lock {self.path}: it keeps being replaced")
         self._fd = fd
-        self.info = _new_info(self.command)
+        self.info = self._given or new_info(self.command)
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(asdict(self.info)).encode(), 0)
         os.fsync(fd)
         return self
 
     def _try_lock(self) -> int:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        fd = _open_lock_file(self.path, os.O_RDWR | os.O_CREAT)
         try:
             oslock.lock(fd)
         except oslock.Busy:
             holder = _read_info(fd)
             os.close(fd)
-            raise LockError(_locked_message(self.path, holder)) from None
+            raise LockHeld(locked_message(f"lock file {self.path}", holder), holder) from None
         return fd
 
     def verify(self) -> None:
@@ -125,7 +149,8 @@ def _same_file(fd: int, path: Path) -> bool:
     return (mine.st_dev, mine.st_ino) == (now.st_dev, now.st_ino)
 
 
-def _new_info(command: str) -> LockInfo:
+def new_info(command: str) -> LockInfo:
+    """A fresh holder record for this process running `command`."""
     return LockInfo(
         id=str(uuid.uuid4()),
         pid=os.getpid(),
@@ -154,7 +179,7 @@ def _read_info(fd: int) -> LockInfo | None:
 
 def _read_path_info(path: Path) -> LockInfo | None:
     try:
-        fd = os.open(path, os.O_RDONLY)
+        fd = _open_lock_file(path, os.O_RDONLY)
     except OSError:
         return None
     try:
@@ -163,7 +188,8 @@ def _read_path_info(path: Path) -> LockInfo | None:
         os.close(fd)
 
 
-def _locked_message(path: Path, holder: LockInfo | None) -> str:
+def locked_message(where: str, holder: LockInfo | None) -> str:
+    """The error for a held lock: who holds it, where, its ID and what to do."""
     if holder is None:
         who = "another exoform process (it is just starting; its record is not written yet)"
     elif holder.alive() is False:
@@ -176,9 +202,9 @@ def _locked_message(path: Path, holder: LockInfo | None) -> str:
         hint = (f" If that process is gone for good (e.g. a machine that crashed), clear the lock "
                 f"with `exoform force-unlock {holder.id}`.")
     return (
-        f"the state is locked by {who} (lock file {path}, lock ID "
-        f"{holder.id if holder else 'unknown'}). Wait for that command to finish; exoform never "
-        f"runs two changes on one integration at once.{hint}"
+        f"the state is locked by {who} ({where}, lock ID "
+        f"{holder.id if holder else 'unknown'}). Wait for that command to finish (or pass "
+        f"--lock-timeout to wait); exoform never runs two changes on one integration at once.{hint}"
     )
 
 
@@ -187,7 +213,7 @@ def read_lock_info(state_path: Path) -> LockInfo | None:
     path = lock_path(state_path)
     if not path.exists():
         return None
-    fd = os.open(path, os.O_RDWR)
+    fd = _open_lock_file(path, os.O_RDWR)
     try:
         try:
             oslock.lock(fd)
@@ -231,7 +257,7 @@ def force_unlock(state_path: Path, lock_id: str, *, force: bool = False) -> Unlo
 
 
 def _clear(path: Path) -> None:
-    fd = os.open(path, os.O_RDWR)
+    fd = _open_lock_file(path, os.O_RDWR)
     try:
         oslock.lock(fd)
         os.ftruncate(fd, 0)

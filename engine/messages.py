@@ -76,3 +76,8 @@ def preview(value: object, limit: int = 60) -> str:
     if isinstance(value, dict):
         return f"an object with {len(value)} keys"
     return f"a {type(value).__name__}"
+
+
+def with_article(noun: str) -> str:
+    """`an InboundConnector`, `a TransportRule`: messages name object types in a sentence."""
+    return ("an " if noun[:1].lower() in "aeiou" else "a ") + noun

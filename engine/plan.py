@@ -164,6 +164,7 @@ class Plan:
     accepted_risks: tuple[str, ...] = ()  # --accept-risk IDs the plan was made with
     flow: tuple[FlowOutcome, ...] = ()  # the mail-flow model's verdicts after the plan
     live_step: int | None = None  # the first step after which exoform's rules route or copy mail
+    created: str = ""  # when the plan was made (RFC 3339, UTC); stamped by the operations layer
 
     def change(self, address: Address) -> ResourceChange:
         for change in self.changes:

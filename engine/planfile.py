@@ -1,18 +1,21 @@
-"""The saved plan: JSON modelled on Terraform's JSON plan (`resource_changes` with `address`,
-`type`, `name`, `change.actions/before/after`), plus the ordered steps, the state lineage and
-serial it was made from, the config digest, and a digest of its own content against tampering.
-"""
+"""The saved plan: exoform's own lossless JSON (resource changes, the ordered steps with their
+exact parameters, the state lineage and serial it was made from, the config digest) and a digest
+of its own content against tampering. Tools read `exoform show --json PLANFILE`, Terraform's
+representation, instead. Format 2 records the reasons as identifiers and the plan's time; format
+1 files (reasons as words) are still read."""
 from __future__ import annotations
 
 import hashlib
 import json
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping
 
 from exoform import __version__
+from exoform.backends.codec import PLAIN, Codec
 from exoform.engine.cmdlets import from_wire, wire_params
-from exoform.engine.errors import InputError, PlanError
-from exoform.engine.jsonfile import atomic_write_json, read_json, schema_issues
+from exoform.engine.errors import InputError, Issue, PlanError
+from exoform.engine.jsonfile import atomic_write_bytes, read_regular, refuse_link, schema_issues, write_failure
 from exoform.engine.kinds import handler, sensitive_attrs
 from exoform.engine.model import Action, Address, Attrs, freeze_attrs, json_attrs
 from exoform.engine.plan import (
@@ -27,7 +30,8 @@ from exoform.engine.plan import (
     StepOp,
 )
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_FORMATS = (1, 2)
 
 
 def plan_to_json(plan: Plan) -> dict[str, Any]:
@@ -47,6 +51,7 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "forget": [str(a) for a in plan.forget],
         "adopt": plan.adopt,
         "accepted_risks": list(plan.accepted_risks),
+        "created": plan.created,
     }
     body["digest"] = content_digest(body)
     return body
@@ -129,7 +134,9 @@ def _change_json(change: ResourceChange) -> dict[str, Any]:
         "type": change.address.kind.value,
         "name": change.address.name,
         "exchange_name": change.exchange_name,
-        "action_reason": reason_text(change),
+        "action_reason": change.reason.value,
+        "reason_subject": change.reason_subject,
+        "requires_replace": list(change.requires_replace),
         "adopted": change.adopted,
         "dependencies": [str(d) for d in change.dependencies],
         "guid": change.guid,
@@ -163,7 +170,8 @@ def _step_json(step: Step) -> dict[str, Any]:
     }
 
 
-def plan_from_json(data: Mapping[str, Any]) -> Plan:
+def plan_from_json(data: Mapping[str, Any], created: str = "") -> Plan:
+    """`created` stands in for the time a format 1 plan did not record."""
     return Plan(
         integration=data["integration"],
         operation=data["operation"],
@@ -178,13 +186,18 @@ def plan_from_json(data: Mapping[str, Any]) -> Plan:
         tenant=data["tenant"],
         adopt=bool(data.get("adopt", False)),
         accepted_risks=tuple(data.get("accepted_risks", ())),
+        created=data.get("created", created),
     )
 
 
 def _change_from(data: Mapping[str, Any]) -> ResourceChange:
     change = data["change"]
     allow = data["allowlist"]
-    reason, subject, forced = _reason_from(data["action_reason"])
+    if "reason_subject" in data:  # format 2: the reason's identifier
+        reason, subject = Reason(data["action_reason"]), data["reason_subject"]
+        forced = tuple(data["requires_replace"])
+    else:
+        reason, subject, forced = _reason_from(data["action_reason"])
     before, after = change["before"], change["after"]
     move = None
     if _MOVE in change["changed"]:
@@ -224,21 +237,49 @@ def _step_from(data: Mapping[str, Any]) -> Step:
     )
 
 
-def write_plan(path: Path, plan: Plan) -> None:
-    atomic_write_json(path, plan_to_json(plan))
+def write_plan(path: Path, plan: Plan, codec: Codec = PLAIN) -> None:
+    """Write the plan atomically, 0600, never through a link (encrypted when `codec` is)."""
+    refuse_link(path, "saved plan")
+    try:
+        atomic_write_bytes(path, codec.encode(plan_to_json(plan), "plan"))
+    except OSError as error:
+        raise write_failure(path, "saved plan", error) from None
 
 
-def read_plan(path: Path) -> Plan:
+def read_plan(path: Path, codec: Codec = PLAIN) -> Plan:
     """Load a saved plan; a malformed or tampered file is refused with a clear reason."""
-    data = read_json(path, "saved plan")
+    raw = read_regular(path, "saved plan")
+    if raw is None:
+        raise InputError(str(path), [Issue("", "saved plan file not found")])
+    data = codec.decode(raw, str(path), "plan")
+    refuse_other_documents(path, data)
     issues = schema_issues(data, "plan.schema.json")
     if issues:
         raise InputError(str(path), issues)
-    if data["format_version"] != FORMAT_VERSION:
-        raise PlanError(f"{path} has plan format {data['format_version']}; this exoform reads {FORMAT_VERSION}")
     if content_digest(data) != data["digest"]:
         raise PlanError(
             f"{path} was modified after exoform wrote it (its digest does not match); "
             "make a new plan with `exoform plan --out`"
         )
-    return plan_from_json(data)
+    return plan_from_json(data, _modified(path))
+
+
+def refuse_other_documents(path: Path, data: Any) -> None:
+    """A config, a review JSON or a plan from a newer exoform, named as such."""
+    if not isinstance(data, dict):
+        return
+    if "gateway" in data and "protection" in data and "resource_changes" not in data:
+        raise PlanError(f"{path} is an exoform config file, not a saved plan: pass it with -c/--config, "
+                        "and a plan saved with `exoform plan --out FILE` as the plan file")
+    if isinstance(data.get("exoform"), dict) and "planned_values" in data:
+        raise PlanError(f"{path} is the review JSON of a plan (`--json`, Terraform's representation), "
+                        "not a saved plan: apply the file `exoform plan --out FILE` wrote")
+    version = data.get("format_version")
+    if isinstance(version, int) and not isinstance(version, bool) and version not in READABLE_FORMATS:
+        raise PlanError(f"{path} has plan format {version}; this exoform reads formats "
+                        f"{', '.join(map(str, READABLE_FORMATS))}: use the exoform that made it, or make a new plan")
+
+
+def _modified(path: Path) -> str:
+    """A format 1 plan's time: its file's modification time."""
+    return datetime.fromtimestamp(path.stat().st_mtime, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,8 +1,25 @@
 """Progress hooks: the engine reports what it does through a `Reporter` whose hooks do nothing
-by default. The CLI subclasses it to print; tests subclass it to record (tests/support)."""
+by default. The CLI subclasses it to print, log and draw a progress line; tests subclass it to
+record (tests/support). `CallRecord` is what a provider tells about each tenant call it sent."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    """One attempt at a tenant call, for the log: never parameters (they hold the tenant
+    information), only what support needs to find the call."""
+
+    provider: str  # "exchange_online" | "sandbox"
+    cmdlet: str
+    identity: str  # the object's name or Guid ("" for a Get- of every object)
+    duration_ms: float
+    attempt: int  # 1 for the first try; retries (and a 401 token refresh) count up
+    status: int | None = None  # the HTTP status (None: no HTTP answer, or the sandbox)
+    request_id: str = ""  # the client-request-id Microsoft support asks for
+    error: str = ""  # the typed error's class name when the attempt failed
 
 
 class Reporter:
@@ -30,6 +47,14 @@ class Reporter:
         pass
 
     def retry(self, cmdlet: str, attempt: int, wait: float, reason: str) -> None:
+        pass
+
+    def tenant_call(self, record: CallRecord) -> None:
+        """After every attempt at a tenant call (providers call it; the CLI logs it)."""
+        pass
+
+    def activity(self, text: str | None) -> None:
+        """What is going on now, for a progress line (None: it is over)."""
         pass
 
     def warning(self, message: str) -> None:

@@ -250,6 +250,9 @@ def _json_type(value: object) -> str:
 
 
 def _suggest(word: str, options: Sequence[str]) -> str:
+    same = [option for option in options if option.casefold() == word.casefold() and option != word]
+    if same:  # "All" for "all": difflib's ratio misses short words that differ only in case
+        return f"; did you mean '{same[0]}'? (values are case-sensitive)"
     close = difflib.get_close_matches(word, options, n=1, cutoff=0.75)
     return f"; did you mean '{close[0]}'?" if close and close[0] != word else ""
 

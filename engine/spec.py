@@ -48,11 +48,30 @@ class ScopeSpec:
 
 
 @dataclass(frozen=True)
+class RuleExceptions:
+    """Mail exoform's routing rules leave alone (the config's `rules.exceptions`)."""
+
+    senders: tuple[str, ...] = ()  # ExceptIfFrom
+    sender_domains: tuple[str, ...] = ()  # ExceptIfSenderDomainIs
+    recipients: tuple[str, ...] = ()  # ExceptIfSentTo
+    recipient_domains: tuple[str, ...] = ()  # ExceptIfRecipientDomainIs
+
+
+@dataclass(frozen=True)
 class TenantSpec:
     provider: str  # "sandbox" | "exchange_online"
     # Provider options as written in the config, with relative paths resolved against the
     # config file's directory (sandbox_file, certificate_path, ca_bundle). Never a secret value:
     # secrets are named by environment variable only.
+    options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True)
+class BackendSpec:
+    """Where the state lives: `local` (files; option `path`), `azurerm` or `postgres`, with the
+    backend's options as written in the config (paths resolved; secrets named by variable)."""
+
+    type: str = "local"
     options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
 
@@ -73,6 +92,10 @@ class IntegrationSpec:
     source: str = ""  # the config file path, for messages
     digest: str = ""  # sha256 of the canonical config JSON
     accept_risks: tuple[str, ...] = ()  # finding IDs the config acknowledges (`accept_risks`)
+    exceptions: RuleExceptions = RuleExceptions()
+    backend: BackendSpec = BackendSpec()
+    encryption_key_env: str = ""  # the variable holding the state/plan key ("": no encryption)
+    base_dir: str = "."  # the config file's folder: default state and sandbox files live there
 
     @property
     def inline(self) -> bool:

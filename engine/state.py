@@ -12,8 +12,9 @@ from typing import Any, Callable, Mapping
 from exoform import __version__
 from exoform.engine.errors import Issue
 from exoform.engine.model import Address, Attrs, freeze_attrs, json_attrs
+from exoform.engine.provider import TenantIdentity
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 #: Version of the attribute layout of each resource kind, recorded per resource (format 2+) so
 #: a later exoform can upgrade one kind's attributes without guessing (Terraform's schema_version).
 SCHEMA_VERSION = 1
@@ -52,6 +53,9 @@ class State:
     serial: int = 0
     resources: tuple[StateResource, ...] = ()
     pending: Pending | None = None
+    # The tenant this state describes (format 3); None for a state not bound yet (a new one, or
+    # one written before binding existed): the next write binds it.
+    tenant: TenantIdentity | None = None
     # False for a state never written anywhere: its lineage is not pinned yet, so a plan made
     # from it records none (Terraform does the same).
     persisted: bool = True
@@ -93,6 +97,7 @@ def to_json(state: State) -> dict[str, Any]:
         "lineage": state.lineage,
         "serial": state.serial,
         "integration": state.integration,
+        "tenant": dataclasses.asdict(state.tenant) if state.tenant else None,
         "pending": dataclasses.asdict(state.pending) if state.pending else None,
         "resources": [_resource_json(r) for r in state.resources],
     }
@@ -115,6 +120,7 @@ def _resource_json(resource: StateResource) -> dict[str, Any]:
 def from_json(data: Mapping[str, Any]) -> State:
     """Build a State from schema-valid JSON of the current format (migrate first)."""
     pending = data.get("pending")
+    tenant = data.get("tenant")
     return State(
         integration=data["integration"],
         lineage=data["lineage"],
@@ -123,6 +129,7 @@ def from_json(data: Mapping[str, Any]) -> State:
             sorted((_resource_from(r) for r in data["resources"]), key=lambda r: r.address)
         ),
         pending=_pending_from(pending) if pending else None,
+        tenant=TenantIdentity(**tenant) if tenant else None,
     )
 
 
@@ -158,8 +165,13 @@ def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
     return upgraded
 
 
+def _v2_to_v3(data: dict[str, Any]) -> dict[str, Any]:
+    """Format 3 binds a state to its tenant; a format 2 state is unbound until its next write."""
+    return {**data, "format_version": 3, "tenant": None}
+
+
 # Upgrades from older format versions: MIGRATIONS[n] turns format n into n + 1.
-MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2}
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2, 2: _v2_to_v3}
 
 
 def migrate(data: dict[str, Any]) -> tuple[dict[str, Any], list[Issue]]:

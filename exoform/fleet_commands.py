@@ -21,6 +21,7 @@ from exoform.engine.fleet import (
 )
 from exoform.engine.operations import Interrupts, PlanOptions, Reporter
 from exoform.signals import handling_interrupts
+from exoform.state_commands import duration
 from exoform.text import safe
 from exoform.views.fleet import ProgressLine, render_markdown, render_table, report_json
 
@@ -63,12 +64,14 @@ def _running(args: argparse.Namespace, manifest: Manifest, total: int) -> Iterat
     links = FleetProviders(concurrency=args.concurrency, calls_per_tenant=args.calls_per_tenant,
                            token_cache=not args.no_token_cache)
     progress = ProgressLine(total, sys.stderr)
+    ctx = FleetContext(manifest, links, args.concurrency, lambda name: TenantReporter(name, sys.stderr),
+                       progress, token_cache=not args.no_token_cache, processes=args.processes,
+                       lock_timeout=args.lock_timeout)
     try:
-        yield FleetContext(manifest, links, args.concurrency, lambda name: TenantReporter(name, sys.stderr),
-                           progress, token_cache=not args.no_token_cache, processes=args.processes)
+        yield ctx
     finally:
         progress.close()
-        links.close()
+        ctx.close()
 
 
 def _output(report: FleetReport, args: argparse.Namespace) -> None:
@@ -207,6 +210,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=("table", "json", "markdown"), default="table",
                    help="table (default), json, or markdown for a change ticket")
     p.add_argument("--no-token-cache", action="store_true", help="do not read or write the token cache")
+    p.add_argument("--lock-timeout", type=duration, default=0.0, metavar="DURATION",
+                   help="wait this long for each tenant's state lock (e.g. 30s, 5m; default 0: that "
+                        "tenant fails at once)")
 
 
 def _plan_args(p: argparse.ArgumentParser) -> None:

@@ -1,4 +1,4 @@
-"""Ctrl-C and SIGTERM during apply/destroy: handlers that raise the engine's interrupt flag
+"""Ctrl-C, SIGTERM and SIGHUP during apply/destroy: handlers that raise the engine's interrupt flag
 (the executor stops at its next safe point and rolls back), the notice printed at once for
 each signal, and the exit code: 128 + the signal's number (130 for Ctrl-C).
 """
@@ -12,7 +12,7 @@ from typing import Any, Iterator
 from exoform.engine.operations import ApplyResult, Interrupts, Reporter
 from exoform.views.apply import RECOVER
 
-SIGNALS = (signal.SIGINT, signal.SIGTERM)
+SIGNALS = (signal.SIGINT, signal.SIGTERM) + ((signal.SIGHUP,) if hasattr(signal, "SIGHUP") else ())
 
 
 @contextmanager
@@ -30,6 +30,26 @@ def handling_interrupts(reporter: Reporter) -> Iterator[Interrupts]:
     previous = {signum: signal.signal(signum, handler) for signum in SIGNALS}
     try:
         yield flag
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
+
+
+@contextmanager
+def terminating_cleanly() -> Iterator[None]:
+    """Outside an apply's own handling, SIGTERM and SIGHUP end the command as Ctrl-C does: by an
+    exception through every `finally`, so a held lease or lock row is released at once (a CI
+    cancel) instead of lapsing later."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = {signum: signal.signal(signum, handler) for signum in SIGNALS if signum != signal.SIGINT}
+    try:
+        yield
     finally:
         for signum, old in previous.items():
             signal.signal(signum, old)

@@ -72,7 +72,8 @@ def call_with_retry(
                 gate.backoff(error.status, wait if retry else 0.0)
             if not retry:
                 raise
-            reporter.retry(cmdlet, attempt, wait, type(error).__name__)
+            reason = type(error).__name__ if error.status is None else f"HTTP {error.status} {type(error).__name__}"
+            reporter.retry(cmdlet, attempt, wait, reason)
             sleep(wait)
             waited += wait
             attempt += 1

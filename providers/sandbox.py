@@ -19,9 +19,9 @@ from exoform.engine.cmdlets import CmdletCall
 from exoform.engine.jsonfile import atomic_write_json, holds_sensitive_value
 from exoform.engine.jsonread import MIB, JsonFile, read_json_file
 from exoform.engine.messages import issues
-from exoform.engine.errors import InputError, Issue, ServerError, Throttled, Transient
+from exoform.engine.errors import InputError, Issue, ProviderError, ServerError, Throttled, Transient
 from exoform.engine.provider import TenantIdentity
-from exoform.engine.reporter import Reporter
+from exoform.engine.reporter import CallRecord, Reporter
 from exoform.engine.schema_messages import SchemaDocument, schema_problems
 from exoform.providers.faults import FaultPlan, die
 from exoform.providers.retry import Gate, RetryPolicy, call_with_retry
@@ -79,13 +79,26 @@ class SandboxProvider:
         return {t: self.invoke(CmdletCall.of(f"Get-{t}")) for t in exchange_types}
 
     def invoke(self, call: CmdletCall) -> list[dict[str, Any]]:
+        attempts = iter(range(1, self.retry_policy.max_attempts + 1))
         return call_with_retry(
-            lambda: self._attempt(call),
+            lambda: self._logged(call, next(attempts, 0)),
             cmdlet=call.name,
             policy=self.retry_policy,
             reporter=self.reporter,
             gate=self.gate,
         )
+
+    def _logged(self, call: CmdletCall, attempt: int) -> list[dict[str, Any]]:
+        """`_attempt`, told to the reporter (the CLI's log) like an HTTP attempt."""
+        started, error = time.monotonic(), ""
+        try:
+            return self._attempt(call)
+        except ProviderError as failure:
+            error = type(failure).__name__
+            raise
+        finally:
+            self.reporter.tenant_call(CallRecord("sandbox", call.name, call.identity,
+                                                 (time.monotonic() - started) * 1000, attempt, error=error))
 
     def close(self) -> None:
         """Nothing stays open between calls: each call takes and releases the lock itself."""
@@ -166,15 +179,19 @@ class TenantFile:
 
     @contextlib.contextmanager
     def _locked(self, *, create_dir: bool) -> Iterator[None]:
-        """Hold the exclusive lock on the sidecar `<file>.lock` (released when its fd closes)."""
+        """Hold the exclusive lock on the sidecar `<file>.lock` (released when its fd closes).
+        A read (`create_dir` false) never creates the lock file: before any write there is no
+        writer to wait for, and writes replace the file atomically, so a read sees a whole file."""
         lock_path = self.path.with_name(self.path.name + ".lock")
-        if not lock_path.parent.is_dir():
-            if not create_dir:
-                # Nothing to read and nothing will be written: no lock, no directory made.
+        if not create_dir:
+            try:
+                fd = os.open(lock_path, os.O_RDWR)
+            except FileNotFoundError:
                 yield
                 return
+        else:
             lock_path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             oslock.lock(fd, wait=True)
             yield
@@ -210,7 +227,7 @@ class TenantFile:
 
     def _write(self, document: dict[str, Any]) -> None:
         """Atomically (temp file, fsync, rename, fsync of the folder), in dump_tenant's form."""
-        atomic_write_json(self.path, document, mode=0o644)
+        atomic_write_json(self.path, document)  # 0600: the tenant holds the tenant information
         stat = self.path.stat()
         self._cache = ((stat.st_ino, stat.st_size, stat.st_mtime_ns), document)
 

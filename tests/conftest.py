@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, ContextManager, Iterator, TypeVar
 
 import pytest
 from hypothesis import HealthCheck, settings
 
 from exoform.providers.emulator.server import Emulator
 from exoform.providers.faults import FaultPlan
+from support import servers
 from support.workspace import Workspace
+
+T = TypeVar("T")
 
 settings.register_profile("ci", max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 settings.register_profile("full", max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
@@ -65,3 +68,23 @@ def emulated_workspace(workspace: Workspace, shared_emulator: Emulator, shared_t
     workspace.emulator = shared_emulator
     yield workspace
     shared_emulator.serve_tenant(None)
+
+
+def _server(start: Callable[[], ContextManager[T]]) -> Iterator[T]:
+    try:
+        with start() as server:
+            yield server
+    except servers.Missing as missing:
+        pytest.skip(str(missing))
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[servers.Postgres]:
+    """A throw-away PostgreSQL cluster for the whole run (skipped when not installed)."""
+    yield from _server(servers.postgres)
+
+
+@pytest.fixture(scope="session")
+def azurite_server() -> Iterator[servers.Azurite]:
+    """Azurite's blob service for the whole run (skipped when not installed)."""
+    yield from _server(servers.azurite)

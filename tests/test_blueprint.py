@@ -82,3 +82,18 @@ def _check_mail_rule(rule: dict[str, Any], direction: str, inline: bool, users: 
         assert (rule[groups], rule["ExceptIf" + people]) == (("finance@contoso.com",), ("alice@contoso.com",))
     else:
         assert rule.get(people) is None and rule.get(groups) is None
+
+
+def test_config_exceptions_go_on_every_routing_rule_joined_to_the_groups_rules_own() -> None:
+    config = {"gateway": {"ip_ranges": list(IPS), "tenant_info": "TI"},
+              "protection": {"mode": "monitoring", "directions": ["inbound", "outbound"], "scope": SELECTED},
+              "rules": {"exceptions": {"senders": ["scanner@contoso.com"], "recipients": ["journal@contoso.com"],
+                                       "sender_domains": ["partner.example"], "recipient_domains": ["sub.example"]}}}
+    rules = {str(r.address): dict(r.attributes) for r in blueprint(spec_from(config)) if r.address.kind.value == "transport_rule"}
+    assert rules["transport_rule.spf"].get("ExceptIfFrom") is None  # SPF is no routing rule
+    for name in ("inbound_emails", "inbound_emails_groups", "outbound_emails", "outbound_emails_groups"):
+        rule = rules[f"transport_rule.{name}"]
+        assert (rule["ExceptIfSenderDomainIs"], rule["ExceptIfRecipientDomainIs"]) == (("partner.example",), ("sub.example",))
+    assert rules["transport_rule.inbound_emails_groups"]["ExceptIfSentTo"] == ("alice@contoso.com", "journal@contoso.com")
+    assert rules["transport_rule.outbound_emails_groups"]["ExceptIfFrom"] == ("alice@contoso.com", "scanner@contoso.com")
+    assert rules["transport_rule.inbound_emails"]["ExceptIfFrom"] == ("scanner@contoso.com",)

@@ -74,9 +74,9 @@ def test_crash_mid_apply_is_recovered_by_adoption_without_duplicates(workspace: 
     state = json.loads(workspace.state.read_text())
     assert state["pending"]["cmdlet"] == "New-TransportRule"
     plan = workspace.plan_json()
-    codes = {d["code"] for d in plan["diagnostics"]}
+    codes = {d["code"] for d in plan["exoform"]["diagnostics"]}
     assert "interrupted_apply" in codes
-    adopted = [c["address"] for c in plan["resource_changes"] if c["adopted"]]
+    adopted = [c["address"] for c in plan["resource_changes"] if c["exoform"]["adopted"]]
     assert adopted == ["transport_rule.inbound_emails"]
     code, out, err = workspace.run("apply", "--auto-approve")
     assert code == 0, err
@@ -105,7 +105,7 @@ def test_incomplete_rollback_exits_3_and_says_what_is_left(workspace: Workspace)
                      env={"EXOFORM_FAULTS": "New-TransportRule#2,Remove-TransportRule#1"})
     assert result.returncode == 3, result.stderr
     assert "Rollback did NOT complete" in result.stderr
-    assert "TransportRule 'opswat mdces - spf' is still there" in result.stderr
+    assert "TransportRule 'OPSWAT MDCES - SPF' is still there" in result.stderr
     state = json.loads(workspace.state.read_text())
     assert [r["address"] for r in state["resources"] if r["address"].startswith("transport_rule")] == ["transport_rule.spf"]
     assert workspace.run("apply", "--auto-approve")[0] == 0
@@ -121,7 +121,7 @@ def test_no_rollback_keeps_partial_progress_in_state(workspace: Workspace) -> No
         del os.environ["EXOFORM_FAULTS"]
     assert code == 1 and "--no-rollback" in err
     plan = workspace.plan_json()
-    actions = {c["address"]: c["change"]["action"] for c in plan["resource_changes"]}
+    actions = {c["address"]: c["exoform"]["action"] for c in plan["resource_changes"]}
     assert actions["transport_rule.spf"] == "no-op"
     assert actions["transport_rule.inbound_emails"] == "create"
 
@@ -134,7 +134,7 @@ def test_throttling_is_retried_and_reported(workspace: Workspace) -> None:
     finally:
         del os.environ["EXOFORM_FAULTS"]
     assert code == 0, err
-    assert "New-InboundConnector: Throttled, retry 1" in out
+    assert "New-InboundConnector: HTTP 429 Throttled, retry 1" in out
     assert workspace.run("plan", "--detailed-exitcode")[0] == 0
 
 
@@ -193,8 +193,11 @@ def test_apply_asks_for_confirmation(workspace: Workspace, answer: str, expected
     workspace.write_config(INLINE)
     result = exoform(workspace.root, "apply", stdin=answer)
     assert result.returncode == expected, result.stderr
-    assert "Only 'yes' will be accepted" in result.stdout
+    assert "Only 'yes' will be accepted" in result.stderr and "Only 'yes'" not in result.stdout  # prompts: stderr
+    assert "for integration 'scenario' on sandbox:" in result.stderr
     assert workspace.tenant.exists() == (expected == 0)
+    if expected:
+        assert "Apply cancelled; nothing was changed." in result.stderr
 
 
 def test_show_and_state_commands(workspace: Workspace) -> None:
@@ -210,7 +213,9 @@ def test_show_and_state_commands(workspace: Workspace) -> None:
     code, _, err = workspace.run("state", "show", "transport_rule.nope")
     assert code == 1 and "not in the state" in err
     code, out, _ = workspace.run("show", "--json")
-    assert json.loads(out)["serial"] >= 1
+    shown = json.loads(out)
+    assert shown["exoform"]["serial"] >= 1 and shown["format_version"] == "0.1"
+    assert "tenant-info-123" not in out and "(sensitive value)" in out
     workspace.run("plan", "--destroy", "--out", "d.plan")
     code, out, _ = workspace.run("show", "d.plan")
     assert code == 0 and "Plan: 0 to add, 0 to change, 6 to destroy." in out
@@ -244,7 +249,7 @@ def test_state_of_another_integration_is_refused(workspace: Workspace) -> None:
 def test_json_outputs_are_json(workspace: Workspace) -> None:
     workspace.write_config(INLINE)
     code, out, _ = workspace.run("validate", "--json")
-    assert json.loads(out) == {"valid": True, "integration": "scenario"}
+    assert json.loads(out) == {"valid": True, "integration": "scenario", "config": "exoform.json"}
     code, out, err = workspace.run("apply", "--auto-approve", "--json")
     body: dict[str, Any] = json.loads(out)
     assert code == 0 and body["result"]["ok"] and len(body["result"]["completed_steps"]) == 6
@@ -255,8 +260,10 @@ def test_script_prints_one_cmdlet_per_step(workspace: Workspace) -> None:
     workspace.write_config(INLINE)
     code, out, _ = workspace.run("script")
     lines = [line for line in out.splitlines() if line and not line.startswith("#")]
-    assert code == 0 and lines[0] == "$ErrorActionPreference = 'Stop'"
-    assert [line.split()[0] for line in lines[1:]] == [
+    assert code == 0 and lines[:3] == ["[CmdletBinding(SupportsShouldProcess = $true)]", "param()",
+                                       "$ErrorActionPreference = 'Stop'"]
+    assert out.startswith("#Requires -Version 5.1\n#Requires -Modules ExchangeOnlineManagement\n")
+    assert [line.split()[0] for line in lines[5:]] == [
         "Set-HostedConnectionFilterPolicy", "New-InboundConnector", "New-OutboundConnector",
         "New-TransportRule", "New-TransportRule", "New-TransportRule"]
     assert "-Enabled:$false" in out

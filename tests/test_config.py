@@ -128,7 +128,7 @@ def test_digest_and_source() -> None:
 
 def test_slash_16_splits_into_256_slash_24s() -> None:
     config = copy.deepcopy(MINIMAL)
-    config["gateway"]["ip_ranges"] = ["52.96.0.0/16", "52.96.7.0/24", "52.96.7.9"]
+    config["gateway"]["ip_ranges"] = ["52.96.0.0/16"]
     ranges = parse_config(config, source="x", base_dir=BASE_DIR).gateway.ip_ranges
     assert len(ranges) == 256
     assert ranges[0] == "52.96.0.0/24" and ranges[-1] == "52.96.255.0/24"
@@ -311,6 +311,12 @@ def _ranges(draw: st.DrawFn) -> str:
     return str(network.network_address) if prefix == 32 and draw(st.booleans()) else str(network)
 
 
+def _disjoint(ranges: list[str]) -> bool:
+    """A config lists each address once (overlaps are reported, not merged)."""
+    nets = [ipaddress.IPv4Network(r) for r in ranges]
+    return not any(a.overlaps(b) for i, a in enumerate(nets) for b in nets[i + 1:])
+
+
 _names = st.text(st.characters(blacklist_categories=("Cc", "Cf", "Cs", "Zl", "Zp")), min_size=1,
                  max_size=30).filter(lambda s: s == s.strip())
 _emails = st.from_regex(r"[a-z][a-z0-9._+-]{0,10}[a-z0-9]@[a-z]{1,10}\.(com|org|email)",
@@ -334,14 +340,15 @@ _tenant = st.one_of(
 _scope = st.one_of(
     st.just({"users": "all"}),
     st.fixed_dictionaries({"users": st.just("selected"),
-                           "recipients": st.lists(_emails, min_size=1, max_size=4)},
-                          optional={"groups": st.lists(st.one_of(_emails, _group_names), max_size=3)}),
+                           "recipients": st.lists(_emails, min_size=1, max_size=4, unique_by=str.casefold)},
+                          optional={"groups": st.lists(st.one_of(_emails, _group_names), max_size=3,
+                                                       unique_by=str.casefold)}),
 )
 _configs = st.fixed_dictionaries(
     {
         "integration": st.from_regex(r"[a-z0-9][a-z0-9-]{0,20}", fullmatch=True),
         "gateway": st.fixed_dictionaries(
-            {"ip_ranges": st.lists(_ranges(), min_size=1, max_size=6), "tenant_info": _names},
+            {"ip_ranges": st.lists(_ranges(), min_size=1, max_size=6).filter(_disjoint), "tenant_info": _names},
             optional={"name_prefix": _names, "header_name": st.from_regex(
                 r"X-[A-Za-z0-9-]{1,20}", fullmatch=True), "profile": st.just("opswat-mdces")}),
         "protection": st.fixed_dictionaries({

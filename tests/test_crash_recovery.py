@@ -95,7 +95,7 @@ def test_a_recovery_with_nothing_left_to_do_clears_the_pending_record(workspace:
     workspace.write_config({**config("203.0.113.0/24"), "rules": {"enabled": False}})
     assert workspace.run("apply", "--auto-approve")[0] == 0
     workspace.write_config({**config("203.0.113.0/24"), "rules": {"enabled": True}})
-    steps = workspace.plan_json()["steps"]
+    steps = workspace.plan_json()["exoform"]["steps"]
     assert steps[-1]["cmdlet"] == "Enable-TransportRule"
     occurrence = sum(s["cmdlet"] == "Enable-TransportRule" for s in steps)
     env = {k: v for k, v in os.environ.items() if k != "EXOFORM_FAULTS"}

@@ -47,7 +47,7 @@ def test_unresolved_identity_is_a_plan_error_naming_it(provider: str, recipients
     before = workspace.write_tenant(TENANT)
     workspace.write_config(_config(recipients, groups))
     code, out, _ = workspace.run("plan", "--json")
-    errors = [d for d in json.loads(out)["diagnostics"] if d["code"] == "recipient_unresolved"]
+    errors = [d for d in json.loads(out)["exoform"]["diagnostics"] if d["code"] == "recipient_unresolved"]
     assert code == 1 and len(errors) == 1
     assert f"'{named}'" in errors[0]["message"] and fragment in errors[0]["message"]
     code, out, err = workspace.run("apply", "--auto-approve")

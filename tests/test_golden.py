@@ -15,6 +15,7 @@ from support.workspace import Workspace
 GOLDEN = Path(__file__).parent / "golden"
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+_TIME = re.compile(r'"(timestamp|made|created)": "[0-9T:Z-]+"')
 
 BASE = {"gateway": {"ip_ranges": ["203.0.113.0/24", "198.51.100.7"], "tenant_info": "tenant-info-123"}}
 TENANT = {"recipients": [{"address": "alice@contoso.com", "type": "UserMailbox"},
@@ -36,7 +37,7 @@ CASES: dict[str, list[dict[str, Any]]] = {
 
 
 def mask(text: str) -> str:
-    return _DIGEST.sub("sha256:<digest>", _UUID.sub("<guid>", text))
+    return _TIME.sub(r'"\1": "<time>"', _DIGEST.sub("sha256:<digest>", _UUID.sub("<guid>", text)))
 
 
 def check(name: str, text: str, update: bool, root: Path) -> None:
@@ -60,7 +61,10 @@ def test_rendered_plan_json_plan_and_state(case: str, workspace: Workspace, upda
     assert code == 0
     check(f"{case}.plan.txt", human, update_goldens, workspace.root)
     code, out, _ = workspace.run("plan", "--json")
-    check(f"{case}.plan.json", out, update_goldens, workspace.root)
+    assert out.count("\n") == 1  # one line, like `terraform show -json`
+    check(f"{case}.plan.json", json.dumps(json.loads(out), indent=2, sort_keys=True) + "\n", update_goldens, workspace.root)
+    code, out, _ = workspace.run("plan", "--format", "markdown")
+    check(f"{case}.plan.md", re.sub(r"made [0-9T:Z-]+", "made <time>", out), update_goldens, workspace.root)
     assert workspace.run("apply", "--auto-approve")[0] == 0
     state = json.loads(workspace.state.read_text())
     check(f"{case}.state.json", json.dumps(state, indent=2, sort_keys=True) + "\n", update_goldens, workspace.root)
@@ -86,3 +90,25 @@ def test_state_round_trips(workspace: Workspace) -> None:
     workspace.run("apply", "--auto-approve")
     data = json.loads(workspace.state.read_text())
     assert to_json(from_json(data)) == data
+
+
+def test_a_format_1_saved_plan_is_still_read_and_applied(workspace: Workspace) -> None:
+    """tests/golden/plan-v1/inline.plan was written by exoform at 2bd6f6b (format 1: reasons as
+    words). Moved into this workspace (its tenant path and digest rewritten), it applies."""
+    from exoform.engine.planfile import content_digest, read_plan
+
+    old = json.loads((GOLDEN / "plan-v1" / "inline.plan").read_text(encoding="utf-8"))
+    assert old["format_version"] == 1 and "created" not in old
+    config = json.loads((GOLDEN / "plan-v1" / "exoform.json").read_text(encoding="utf-8"))
+    workspace.config.write_text(json.dumps(config), encoding="utf-8")
+    old["tenant"] = f"sandbox:{workspace.tenant.resolve()}"
+    old["digest"] = content_digest(old)
+    (workspace.root / "old.plan").write_text(json.dumps(old), encoding="utf-8")
+    plan = read_plan(workspace.root / "old.plan")
+    assert plan.created  # the file's time stands in
+    workspace.run("plan", "--out", "new.plan")
+    fresh = read_plan(workspace.root / "new.plan")
+    assert [(c.address, c.reason, c.reason_subject) for c in plan.changes] == [
+        (c.address, c.reason, c.reason_subject) for c in fresh.changes]
+    code, out, err = workspace.run("apply", "old.plan")
+    assert code == 0 and "Apply complete! Resources: 6 added" in out, err

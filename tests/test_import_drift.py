@@ -85,10 +85,10 @@ def test_adopt_flag_plans_and_applies_the_takeover_in_one_go(workspace: Workspac
     workspace.write_config(CONFIG)
     before = guids(workspace)
     plan = workspace.plan_json("--adopt")
-    assert plan["adopt"] and {c["address"] for c in plan["resource_changes"] if c["adopted"]} >= {
+    assert plan["exoform"]["adopt"] and {c["address"] for c in plan["resource_changes"] if c["exoform"]["adopted"]} >= {
         "inbound_connector.inbound", "transport_rule.spf"}
-    assert "adopted by name" in next(c for c in plan["resource_changes"] if c["address"] == "transport_rule.spf")["action_reason"]
-    assert not [s for s in plan["steps"] if s["cmdlet"].startswith("New-")]
+    assert "adopted by name" in next(c for c in plan["resource_changes"] if c["address"] == "transport_rule.spf")["exoform"]["reason_text"]
+    assert not [s for s in plan["exoform"]["steps"] if s["cmdlet"].startswith("New-")]
     assert workspace.run("plan", "--adopt", "--out", "p.json")[0] == 0
     code, out, err = workspace.run("apply", "p.json")
     assert code == 0, out + err

@@ -111,8 +111,8 @@ def test_sigint_with_no_rollback_keeps_recorded_progress(workspace: Workspace) -
     state = json.loads(workspace.state.read_text())
     assert state["pending"] is None and len(state["resources"]) == step - 1
     plan = workspace.plan_json()
-    assert not [c for c in plan["resource_changes"] if c["adopted"]]  # state knew every object
-    assert len(plan["steps"]) == 6 - (step - 1)
+    assert not [c for c in plan["resource_changes"] if c["exoform"]["adopted"]]  # state knew every object
+    assert len(plan["exoform"]["steps"]) == 6 - (step - 1)
     assert workspace.run("apply", "--auto-approve")[0] == 0
     assert workspace.run("plan", "--detailed-exitcode")[0] == 0
 

@@ -156,12 +156,15 @@ def test_lock_taken_again_after_force_unlock_replaced_the_file(tmp_path: Path) -
             force_unlock(state, "other-id")
 
 
-def _integration(workspace: Workspace, name: str, mode: str, ranges: list[str]) -> Path:
+def _integration(workspace: Workspace, name: str, mode: str, ranges: list[str], user: str) -> Path:
+    """Two gateways side by side, each for its own users (for the same users they would send
+    each other's mail around: the mail-flow model refuses that)."""
     gateway = {"ip_ranges": ranges, "tenant_info": f"info-{name}", "name_prefix": f"{name} GW",
                "smart_host": f"{name}.gateway.example"}
     config = {"integration": name, "tenant": {"provider": "sandbox", "sandbox_file": "tenant.json"},
               "gateway": gateway, "rules": {"enabled": True},
-              "protection": {"mode": mode, "directions": ["inbound", "outbound"], "scope": {"users": "all"}}}
+              "protection": {"mode": mode, "directions": ["inbound", "outbound"],
+                             "scope": {"users": "selected", "recipients": [user]}}}
     path = workspace.root / f"{name}.json"
     path.write_text(json.dumps(config))
     return path
@@ -172,9 +175,11 @@ def test_two_integrations_apply_and_destroy_concurrently_on_one_tenant(workspace
     limit: rule priorities are planned from a read, so two blocks placed at the top at the same
     moment may interleave; the next apply of each restores its block (asserted below)."""
     original = workspace.write_tenant({"TransportRule": [
-        {"Name": "Admin rule", "Priority": 0, "SetHeaderName": "X-A", "SetHeaderValue": "1"}]})
-    configs = [_integration(workspace, "alpha", "inline", ["203.0.113.0/24"]),
-               _integration(workspace, "beta", "monitoring", ["198.51.100.0/24"])]
+        {"Name": "Admin rule", "Priority": 0, "SetHeaderName": "X-A", "SetHeaderValue": "1"}],
+        "recipients": [{"address": "alice@contoso.com", "type": "UserMailbox"},
+                       {"address": "bob@contoso.com", "type": "UserMailbox"}]})
+    configs = [_integration(workspace, "alpha", "inline", ["203.0.113.0/24"], "alice@contoso.com"),
+               _integration(workspace, "beta", "monitoring", ["198.51.100.0/24"], "bob@contoso.com")]
     for command in ("apply", "destroy"):
         procs = [exoform(workspace.root, command, "-c", c.name, "--auto-approve",
                          EXOFORM_SANDBOX_LATENCY_MS="20") for c in configs]

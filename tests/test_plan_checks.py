@@ -20,7 +20,7 @@ from exoform.engine.checks.risk import accept_risks
 from exoform.engine.kinds import spec
 from exoform.engine.kinds.base import Observed
 from exoform.engine.mailflow.vendors import product_of
-from exoform.engine.model import Kind, Resource
+from exoform.engine.model import Address, Kind, Resource
 from exoform.engine.operations import request_for
 from exoform.engine.plan import Diagnostic, Plan, ResourceChange, Severity
 from exoform.engine.planning import make_plan
@@ -212,8 +212,40 @@ def test_a_risk_accepted_in_the_config_lasts_and_a_stale_entry_is_reported(works
     for _ in range(2):  # every later plan too, not only the one the flag was given to
         code, out, _ = workspace.run("plan", "--detailed-exitcode")
         assert code == 0 and "(risk accepted with loop:Protect in the config's accept_risks)" in out
-        finding = next(d for d in workspace.plan_json()["diagnostics"] if d["id"] == "loop:Protect")
+        finding = next(d for d in workspace.plan_json()["exoform"]["diagnostics"] if d["id"] == "loop:Protect")
         assert finding["accepted"] and finding["severity"] == "warning"
     workspace.write_config({**CONFIG, "accept_risks": ["loop:Protect", "loop:Gone"]})
-    stale = [d for d in workspace.plan_json()["diagnostics"] if d["code"] == "unknown_risk_id"]
+    stale = [d for d in workspace.plan_json()["exoform"]["diagnostics"] if d["code"] == "unknown_risk_id"]
     assert len(stale) == 1 and "'loop:Gone'" in stale[0]["message"] and "remove it from the config" in stale[0]["message"]
+
+
+def test_an_exception_added_in_the_admin_center_is_reverted_or_carried_into_the_config(workspace: Workspace) -> None:
+    workspace.write_tenant(None)
+    workspace.write_config(CONFIG)
+    assert workspace.run("apply", "--auto-approve")[0] == 0
+    workspace.outside("Set-TransportRule", {"Identity": "OPSWAT MDCES - Inbound emails",
+                                            "ExceptIfSenderDomainIs": ["partner.example"]})
+    plan = workspace.plan_json()
+    [edit] = [d for d in plan["exoform"]["diagnostics"] if d["code"] == "edited_outside"]
+    assert edit["address"] == "transport_rule.inbound_emails" and "ExceptIfSenderDomainIs = partner.example" in edit["message"]
+    assert '"rules": {"exceptions": {"sender_domains": ["partner.example"]}}' in edit["message"]
+    # Taking the advice: the exception now lives in the config, for both routing rules.
+    workspace.write_config({**CONFIG, "rules": {"enabled": True, "exceptions": {"sender_domains": ["partner.example"]}}})
+    plan = workspace.plan_json()
+    changes = {c["address"]: c for c in plan["resource_changes"] if c["exoform"]["action"] != "no-op"}
+    assert list(changes) == ["transport_rule.outbound_emails"]  # the inbound rule has it already
+    assert changes["transport_rule.outbound_emails"]["exoform"]["changed"] == ["ExceptIfSenderDomainIs"]
+    assert not [d for d in plan["exoform"]["diagnostics"] if d["code"] == "edited_outside"]
+    assert workspace.run("apply", "--auto-approve")[0] == 0
+    assert workspace.run("plan", "--detailed-exitcode")[0] == 0
+
+
+def test_config_exceptions_that_cover_a_whole_protected_class_are_a_bypass() -> None:
+    config = {**CONFIG, "rules": {"enabled": True, "exceptions": {"recipient_domains": ["contoso.com"]}}}
+    plan = plan_on({}, config)
+    rule = dict(plan.change(Address(Kind.TRANSPORT_RULE, "inbound_emails")).after or ())
+    assert rule["ExceptIfRecipientDomainIs"] == ("contoso.com",)
+    bypass = [d for d in plan.errors if d.code == "mail_bypass"]
+    assert bypass and "inbound" in bypass[0].message
+    narrow = {**CONFIG, "rules": {"enabled": True, "exceptions": {"senders": ["scanner@partner.example"]}}}
+    assert not [d for d in plan_on({}, narrow).errors if d.code.startswith("mail_")]

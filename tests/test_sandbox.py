@@ -248,8 +248,8 @@ def test_throttle_is_retried_transparently_and_reported(tenant: Path) -> None:
     assert names(provider, "TransportRule") == ["R"]
     assert provider.calls == ["New-TransportRule"] * 2 + ["Get-TransportRule"] * 2
     retries = [args for hook, args in reporter.events if hook == "retry"]
-    assert retries == [("New-TransportRule", 1, 0.01, "Throttled"),
-                       ("Get-TransportRule", 1, 0.01, "Throttled")]
+    assert retries == [("New-TransportRule", 1, 0.01, "HTTP 429 Throttled"),
+                       ("Get-TransportRule", 1, 0.01, "HTTP 429 Throttled")]
 
 
 def test_throttle_beyond_the_retry_budget_surfaces(tenant: Path) -> None:
@@ -341,3 +341,18 @@ def test_provider_shape(tenant: Path) -> None:
     assert provider.name == "sandbox"
     assert provider.calls == []
     provider.close()
+
+
+def test_reads_leave_no_lock_file_next_to_a_tenant_file_never_written(tmp_path: Path) -> None:
+    """A plan against a hand-written (or missing) tenant file creates no `<file>.lock`; the first
+    write does, and reads take it from then on."""
+    written_by_hand = tmp_path / "tenant.json"
+    written_by_hand.write_text(json.dumps({"organization": "contoso.onmicrosoft.com"}), encoding="utf-8")
+    for path in (written_by_hand, tmp_path / "missing.json"):
+        provider = SandboxProvider(path, faults=FaultPlan())
+        provider.read(["TransportRule", "InboundConnector"])
+        provider.identity()
+        assert not path.with_name(path.name + ".lock").exists()
+    provider = SandboxProvider(written_by_hand, faults=FaultPlan())
+    provider.invoke(call("New-TransportRule", Name="R"))
+    assert written_by_hand.with_name("tenant.json.lock").exists()

@@ -42,7 +42,7 @@ def test_scenario(provider: str, case_file: Path, request: pytest.FixtureRequest
         plan = workspace.plan_json(*flags)
         _check_expectations(plan, expect, f"step {number}")
         cli_risks = [flags[i + 1] for i, flag in enumerate(flags) if flag == "--accept-risk"]
-        assert plan["accepted_risks"] == cli_risks, f"step {number}: the plan records the --accept-risk IDs"
+        assert plan["exoform"]["accepted_risks"] == cli_risks, f"step {number}: the plan records the --accept-risk IDs"
         code, out, err = workspace.run("apply", "--auto-approve", *flags)
         assert code == 0, f"step {number}: apply failed:\n{out}\n{err}"
         code, out, err = workspace.run("plan", "--detailed-exitcode", *flags)
@@ -62,18 +62,18 @@ def _check_expectations(plan: dict[str, Any], expect: dict[str, Any], where: str
     if "counts" in expect:
         assert _counts(plan) == expect["counts"], f"{where}: counts"
     for address, action in expect.get("actions", {}).items():
-        assert changes[address]["change"]["action"] == action, f"{where}: {address}"
+        assert changes[address]["exoform"]["action"] == action, f"{where}: {address}"
     for address, names in expect.get("changed", {}).items():
-        assert changes[address]["change"]["changed"] == names, f"{where}: {address}"
-    cmdlets = {s["cmdlet"] for s in plan["steps"]}
+        assert changes[address]["exoform"]["changed"] == names, f"{where}: {address}"
+    cmdlets = {s["cmdlet"] for s in plan["exoform"]["steps"]}
     for cmdlet in expect.get("cmdlets", ()):
         assert cmdlet in cmdlets, f"{where}: {cmdlet} not in {sorted(cmdlets)}"
-    codes = {d["code"] for d in plan["diagnostics"]}
+    codes = {d["code"] for d in plan["exoform"]["diagnostics"]}
     for code in expect.get("diagnostics", ()):
         assert code in codes, f"{where}: diagnostic {code} missing from {sorted(codes)}"
     if "allowlist_add" in expect:
-        assert changes["connection_filter_allowlist.default"]["allowlist"]["add"] == expect["allowlist_add"]
-    found = {d["id"]: d for d in plan["diagnostics"] if d["id"]}
+        assert changes["connection_filter_allowlist.default"]["exoform"]["allowlist"]["add"] == expect["allowlist_add"]
+    found = {d["id"]: d for d in plan["exoform"]["diagnostics"] if d["id"]}
     for ident, severity in expect.get("findings", {}).items():
         assert ident in found and found[ident]["severity"] == severity, f"{where}: finding {ident} in {sorted(found)}"
     for code in expect.get("absent_codes", ()):
@@ -85,14 +85,14 @@ def _check_expectations(plan: dict[str, Any], expect: dict[str, Any], where: str
     for address, attrs in expect.get("after", {}).items():
         after = changes[address]["change"]["after"]
         assert {k: after.get(k) for k in attrs} == attrs, f"{where}: {address} after"
-    assert not [d for d in plan["diagnostics"] if d["severity"] == "error"], where
+    assert not [d for d in plan["exoform"]["diagnostics"] if d["severity"] == "error"], where
 
 
 def _check_blocked(workspace: Any, ids: list[str], where: str) -> None:
     """Without --accept-risk the findings are errors: plan exits 1, apply changes nothing."""
     before = workspace.tenant.read_text(encoding="utf-8")
     code, out, _ = workspace.run("plan", "--json")
-    errors = {d["id"] for d in json.loads(out)["diagnostics"] if d["severity"] == "error"}
+    errors = {d["id"] for d in json.loads(out)["exoform"]["diagnostics"] if d["severity"] == "error"}
     assert code == 1 and set(ids) <= errors, f"{where}: expected blocking findings {ids}, got {sorted(errors)}"
     code, _, err = workspace.run("apply", "--auto-approve")
     assert code == 1 and "nothing was changed" in err, f"{where}: apply was not refused"
@@ -100,7 +100,7 @@ def _check_blocked(workspace: Any, ids: list[str], where: str) -> None:
 
 
 def _counts(plan: dict[str, Any]) -> dict[str, int]:
-    actions = [c["change"]["action"] for c in plan["resource_changes"]]
+    actions = [c["exoform"]["action"] for c in plan["resource_changes"]]
     return {
         "add": sum(a in ("create", "replace", "create-then-delete") for a in actions),
         "change": actions.count("update"),

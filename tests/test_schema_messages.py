@@ -13,7 +13,7 @@ from exoform.engine.schema_messages import validator
 from exoform.providers.sandbox import tenant_issues
 
 STATE: dict[str, Any] = {
-    "format_version": 2, "exoform_version": "0.1.0", "serial": 3, "integration": "scenario",
+    "format_version": 3, "exoform_version": "0.1.0", "serial": 3, "integration": "scenario",
     "lineage": "0f0e6c49-0a3c-4c7e-9a51-6e0f5c1f0b1a", "resources": [],
 }
 
@@ -25,12 +25,12 @@ def _state_issues(**fields: Any) -> list[tuple[str, str]]:
 @pytest.mark.parametrize("fields, expected", [
     ({"serial": "3"}, [("serial", "must be a whole number (got a string)")]),
     ({"serial": -1}, [("serial", "must be at least 0 (got -1)")]),
-    ({"format_version": 7}, [("format_version", "must be 2 (got 7)")]),
+    ({"format_version": 7}, [("format_version", "must be 3 (got 7)")]),
     ({"lineage": "x"}, [("lineage", '"x" is not valid. It must match the pattern '
                                     "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$.")]),
     ({"serials": 1}, [("serials", "unknown key 'serials'; did you mean 'serial'? (allowed: "
                                   "exoform_version, format_version, integration, lineage, "
-                                  "pending, resources, serial)")]),
+                                  "pending, resources, serial, tenant)")]),
     ({"pending": {"step": 0, "address": "a", "operation": "o", "cmdlet": "c", "identity": "i"}},
      [("pending.started", "is required but missing; add it.")]),
     ({"pending": 5}, [("pending", "matches none of the 2 allowed forms")]),

@@ -55,7 +55,9 @@ def test_a_cmdlet_line_parses_to_exactly_the_call(call: CmdletCall) -> None:
 def test_a_comment_stays_one_ascii_comment_line(text: str) -> None:
     line = comment(text)
     assert line.startswith("# ") and line.isascii() and len(line.splitlines()) == 1
-    assert script_calls("$ErrorActionPreference = 'Stop'\n" + line) == []
+    head = "#Requires -Version 5.1\n#Requires -Modules ExchangeOnlineManagement\n"
+    script = head + "[CmdletBinding(SupportsShouldProcess = $true)]\nparam()\n$ErrorActionPreference = 'Stop'\n"
+    assert script_calls(script + line) == []
 
 
 @pytest.mark.parametrize("call", [
@@ -192,7 +194,7 @@ def test_a_script_stops_at_the_first_error_and_verify_shows_what_is_left(workspa
         replay(script, provider)
     assert [c.split("-")[0] for c in provider.calls] == ["Set", "New", "New"]  # nothing after the failure
     code, out, _ = workspace.run("plan", "--verify")
-    assert code == 1 and "name_conflict" not in out and "already has a OutboundConnector" in out
+    assert code == 1 and "name_conflict" not in out and "already has an OutboundConnector" in out
     workspace.outside("Remove-OutboundConnector", {"Identity": "OPSWAT MDCES - Outbound", "Confirm": False})
     code, out, _ = workspace.run("plan", "--verify")
     assert code == 2 and "does not match" in out and "4 step(s)" in out
@@ -204,7 +206,7 @@ def test_after_a_script_the_next_plan_adopts_its_objects_by_marker(workspace: Wo
     code, script, _ = workspace.run("script")
     replay(script, SandboxProvider(workspace.tenant, faults=FaultPlan()))
     plan = workspace.plan_json()
-    assert plan["steps"] == [] and sum(c["adopted"] for c in plan["resource_changes"]) == 5
+    assert plan["exoform"]["steps"] == [] and sum(c["exoform"]["adopted"] for c in plan["resource_changes"]) == 5
     before = workspace.tenant.read_text()
     code, out, _ = workspace.run("apply", "--auto-approve")
     assert code == 0 and workspace.tenant.read_text() == before  # recorded in state, no tenant call

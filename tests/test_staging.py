@@ -41,10 +41,10 @@ def test_the_allow_list_is_edited_additively_and_destroy_removes_only_exoforms_e
     workspace.write_tenant({"HostedConnectionFilterPolicy": [{"Name": "Default", "Identity": "Default", "IPAllowList": ADMIN}]})
     workspace.write_config(CONFIG)
     plan = workspace.plan_json()
-    step = next(s for s in plan["steps"] if s["cmdlet"] == "Set-HostedConnectionFilterPolicy")
+    step = next(s for s in plan["exoform"]["steps"] if s["cmdlet"] == "Set-HostedConnectionFilterPolicy")
     assert step["parameters"]["IPAllowList"] == {"@odata.type": "#Exchange.GenericHashTable", "Add": ["198.51.100.7"]}
-    assert {d["code"] for d in plan["diagnostics"]} >= {"allowlist_cis"}
-    cis = next(d for d in plan["diagnostics"] if d["code"] == "allowlist_cis")
+    assert {d["code"] for d in plan["exoform"]["diagnostics"]} >= {"allowlist_cis"}
+    cis = next(d for d in plan["exoform"]["diagnostics"] if d["code"] == "allowlist_cis")
     assert cis["severity"] == "warning" and "2.1.12" in cis["message"] and "enhanced_filtering" in cis["message"]
     assert workspace.run("apply", "--auto-approve")[0] == 0
     state = json.loads(workspace.state.read_text())

@@ -22,20 +22,20 @@ RULE = StateResource(Address(Kind.TRANSPORT_RULE, "spf"), "X - SPF", "g-1", free
 
 
 def test_new_state_gets_a_lineage_that_never_changes(tmp_path: Path) -> None:
-    store = StateStore(tmp_path / "s.json")
+    store = StateStore.at(tmp_path / "s.json")
     state = store.load("demo")
     saved = store.save(state.put(RULE))
     store.save(saved.drop(RULE.address))
     saved = store.save(saved)
     assert not (tmp_path / "s.json.backup").exists()  # no state was read: nothing to back up
     assert saved.serial == 3 and saved.lineage == state.lineage
-    again = StateStore(tmp_path / "s.json").load("demo")
+    again = StateStore.at(tmp_path / "s.json").load("demo")
     assert again == saved
-    assert StateStore(tmp_path / "other.json").load("demo").lineage != state.lineage
+    assert StateStore.at(tmp_path / "other.json").load("demo").lineage != state.lineage
 
 
 def test_serial_moves_only_when_content_changes(tmp_path: Path) -> None:
-    store = StateStore(tmp_path / "s.json")
+    store = StateStore.at(tmp_path / "s.json")
     state = store.save(store.load("demo").put(RULE))
     assert store.save(state).serial == state.serial
     pending = Pending(0, "transport_rule.spf", "create", "New-TransportRule", "X - SPF", "2026-01-01T00:00:00+00:00")
@@ -47,10 +47,10 @@ def test_serial_moves_only_when_content_changes(tmp_path: Path) -> None:
 
 def test_writes_are_0600_and_keep_the_first_read_version_as_backup(tmp_path: Path) -> None:
     path = tmp_path / "s.json"
-    first = StateStore(path)
+    first = StateStore.at(path)
     first.save(first.load("demo").put(RULE))
     original = path.read_text()
-    store = StateStore(path)
+    store = StateStore.at(path)
     state = store.load("demo")
     store.save(state.drop(RULE.address))
     store.save(store.load("demo").put(RULE))
@@ -61,7 +61,7 @@ def test_writes_are_0600_and_keep_the_first_read_version_as_backup(tmp_path: Pat
 
 
 def test_state_round_trips_through_json(tmp_path: Path) -> None:
-    store = StateStore(tmp_path / "s.json")
+    store = StateStore.at(tmp_path / "s.json")
     allow = StateResource(Address(Kind.CONNECTION_FILTER_ALLOWLIST, "default"), "Default", None,
                           freeze_attrs({"IPAllowList": ["1.1.1.1"], "Name": "Default"}), owned_entries=("1.1.1.1",))
     state = store.save(store.load("demo").put(RULE).put(allow))

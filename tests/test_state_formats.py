@@ -63,7 +63,7 @@ def test_reading_commands_never_rewrite_an_old_file(workspace: Workspace) -> Non
         assert code in (0, 2), err
     # A format-1 install has nothing to change but its inbound connector's marker, which now
     # lists the allow-list entries exoform added.
-    steps = workspace.plan_json()["steps"]
+    steps = workspace.plan_json()["exoform"]["steps"]
     assert [(s["cmdlet"], sorted(s["parameters"])) for s in steps] == [
         ("Set-InboundConnector", ["Comment", "Identity"])]
     assert state.read_bytes() == before

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from exoform.engine.errors import LockError
+from exoform.engine.lock import lock_path
 from exoform.engine.model import Address, Kind, freeze_attrs
 from exoform.engine.state import StateResource
 from exoform.engine.statefile import StateStore
@@ -20,7 +21,7 @@ RULE = StateResource(Address(Kind.TRANSPORT_RULE, "spf"), "X - SPF", "g-1", free
 
 
 def _saved(path: Path) -> None:
-    store = StateStore(path)
+    store = StateStore.at(path)
     store.save(store.load("demo").put(RULE))
 
 
@@ -44,7 +45,7 @@ def test_no_state_file_is_ever_created_readable_by_others(tmp_path: Path, monkey
 
     monkeypatch.setattr(builtins, "open", guarded_open)
     monkeypatch.setattr(os, "open", guarded_os_open)
-    store = StateStore(path)
+    store = StateStore.at(path)
     store.save(store.load("demo").drop(RULE.address))
     assert created and all(mode & 0o077 == 0 for _, mode in created), created
     for file in tmp_path.iterdir():
@@ -59,22 +60,21 @@ def test_temp_files_of_a_killed_writer_are_swept(tmp_path: Path) -> None:
         file.write_text("{half a state")
     other = tmp_path / ".t.json.zz.tmp"  # another file's temp: not ours to touch
     other.write_text("x")
-    store = StateStore(path)
+    store = StateStore.at(path)
     state = store.load("demo")
     assert all(f.exists() for f in stale)  # reading never removes anything
     store.save(state.drop(RULE.address))
     assert not any(f.exists() for f in stale) and other.exists()
 
 
-def test_a_failing_guard_stops_the_write(tmp_path: Path) -> None:
+def test_a_broken_lock_stops_the_write(tmp_path: Path) -> None:
     path = tmp_path / "s.json"
     _saved(path)
     before = path.read_text()
-
-    def broken() -> None:
-        raise LockError("the state lock was force-unlocked by someone else")
-
-    store = StateStore(path, guard=broken)
-    with pytest.raises(LockError):
-        store.save(store.load("demo").drop(RULE.address))
+    store = StateStore.at(path)
+    with store.locked("exoform apply"):
+        state = store.load("demo")
+        lock_path(path).unlink()  # what `force-unlock --force` does to a held lock
+        with pytest.raises(LockError, match="force-unlocked"):
+            store.save(state.drop(RULE.address))
     assert path.read_text() == before

@@ -7,6 +7,7 @@ from typing import Mapping, Sequence
 
 from exoform.engine.checks.lints import connector_lints
 from exoform.engine.checks.context import Check, CheckContext
+from exoform.engine.checks.edits import edited_outside
 from exoform.engine.checks.enabling import enabling_blocked
 from exoform.engine.checks.limits import kind_checks, kind_limits
 from exoform.engine.checks.mailflow import mail_diagnostics
@@ -27,6 +28,7 @@ CHECKS: tuple[Check, ...] = (
     protection_stops,
     unmarked_deletes,
     enabling_blocked,
+    edited_outside,
     connector_lints,
 )
 

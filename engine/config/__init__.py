@@ -4,7 +4,7 @@ is reported at once as an `InputError` whose issues name the JSON path and the f
 """
 from __future__ import annotations
 
-from exoform.engine.config.build import config_schema, format_path, load_config, parse_config
+from exoform.engine.config.build import config_schema, format_path, load_config, missing_files, parse_config
 from exoform.engine.config.profiles import DEFAULT_PROFILE, NAME_SUFFIXES, PROFILES, GatewayProfile
 from exoform.engine.exchange import DEVICE_CODE_CLIENT_ID, MAX_NAME_LENGTH
 from exoform.engine.ipv4 import normalize_ranges
@@ -19,6 +19,7 @@ __all__ = [
     "config_schema",
     "format_path",
     "load_config",
+    "missing_files",
     "normalize_ranges",
     "parse_config",
 ]

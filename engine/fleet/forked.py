@@ -77,7 +77,7 @@ def _worker(ctx: FleetContext, group: list[Member], work: Callable[[Member], Ten
     forward = _Forward(connection)
     try:
         run_members(replace(ctx, concurrency=concurrency, progress=forward), group, work)
-        ctx.links.close()  # its share of the token cache, merged into the file
+        ctx.close()  # its share of the token cache merged into the file, its own backend clients
         forward.send(("done", None))
     except BaseException:
         forward.send(("error", traceback.format_exc()))

@@ -13,7 +13,7 @@ from exoform.engine.errors import AuthFailed, ExoformError, PermissionDenied, Pl
 from exoform.engine.fleet.links import FleetLinks, TenantLink
 from exoform.engine.fleet.manifest import Manifest, Member
 from exoform.engine.fleet.report import Result, TenantRow
-from exoform.engine.fleet.state import tenant_store
+from exoform.engine.fleet.state import FleetStores
 from exoform.engine.operations.doctor import APP_ROLE, ROLE_FIX
 from exoform.engine.operations.session import Session
 from exoform.engine.reporter import Reporter
@@ -54,12 +54,28 @@ class FleetContext:
     token_cache: bool = True
     clock: Callable[[], float] = time.monotonic
     processes: int = 1  # read-only commands: worker processes (see engine/fleet/forked.py)
+    lock_timeout: float = 0.0  # seconds to wait for a tenant's state lock
+    stores: FleetStores | None = None  # the run's state backends (made from the manifest)
+
+    def __post_init__(self) -> None:
+        if self.stores is None:
+            self.stores = FleetStores(self.manifest)
 
     def session(self, member: Member) -> tuple[Session, TenantLink]:
+        assert self.stores is not None
         link = self.links.tenant(member.name, member.spec.tenant)
-        session = Session(member.spec, tenant_store(self.manifest, member), self.reporters(member.name),
-                          link, token_cache=self.token_cache)
+        reporter = self.reporters(member.name)
+        session = Session(member.spec, self.stores.store(member, reporter.warning), reporter, link,
+                          token_cache=self.token_cache, lock_timeout=self.lock_timeout)
         return session, link
+
+    def close(self) -> None:
+        """The run is over: save the shared token cache, close connections and backends."""
+        try:
+            self.links.close()
+        finally:
+            if self.stores is not None:
+                self.stores.close()
 
     def run(self, member: Member, work: Work) -> TenantRow:
         """`work` on the member's own session, timed; a user-facing error fails this tenant

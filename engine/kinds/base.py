@@ -11,6 +11,7 @@ from typing import Any, Mapping, Sequence
 from exoform.engine.cmdlets import CmdletCall
 from exoform.engine.drift import ResourceDrift
 from exoform.engine.kinds.schema import KindSpec
+from exoform.engine.messages import with_article
 from exoform.engine.model import Action, Address, Kind, Resource
 from exoform.engine.outcome import Leftover
 from exoform.engine.plan import Diagnostic, ResourceChange, Severity, StepOp
@@ -82,7 +83,7 @@ class Conflict:
         held = f"integration '{self.holder}'" if self.holder else "no exoform integration (created by hand?)"
         return Diagnostic(
             Severity.ERROR, "name_conflict",
-            f"the tenant already has a {self.address.kind.exchange_type} named '{self.name}', "
+            f"the tenant already has {with_article(self.address.kind.exchange_type)} named '{self.name}', "
             f"owned by {held}. {advice}",
             str(self.address),
         )

@@ -7,7 +7,10 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from exoform.engine.kinds.objects import ObjectHandler
-from exoform.engine.kinds.schema import NAME, KindSpec, Norm, attr
+from exoform.engine.cmdlet_reference import (
+    INBOUND_TRUST_BOOLS, INBOUND_TRUST_LISTS, INBOUND_TRUST_TEXTS, OUTBOUND_ROUTING_BOOLS, OUTBOUND_ROUTING_TEXTS,
+)
+from exoform.engine.kinds.schema import NAME, KindSpec, Norm, attr, owned
 from exoform.engine.model import Kind
 from exoform.engine.plan import ResourceChange
 from exoform.engine.read import as_bool
@@ -25,6 +28,10 @@ INBOUND_CONNECTOR = KindSpec(
         attr("RestrictDomainsToIPAddresses", Norm.BOOL, False),
         attr("SenderDomains", Norm.DOMAINS),
         attr("SenderIPAddresses", Norm.IPSET),
+        # Settings that change how far mail arriving through it is trusted, or who it is for.
+        *owned(INBOUND_TRUST_BOOLS, Norm.BOOL, False),
+        *owned(INBOUND_TRUST_LISTS, Norm.SET),
+        *owned(INBOUND_TRUST_TEXTS, Norm.NAME),
     ),
 )
 
@@ -42,6 +49,9 @@ OUTBOUND_CONNECTOR = KindSpec(
         attr("SmartHosts", Norm.HOSTS),
         attr("TlsSettings", Norm.NAME),
         attr("UseMXRecord", Norm.BOOL, True),
+        # Settings that send more mail through it, or change what it does to the mail.
+        *owned(OUTBOUND_ROUTING_BOOLS, Norm.BOOL, False),
+        *owned(OUTBOUND_ROUTING_TEXTS, Norm.NAME),
     ),
     create_before_destroy=True,
 )

@@ -115,6 +115,8 @@ class ObjectHandler(KindHandler):
             return self._change(Action.CREATE, None, want, (), reason, seen)
         before, after = attrs_dict(have.attributes), attrs_dict(want.attributes)
         after, changed = self.adjust(before, after, self.schema.changed(before, after), options)
+        for name in set(changed) & self.schema.owned - set(after):
+            after[name] = self.schema.default_of(name)  # cleared: shown and sent as its default
         want = Resource(address, freeze_attrs(after), want.dependencies)
         forced = tuple(a for a in changed if a in self.schema.force_new)
         if forced:
@@ -175,7 +177,8 @@ class ObjectHandler(KindHandler):
                  priority: int | None = None) -> CmdletCall | None:
         """`Set-<Type>` with the changed attributes (None clears), or None if nothing to send."""
         names = self.settable(set(changed), attrs)
-        params: dict[str, Any] = {name: call_value(attrs.get(name)) for name in sorted(names)}
+        params: dict[str, Any] = {name: call_value(attrs[name] if name in attrs else self.schema.default_of(name))
+                                  for name in sorted(names)}
         if params == {} and priority is None:
             return None
         if priority is not None:
@@ -285,19 +288,22 @@ class ObjectHandler(KindHandler):
     # ---- rollback verification ------------------------------------------------------------
 
     def picture(self, read: TenantRead) -> Any:
-        return {name_of(o).casefold(): self.schema.normalize(o) for o in read.objects(self.kind)}
+        """Objects keyed by their case-folded name (Exchange's comparison), each with the name as
+        the tenant spells it, so a leftover names the object as an admin sees it."""
+        return {name_of(o).casefold(): (name_of(o), self.schema.normalize(o)) for o in read.objects(self.kind)}
 
     def compare(self, before: Any, after: Any) -> list[Leftover]:
         found = []
         noun = self.kind.exchange_type
-        for name in sorted(set(before) | set(after)):
-            if name not in after:
+        for key in sorted(set(before) | set(after)):
+            name = (before.get(key) or after[key])[0]
+            if key not in after:
                 found.append(Leftover(LeftoverKind.MISSING, noun, name))
-            elif name not in before:
-                found.append(Leftover(LeftoverKind.STILL_PRESENT, noun, name))
-            elif before[name] != after[name]:
-                keys = tuple(sorted(k for k in before[name] if before[name][k] != after[name].get(k)))
-                found.append(Leftover(LeftoverKind.DIFFERS, noun, name, keys))
+            elif key not in before:
+                found.append(Leftover(LeftoverKind.STILL_PRESENT, noun, after[key][0]))
+            elif before[key][1] != after[key][1]:
+                old, new = before[key][1], after[key][1]
+                found.append(Leftover(LeftoverKind.DIFFERS, noun, name, tuple(sorted(k for k in old if old[k] != new.get(k)))))
         return found
 
 

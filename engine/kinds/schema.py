@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 from exoform.engine.ipv4 import canonical as normalize_ip
 from exoform.engine.ipv4 import looks_like_ipv4
@@ -29,7 +29,7 @@ class Norm(str, Enum):
 
 _LISTS = (Norm.SET, Norm.IPSET, Norm.DOMAINS, Norm.HOSTS)
 __all__ = ["ADDRESS_SPACE", "NAME", "AttrSpec", "KindSpec", "Norm", "attr", "normalize_ip",
-           "normalize_value"]
+           "normalize_value", "owned"]
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,9 @@ class AttrSpec:
     default: Value = None  # the value Exchange reports when the property was never set
     sensitive: bool = False
     force_new: bool = False  # a change is a replacement, not an in-place update
+    # Not set by exoform but owned: found set on exoform's object, it is drift and is cleared
+    # (back to `default`). Kept in views only while set, so plans and state stay readable.
+    owned: bool = False
 
 
 @dataclass(frozen=True)
@@ -78,13 +81,24 @@ class KindSpec:
         old, new = self.normalize(before), self.normalize(after)
         return tuple(sorted(name for name in self.names if old[name] != new[name]))
 
+    @property
+    def owned(self) -> frozenset[str]:
+        return frozenset(a.name for a in self.attrs if a.owned)
+
+    def default_of(self, name: str) -> Value:
+        """The value that clears an attribute (what Exchange reports when it was never set)."""
+        return self.attr(name).default
+
     def managed_view(self, obj: Obj) -> Attrs:
-        """The managed attributes of a Get- object, as exoform keeps them."""
+        """The managed attributes of a Get- object, as exoform keeps them (owned ones only
+        while set)."""
         view = {}
         for attr in self.attrs:
             value = freeze_value(obj.get(attr.name))
             if attr.norm in _LISTS and isinstance(value, str):
                 value = (value,)  # Exchange may answer a bare string for a one-item list
+            if attr.owned and normalize_value(attr, value) == normalize_value(attr, None):
+                continue
             view[attr.name] = value
         return tuple(sorted(view.items()))
 
@@ -100,6 +114,12 @@ class KindSpec:
 
 def attr(name: str, norm: Norm, default: Value = None, **kw: Any) -> AttrSpec:
     return AttrSpec(name, norm, default, **kw)
+
+
+def owned(names: Iterable[str], norm: Norm, default: Value = None, skip: Iterable[str] = ()) -> tuple[AttrSpec, ...]:
+    """Owned attributes (see `AttrSpec.owned`) of one kind of value, in name order."""
+    left_out = set(skip)
+    return tuple(AttrSpec(n, norm, default, owned=True) for n in sorted(names) if n not in left_out)
 
 
 NAME = attr("Name", Norm.NAME)  # renamed in place with Set- -Name where Exchange allows it

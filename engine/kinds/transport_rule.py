@@ -10,6 +10,9 @@ import dataclasses
 from typing import Any, Mapping, Sequence
 
 from exoform.engine.blueprint import RULE_ORDER, SPF_RULE
+from exoform.engine.cmdlet_reference import (
+    RULE_BOOL_PROPERTIES, RULE_LIST_PROPERTIES, RULE_SETTING_DEFAULTS, RULE_TEXT_PROPERTIES,
+)
 from exoform.engine.cmdlets import CmdletCall
 from exoform.engine.drift import DriftStatus, ResourceDrift
 from exoform.engine.exchange import MAX_TRANSPORT_RULES
@@ -18,38 +21,50 @@ from exoform.engine.kinds.base import (
 )
 from exoform.engine.kinds.objects import ObjectHandler
 from exoform.engine.kinds.placement import Placement, out_of_order
-from exoform.engine.kinds.schema import NAME, KindSpec, Norm, attr
+from exoform.engine.kinds.schema import NAME, KindSpec, Norm, attr, owned
 from exoform.engine.model import Action, Address, Kind, Resource
 from exoform.engine.outcome import Leftover, LeftoverKind
 from exoform.engine.plan import Diagnostic, Enablement, Move, Reason, ResourceChange, Severity, StepOp
 from exoform.engine.read import TenantRead
 from exoform.engine.state import State, StateResource
 
+_MANAGED_RULE_ATTRS = (
+    NAME,
+    attr("BlindCopyTo", Norm.SET),
+    attr("Comments", Norm.TEXT),
+    attr("ExceptIfFrom", Norm.SET),
+    attr("ExceptIfHeaderContainsMessageHeader", Norm.NAME),
+    attr("ExceptIfHeaderContainsWords", Norm.SET),
+    attr("ExceptIfRecipientDomainIs", Norm.SET),
+    attr("ExceptIfSenderDomainIs", Norm.SET),
+    attr("ExceptIfSenderIpRanges", Norm.IPSET),
+    attr("ExceptIfSentTo", Norm.SET),
+    attr("From", Norm.SET),
+    attr("FromMemberOf", Norm.SET),
+    attr("FromScope", Norm.NAME),
+    attr("Mode", Norm.NAME, "Enforce"),
+    attr("RemoveHeader", Norm.NAME),
+    attr("RouteMessageOutboundConnector", Norm.NAME),
+    attr("SenderIpRanges", Norm.IPSET),
+    attr("SentTo", Norm.SET),
+    attr("SentToMemberOf", Norm.SET),
+    attr("SentToScope", Norm.NAME),
+    attr("SetHeaderName", Norm.NAME),
+    attr("SetHeaderValue", Norm.TEXT, sensitive=True),
+    attr("State", Norm.NAME, "Enabled"),
+    attr("StopRuleProcessing", Norm.BOOL, False),
+)
+_MANAGED_NAMES = {a.name for a in _MANAGED_RULE_ATTRS}
 TRANSPORT_RULE = KindSpec(
     Kind.TRANSPORT_RULE,
     (
-        NAME,
-        attr("BlindCopyTo", Norm.SET),
-        attr("Comments", Norm.TEXT),
-        attr("ExceptIfFrom", Norm.SET),
-        attr("ExceptIfHeaderContainsMessageHeader", Norm.NAME),
-        attr("ExceptIfHeaderContainsWords", Norm.SET),
-        attr("ExceptIfSenderIpRanges", Norm.IPSET),
-        attr("ExceptIfSentTo", Norm.SET),
-        attr("From", Norm.SET),
-        attr("FromMemberOf", Norm.SET),
-        attr("FromScope", Norm.NAME),
-        attr("Mode", Norm.NAME, "Enforce"),
-        attr("RemoveHeader", Norm.NAME),
-        attr("RouteMessageOutboundConnector", Norm.NAME),
-        attr("SenderIpRanges", Norm.IPSET),
-        attr("SentTo", Norm.SET),
-        attr("SentToMemberOf", Norm.SET),
-        attr("SentToScope", Norm.NAME),
-        attr("SetHeaderName", Norm.NAME),
-        attr("SetHeaderValue", Norm.TEXT, sensitive=True),
-        attr("State", Norm.NAME, "Enabled"),
-        attr("StopRuleProcessing", Norm.BOOL, False),
+        *_MANAGED_RULE_ATTRS,
+        # Every other condition, exception, action and setting: an admin's addition to
+        # exoform's rule (an exception that lets mail skip the gateway, an expiry date...).
+        *owned(RULE_LIST_PROPERTIES, Norm.SET, skip=_MANAGED_NAMES),
+        *owned(RULE_BOOL_PROPERTIES, Norm.BOOL, False, skip=_MANAGED_NAMES),
+        *owned(RULE_TEXT_PROPERTIES - set(RULE_SETTING_DEFAULTS), Norm.TEXT, skip=_MANAGED_NAMES),
+        *(attr(name, Norm.NAME, default, owned=True) for name, default in sorted(RULE_SETTING_DEFAULTS.items())),
     ),
     references=(("RouteMessageOutboundConnector", Kind.OUTBOUND_CONNECTOR),),
 )

@@ -10,11 +10,11 @@ from pathlib import Path
 from exoform.engine.drift import DriftReport
 from exoform.engine.errors import PlanError
 from exoform.engine.imports import ImportResult, import_state
-from exoform.engine.lock import StateLock
 from exoform.engine.model import Address
+from exoform.engine.operations.saved import matching_saved_plan
 from exoform.engine.operations.session import PlanOptions, Session, request_for
 from exoform.engine.plan import Plan, Reason
-from exoform.engine.planfile import read_plan
+from exoform.engine.state import State
 from exoform.engine.planning import plan_observed
 from exoform.engine.planning.refresh import drift_report
 
@@ -64,19 +64,20 @@ def drift(session: Session) -> DriftOutcome:
     return DriftOutcome(report, session.tenant, session.store.exists())
 
 
-def claimed_entries(path: Path, integration: str) -> tuple[str, ...]:
-    """The shared-list entries a script made from the saved plan at `path` added."""
-    plan = read_plan(path)
-    if plan.integration != integration or plan.operation != "apply":
-        raise PlanError(f"{path} is a {plan.operation} plan for integration '{plan.integration}', not an "
-                        f"apply plan for '{integration}'")
+def claimed_entries(session: Session, path: Path, state: State) -> tuple[str, ...]:
+    """The shared-list entries a script made from the saved plan at `path` added. The plan must
+    be an apply plan made for this tenant, config and state as it is (as `apply` requires), but
+    it is not re-planned: the script already ran it."""
+    plan = matching_saved_plan(session, path, state)
+    if plan.operation != "apply":
+        raise PlanError(f"{path} is a {plan.operation} plan, not an apply plan: it added no entries")
     return tuple(entry for change in plan.changes if change.edit for entry in change.edit.add)
 
 
 def import_objects(session: Session, claim_from: Path | None) -> ImportOutcome:
-    claim = claimed_entries(claim_from, session.spec.integration) if claim_from else ()
-    with StateLock(session.store.path, "exoform import"), session.connected() as provider:
+    with session.connected() as provider, session.locked("exoform import"):
         state = session.load_state()
+        claim = claimed_entries(session, claim_from, state) if claim_from else ()
         read = session.read(provider)
         found, seen = plan_observed(request_for(session.spec, read, state, tenant=session.tenant, adopt=True))
         if seen.conflicts:  # with adoption, only objects of other integrations are left

@@ -11,7 +11,6 @@ from typing import Iterator
 
 from exoform.engine.apply import Executor
 from exoform.engine.interrupt import Interrupts
-from exoform.engine.lock import StateLock
 from exoform.engine.operations.saved import checked_saved_plan
 from exoform.engine.operations.session import PlanOptions, Session
 from exoform.engine.outcome import ApplyResult
@@ -48,14 +47,11 @@ class ApplyRun:
 @contextmanager
 def applying(session: Session, options: PlanOptions, saved: Path | None = None) -> Iterator[ApplyRun]:
     """The run of a fresh plan (or of the saved plan at `saved`), under the state lock."""
-    operation = options.operation
-    with StateLock(session.store.path, f"exoform {operation}") as lock:
-        session.store.guard = lock.verify  # stop before writing if force-unlock broke the lock
-        with session.connected() as provider:
-            state = session.load_state()
-            read = session.read(provider)
-            if saved is not None:
-                plan = checked_saved_plan(session, saved, state, read)
-            else:
-                plan = session.make_plan(read, state, options)
-            yield ApplyRun(session, provider, state, read, plan)
+    with session.connected() as provider, session.locked(f"exoform {options.operation}"):
+        state = session.load_state()
+        read = session.read(provider)
+        if saved is not None:
+            plan = checked_saved_plan(session, saved, state, read)
+        else:
+            plan = session.make_plan(read, state, options)
+        yield ApplyRun(session, provider, state, read, plan)

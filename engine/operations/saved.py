@@ -17,24 +17,7 @@ from exoform.engine.state import State
 
 def checked_saved_plan(session: Session, path: Path, state: State, read: TenantRead) -> Plan:
     """Load a saved plan and refuse it unless it still describes exactly what would happen."""
-    plan = read_plan(path)
-    spec = session.spec
-    lineage = state.lineage if state.persisted else ""
-    if plan.integration != spec.integration or plan.tenant != session.tenant:
-        raise PlanError(f"{path} was made for integration '{plan.integration}' on {plan.tenant}, "
-                        "not this configuration's; make a new plan with `exoform plan --out`")
-    if plan.state_lineage == "" and lineage:
-        raise PlanError(f"saved plan {path} is stale: it was made before any state existed and "
-                        f"{session.store.path} has been written since; make a new plan")
-    if plan.state_lineage != lineage:
-        raise PlanError(f"{path} does not match the state {session.store.path} (different lineage); "
-                        "it was made against another state — make a new plan")
-    if plan.state_serial != state.serial:
-        raise PlanError(f"saved plan {path} is stale: the state changed (serial {plan.state_serial} "
-                        f"-> {state.serial}) after it was made; make a new plan")
-    if plan.config_digest != spec.digest:
-        raise PlanError(f"saved plan {path} is stale: {spec.source} changed after it was made; "
-                        "make a new plan")
+    plan = matching_saved_plan(session, path, state)
     options = PlanOptions(plan.operation == "destroy", plan.adopt, plan.accepted_risks)
     fresh = session.make_plan(read, state, options)
     if fresh.errors:
@@ -43,6 +26,35 @@ def checked_saved_plan(session: Session, path: Path, state: State, read: TenantR
     if _comparable(fresh) != _comparable(plan):
         raise PlanError(f"saved plan {path} is stale: the tenant changed after it was made, so "
                         "its steps are no longer what exoform would do; make a new plan")
+    return plan
+
+
+def matching_saved_plan(session: Session, path: Path, state: State) -> Plan:
+    """The saved plan at `path` if it was made for this integration, tenant, state and config
+    (without re-planning: `import PLANFILE` records what a script already ran)."""
+    plan = read_plan(path, session.codec)
+    spec = session.spec
+    lineage = state.lineage if state.persisted else ""
+    where = session.store.where
+    # A plan from before tenant identities named its tenant the older way (the sandbox file's
+    # path, the configured tenant id): that label still matches this configuration's tenant.
+    older = session.providers.tenant_label(spec.tenant, spec.integration)
+    if plan.integration != spec.integration or plan.tenant not in (session.tenant, older):
+        raise PlanError(f"{path} was made for integration '{plan.integration}' on {plan.tenant}, "
+                        f"not this configuration's ({spec.integration} on {session.tenant}); make "
+                        "a new plan with `exoform plan --out`")
+    if plan.state_lineage == "" and lineage:
+        raise PlanError(f"saved plan {path} is stale: it was made before any state existed and "
+                        f"{where} has been written since; make a new plan")
+    if plan.state_lineage != lineage:
+        raise PlanError(f"{path} does not match the state {where} (different lineage); "
+                        "it was made against another state — make a new plan")
+    if plan.state_serial != state.serial:
+        raise PlanError(f"saved plan {path} is stale: the state changed (serial {plan.state_serial} "
+                        f"-> {state.serial}) after it was made; make a new plan")
+    if plan.config_digest != spec.digest:
+        raise PlanError(f"saved plan {path} is stale: {spec.source} changed after it was made; "
+                        "make a new plan")
     return plan
 
 

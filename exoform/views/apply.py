@@ -34,7 +34,8 @@ def outcome_lines(result: ApplyResult, recover: str) -> list[str]:
         done = ", ".join(str(i + 1) for i in result.completed) or "none"
         return [f"--no-rollback: steps completed and kept: {done}. State records them; {recover}."]
     if not result.completed and result.rollback_complete:
-        return ["No step had been run; nothing was changed."]
+        return ["Nothing was changed: no step had taken effect before this one failed, so there was "
+                "nothing to roll back."]
     if result.rollback_complete:
         return ["All completed steps were undone; the tenant was re-read and matches its "
                 "state before the apply. Nothing was changed."]
@@ -52,7 +53,7 @@ def leftover_text(item: Leftover) -> str:
         LeftoverKind.ORDER: "transport rules are in a different order than before",
         LeftoverKind.ENTRIES_PRESENT: f"allow list entries still present: {', '.join(item.items)}",
         LeftoverKind.ENTRIES_MISSING: f"allow list entries missing: {', '.join(item.items)}",
-        LeftoverKind.UNDO_FAILED: f"undo step {step}: {item.cmdlet} '{item.identity}' failed: {item.error}",
+        LeftoverKind.UNDO_FAILED: f"undo step {step}: {item.error}",
         LeftoverKind.ROLLBACK_STOPPED: f"rollback stopped by {item.signal} before undoing step {step}",
     }
     return words[item.kind]

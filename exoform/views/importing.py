@@ -2,23 +2,22 @@
 (no tenant call made), and what the next apply would change."""
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from exoform.engine.model import Address
-from exoform.engine.operations import ImportOutcome, plan_to_json
+from exoform.engine.operations import ImportOutcome
 from exoform.engine.plan import Plan
 from exoform.text import safe
 from exoform.views.plan import render_plan
 
 
-def import_json(outcome: ImportOutcome) -> str:
+def import_json(outcome: ImportOutcome, after: dict[str, Any]) -> dict[str, Any]:
+    """`after`: the next plan in its JSON representation."""
     result = outcome.result
-    body: dict[str, Any] = {
+    return {
         "imported": [str(a) for a in result.taken], "refreshed": [str(a) for a in result.refreshed],
-        "dropped": [str(a) for a in result.dropped], "plan": plan_to_json(outcome.after),
+        "dropped": [str(a) for a in result.dropped], "plan": after,
     }
-    return json.dumps(body, indent=2, sort_keys=True)
 
 
 def render_import(outcome: ImportOutcome) -> str:

@@ -5,12 +5,13 @@ the notes on staged rules. Reads plans only; never decides anything.
 from __future__ import annotations
 
 import shlex
+from dataclasses import dataclass
 from typing import Any
 
 from tabulate import tabulate
 
 from exoform.engine.model import Action
-from exoform.engine.operations import reason_text, sensitive_attrs
+from exoform.engine.operations import by_address, reason_text, sensitive_attrs
 from exoform.engine.plan import Plan, ResourceChange, Severity, Step, StepOp
 from exoform.text import literal, safe
 
@@ -28,9 +29,9 @@ _HEADLINE = {
 
 def render_plan(plan: Plan) -> str:
     parts = [render_diagnostics(plan)]
-    shown = [c for c in plan.changes if c.action is not Action.NOOP or c.adopted]
+    shown = shown_changes(plan)
     if not shown and not plan.forget:
-        parts.append(_no_changes(plan))
+        parts.append(_blocked(plan) if plan.errors else _no_changes(plan))
         return "\n".join(p for p in parts if p)
     parts.append("exoform will perform the following actions:\n")
     for change in shown:
@@ -41,7 +42,24 @@ def render_plan(plan: Plan) -> str:
         parts.append("Execution order:\n" + step_table(plan) + "\n")
     parts.append(summary_line(plan))
     parts += ["\n" + note for note in rule_notes(plan)]
+    parts += mail_flow_lines(plan)
+    if plan.errors:
+        parts.append("\n" + _blocked(plan))
     return "\n".join(p for p in parts if p)
+
+
+def shown_changes(plan: Plan) -> list[ResourceChange]:
+    return [c for c in plan.changes if c.action is not Action.NOOP or c.adopted]
+
+
+def mail_flow_lines(plan: Plan) -> list[str]:
+    """The place of the "Mail flow after this plan" table (the mail-flow model adds it)."""
+    return []
+
+
+def _blocked(plan: Plan) -> str:
+    return (f"The plan has {len(plan.errors)} error(s) (above): nothing can be applied until "
+            "they are fixed.")
 
 
 def rule_notes(plan: Plan, applied: bool = False) -> list[str]:
@@ -92,16 +110,68 @@ def summary_line(plan: Plan) -> str:
     return f"Plan: {adopt}{n['add']} to add, {n['change']} to change, {n['destroy']} to destroy."
 
 
+def headline(change: ResourceChange) -> str:
+    """What happens to the resource; a shared list's edit says which entries, never that the
+    list's policy is created or destroyed."""
+    edit = change.edit
+    if edit is not None and (edit.add or edit.remove):
+        parts = [f"{_entries(len(edit.add))} will be added to" if edit.add else "",
+                 f"{_entries(len(edit.remove)) if not edit.add else len(edit.remove)} "
+                 f"{'' if edit.add else 'will be '}removed from" if edit.remove else ""]
+        return f"{' and '.join(p for p in parts if p)} the {change.exchange_name} policy's IP allow list"
+    return _HEADLINE.get(change.action, "will be adopted into state")
+
+
+def _entries(count: int) -> str:
+    return f"{count} entr{'y' if count == 1 else 'ies'}"
+
+
+def symbol(change: ResourceChange) -> str:
+    if change.edit is not None or change.action is Action.NOOP:
+        return "~"
+    return change.action.symbol
+
+
 def render_change(change: ResourceChange) -> str:
-    action = change.action
-    headline = _HEADLINE.get(action, "will be adopted into state")
-    lines = [f"  # {change.address} {headline} ({safe(reason_text(change))})"]
-    symbol = action.symbol if action is not Action.NOOP else "~"
-    pad = " " * (3 - len(symbol))
-    lines.append(f"{pad}{symbol} resource \"{change.address.kind.value}\" \"{change.address.name}\" {{")
-    lines += _attribute_lines(change)
+    mark = symbol(change)
+    colon = ":" if change.edit is not None and (change.edit.add or change.edit.remove) else ""
+    lines = [f"  # {change.address}{colon} {safe(headline(change))} ({safe(reason_text(change))})"]
+    pad = " " * (3 - len(mark))
+    lines.append(f"{pad}{mark} resource \"{change.address.kind.value}\" \"{change.address.name}\" {{")
+    width = max((len(key) for key in _keys(change)), default=0)
+    for row in attribute_rows(change):
+        label = row.key.ljust(width)
+        if row.mark == "~":
+            lines.append(f"      ~ {label} = {row.before} -> {row.after}{row.note}")
+        elif row.mark == " ":
+            lines.append(f"        {label} = {row.after}")
+        else:
+            lines.append(f"      {row.mark} {label} = {row.after if row.mark == '+' else row.before}")
+    lines += [f"      + IPAllowList entry {safe(e)}" for e in entries(change, added=True)]
+    lines += [f"      - IPAllowList entry {safe(e)}" for e in entries(change, added=False)]
+    hidden = unchanged_count(change)
+    if hidden:
+        lines.append(f"        # ({hidden} unchanged attributes hidden)")
     lines.append("    }\n")
     return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One attribute as plans show it: `+` added, `-` removed, `~` changed, ` ` context."""
+
+    mark: str
+    key: str
+    before: str
+    after: str
+    note: str = ""
+
+
+def entries(change: ResourceChange, *, added: bool) -> list[str]:
+    """A shared list's entries this plan adds (or removes), in address order."""
+    if change.edit is None:
+        return []
+    return by_address(change.edit.add if added else change.edit.remove)
 
 
 def _sides(change: ResourceChange) -> tuple[dict[str, Any], dict[str, Any], set[str]]:
@@ -115,34 +185,37 @@ def _sides(change: ResourceChange) -> tuple[dict[str, Any], dict[str, Any], set[
     return before, after, changed
 
 
-def _attribute_lines(change: ResourceChange) -> list[str]:
-    before, after, changed = _sides(change)
-    hidden = sensitive_attrs(change.address.kind)
+def _keys(change: ResourceChange) -> list[str]:
+    before, after, _ = _sides(change)
     keys = [k for k in sorted(set(before) | set(after)) if _present(before.get(k)) or _present(after.get(k))]
     if change.edit is not None:
-        keys = [k for k in keys if k == "Name"]  # entries are listed one by one below
-    width = max((len(k) for k in keys), default=0)
-    lines, unchanged = [], 0
-    for key in keys:
+        keys = [k for k in keys if k == "Name"]  # entries are listed one by one
+    return keys
+
+
+def attribute_rows(change: ResourceChange) -> list[Row]:
+    """The attributes a reviewer sees, sensitive values masked; unchanged ones are left out."""
+    before, after, changed = _sides(change)
+    hidden = sensitive_attrs(change.address.kind)
+    rows = []
+    created = change.action is Action.CREATE or (change.action.is_replace and change.before is None)
+    for key in _keys(change):
         old, new = _show(key, before.get(key), hidden), _show(key, after.get(key), hidden)
-        label = key.ljust(width)
-        if change.action is Action.CREATE or (change.action.is_replace and change.before is None):
-            lines.append(f"      + {label} = {new}")
+        if change.edit is not None:
+            rows.append(Row(" ", key, old, new if _present(after.get(key)) else old))
+        elif created:
+            rows.append(Row("+", key, old, new))
         elif change.action is Action.DELETE:
-            lines.append(f"      - {label} = {old}")
+            rows.append(Row("-", key, old, new))
         elif key in changed:
-            note = "  # forces replacement" if key in change.requires_replace else ""
-            lines.append(f"      ~ {label} = {old} -> {new}{note}")
+            rows.append(Row("~", key, old, new, "  # forces replacement" if key in change.requires_replace else ""))
         elif key == "Name":
-            lines.append(f"        {label} = {new}")
-        else:
-            unchanged += 1
-    if change.edit is not None:
-        lines += [f"      + IPAllowList entry {safe(e)}" for e in change.edit.add]
-        lines += [f"      - IPAllowList entry {safe(e)}" for e in change.edit.remove]
-    if unchanged:
-        lines.append(f"        # ({unchanged} unchanged attributes hidden)")
-    return lines
+            rows.append(Row(" ", key, old, new))
+    return rows
+
+
+def unchanged_count(change: ResourceChange) -> int:
+    return len(_keys(change)) - len(attribute_rows(change))
 
 
 def _present(value: Any) -> bool:

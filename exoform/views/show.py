@@ -9,7 +9,7 @@ from exoform.text import literal, safe
 from exoform.views.plan import SENSITIVE
 
 
-def render_state(state: State, path: Path) -> str:
+def render_state(state: State, path: Path | str) -> str:
     lines = [f"# state {safe(path)}: integration {state.integration}, serial {state.serial}, "
              f"lineage {state.lineage}"]
     if state.pending:

@@ -1,12 +1,14 @@
-"""Certificates for the emulator: a throw-away test CA, the HTTPS server certificate it signs
-(127.0.0.1 and localhost), and app-registration client certificates written as PEM (key and
-certificate) and as a passphrase-protected PFX. Built with `cryptography`, which msal needs anyway.
+"""Certificates for the emulator: a test CA, the HTTPS server certificate it signs (127.0.0.1
+and localhost), and app-registration client certificates written as PEM (key and certificate) and
+as a passphrase-protected PFX, all kept in the work folder across restarts (keys 0600). Built
+with `cryptography`, which msal needs anyway.
 """
 from __future__ import annotations
 
 import datetime
 import hashlib
 import ipaddress
+import os
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,15 +41,26 @@ class TestCertificateAuthority:
     __test__ = False  # not a pytest class despite the name
 
     def __init__(self, workdir: Path) -> None:
-        self._key = ec.generate_private_key(ec.SECP256R1())
-        self.certificate = (_builder("exoform emulator test CA", "exoform emulator test CA",
-                                     self._key.public_key(), 30)
-                            .add_extension(x509.BasicConstraints(ca=True, path_length=0), True)
-                            .add_extension(x509.KeyUsage(False, False, False, False, False, True,
-                                                         True, False, False), True)
-                            .sign(self._key, hashes.SHA256()))
+        """The CA kept in `workdir` (ca.pem, ca-key.pem) if there is one, so configs naming
+        ca.pem keep working across restarts; else a new one, saved there."""
         self.ca_path = workdir / "ca.pem"
-        self.ca_path.write_bytes(self.certificate.public_bytes(_PEM))
+        key_path = workdir / "ca-key.pem"
+        if self.ca_path.exists() and key_path.exists() and _lasts(self.ca_path):
+            self.certificate = x509.load_pem_x509_certificate(self.ca_path.read_bytes())
+            loaded = serialization.load_pem_private_key(key_path.read_bytes(), None)
+            assert isinstance(loaded, ec.EllipticCurvePrivateKey)
+            self._key = loaded
+        else:
+            self._key = ec.generate_private_key(ec.SECP256R1())
+            self.certificate = (_builder("exoform emulator test CA", "exoform emulator test CA",
+                                         self._key.public_key(), 30)
+                                .add_extension(x509.BasicConstraints(ca=True, path_length=0), True)
+                                .add_extension(x509.KeyUsage(False, False, False, False, False, True,
+                                                             True, False, False), True)
+                                .sign(self._key, hashes.SHA256()))
+            _write_private(key_path, self._key.private_bytes(_PEM, serialization.PrivateFormat.PKCS8,
+                                                             serialization.NoEncryption()))
+            self.ca_path.write_bytes(self.certificate.public_bytes(_PEM))
         self._server_path = workdir / "server.pem"
         self._issue_server_certificate()
 
@@ -61,8 +74,7 @@ class TestCertificateAuthority:
                 .sign(self._key, hashes.SHA256()))
         key_pem = key.private_bytes(_PEM, serialization.PrivateFormat.PKCS8,
                                     serialization.NoEncryption())
-        self._server_path.write_bytes(key_pem + cert.public_bytes(_PEM))
-        self._server_path.chmod(0o600)
+        _write_private(self._server_path, key_pem + cert.public_bytes(_PEM))
 
     def server_context(self) -> ssl.SSLContext:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -85,17 +97,31 @@ class ClientCertificate:
         return hashlib.sha1(self.certificate.public_bytes(serialization.Encoding.DER)).hexdigest().upper()
 
 
+def _lasts(path: Path) -> bool:
+    """A kept CA is used again while it is valid for another day (it lives 30 days)."""
+    cert = x509.load_pem_x509_certificate(path.read_bytes())
+    left = cert.not_valid_after_utc - datetime.datetime.now(datetime.timezone.utc)
+    return left > datetime.timedelta(days=1)
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """A key file, owner-only from its first byte."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+
+
 def make_client_certificate(workdir: Path, name: str, pfx_password: str) -> ClientCertificate:
-    """A self-signed RSA certificate (msal signs assertions with RS256/PS256), as PEM and PFX."""
+    """A self-signed RSA certificate (msal signs assertions with RS256/PS256), as PEM and PFX;
+    the one already in `workdir` (same name and passphrase) is kept across restarts."""
+    pem_path, pfx_path = workdir / f"{name}.pem", workdir / f"{name}.pfx"
+    if pem_path.exists() and pfx_path.exists():
+        kept = x509.load_pem_x509_certificate(pem_path.read_bytes())
+        return ClientCertificate(kept, pem_path, pfx_path, pfx_password)
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     cert = _builder(name, name, key.public_key(), 365).sign(key, hashes.SHA256())
-    pem_path = workdir / f"{name}.pem"
-    pem_path.write_bytes(key.private_bytes(_PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()) + cert.public_bytes(_PEM))
-    pem_path.chmod(0o600)
-    pfx_path = workdir / f"{name}.pfx"
-    pfx_path.write_bytes(pkcs12.serialize_key_and_certificates(
-        name.encode(), key, cert, None,
-        serialization.BestAvailableEncryption(pfx_password.encode())))
-    pfx_path.chmod(0o600)
+    _write_private(pem_path, key.private_bytes(_PEM, serialization.PrivateFormat.PKCS8,
+                                               serialization.NoEncryption()) + cert.public_bytes(_PEM))
+    _write_private(pfx_path, pkcs12.serialize_key_and_certificates(
+        name.encode(), key, cert, None, serialization.BestAvailableEncryption(pfx_password.encode())))
     return ClientCertificate(cert, pem_path, pfx_path, pfx_password)

@@ -4,15 +4,18 @@ with `--tenants-dir`, one emulated tenant per file and a fleet manifest's `defau
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import sys
 import uuid
 from dataclasses import replace
-from typing import Any, TextIO
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
 
+from exoform.engine.errors import ExoformError
 from exoform.providers.emulator.conditions import Conditions
-from typing import TYPE_CHECKING
+from exoform.engine.cmdlet_reference import CANONICAL_CMDLETS
 
 if TYPE_CHECKING:  # the server (and its crypto) loads only when `emulator serve` runs
     from exoform.providers.emulator.fleet import FleetEmulator
@@ -46,13 +49,26 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--deny-cmdlet", action="append", metavar="CMDLET",
                         help="answer this cmdlet 403 (outside the app's role), as Exchange does; "
                              "repeatable")
-    parser.add_argument("--workdir", help="where the CA and client certificates are written "
-                                          "(default: a new temporary folder)")
+    parser.add_argument("--workdir", help="where the CA, keys, client certificates and secret are kept "
+                                          "across restarts (default: a temporary folder, removed on exit)")
     parser.set_defaults(func=run_serve)
 
 
 def conditions_from(args: argparse.Namespace) -> Conditions:
-    conditions = Conditions.from_env()
+    """The conditions asked for; every bad value is one clear error naming its flag."""
+    try:
+        conditions = Conditions.from_env()
+    except ValueError as error:
+        raise ExoformError(f"an EXOFORM_EMULATOR_* variable is not valid: {error}") from None
+    for flag, value in (("--latency-ms", args.latency_ms), ("--replication-lag", args.replication_lag)):
+        if value is not None and not 0 <= value <= 600_000:
+            raise ExoformError(f"{flag} {value:g} is not valid: give a number from 0 up")
+    if args.page_size is not None and args.page_size < 1:
+        raise ExoformError(f"--page-size {args.page_size} is not valid: give a whole number from 1 up")
+    for cmdlet in args.deny_cmdlet or ():
+        if cmdlet.lower() not in CANONICAL_CMDLETS:
+            raise ExoformError(f"--deny-cmdlet {cmdlet!r}: the emulator serves no such cmdlet (it serves: "
+                               f"{', '.join(sorted(CANONICAL_CMDLETS.values()))})")
     changes: dict[str, Any] = {}
     if args.latency_ms is not None:
         changes["latency_ms"] = args.latency_ms
@@ -63,28 +79,40 @@ def conditions_from(args: argparse.Namespace) -> Conditions:
     if args.page_size is not None:
         changes["max_page_size"] = args.page_size
     if args.deny_cmdlet:
-        changes["denied_cmdlets"] = tuple(args.deny_cmdlet)
+        changes["denied_cmdlets"] = tuple(CANONICAL_CMDLETS[c.lower()] for c in args.deny_cmdlet)
     return replace(conditions, **changes)
 
 
 def run_serve(args: argparse.Namespace) -> int:
     from exoform.providers.emulator.server import TENANT_DOMAIN, serve
+    from exoform.providers.sandbox import TenantFile
 
-    if args.tenants_dir:
-        return _serve_fleet(args, str(uuid.uuid5(uuid.NAMESPACE_DNS, "client." + TENANT_DOMAIN)))
-    serve(args.tenant_file, args.port, conditions_from(args), workdir=args.workdir,
-          ready=lambda emulator: announce(emulator, sys.stdout))
+    if not 0 <= args.port <= 65535:
+        raise ExoformError(f"--port {args.port} is not a TCP port: give 1-65535 (or 0 for any free port)")
+    conditions = conditions_from(args)
+    if args.tenant_file and Path(args.tenant_file).exists():
+        TenantFile(args.tenant_file).document()  # a bad file is refused now, not at the first call
+    try:
+        if args.tenants_dir:
+            return _serve_fleet(args, conditions, str(uuid.uuid5(uuid.NAMESPACE_DNS, "client." + TENANT_DOMAIN)))
+        serve(args.tenant_file, args.port, conditions, workdir=args.workdir,
+              ready=lambda emulator: announce(emulator, sys.stdout))
+    except OSError as error:
+        if error.errno in (errno.EADDRINUSE, errno.EACCES):
+            raise ExoformError(f"cannot listen on 127.0.0.1:{args.port} ({error.strerror}): another "
+                               "program (an emulator still running?) uses it; choose another --port, "
+                               "or --port 0 for any free one") from None
+        raise ExoformError(f"the emulator cannot start: {error.strerror or error}") from None
     return 0
 
 
-def _serve_fleet(args: argparse.Namespace, client_id: str) -> int:
-    from exoform.engine.errors import ExoformError
+def _serve_fleet(args: argparse.Namespace, conditions: Conditions, client_id: str) -> int:
     from exoform.providers.emulator.fleet import serve_fleet
 
     if args.tenant_file or args.redirect:
         raise ExoformError("--tenants-dir serves a folder of tenants; it cannot be combined with "
                            "--tenant-file or --redirect")
-    serve_fleet(args.tenants_dir, args.port, conditions_from(args), workdir=args.workdir,
+    serve_fleet(args.tenants_dir, args.port, conditions, workdir=args.workdir,
                 client_id=client_id, client_secret=os.environ.get(SECRET_ENV) or None,
                 ready=lambda emulator: announce_fleet(emulator, sys.stdout))
     return 0

@@ -24,6 +24,7 @@ from exoform.providers.emulator.server import (
     Site,
     _App,
     _TlsServer,
+    run_until_stopped,
     start_listeners,
     tenant_app,
 )
@@ -235,13 +236,7 @@ class FleetEmulator:
 def serve_fleet(tenants_dir: str | Path, port: int, conditions: Conditions, *,
                 workdir: str | Path | None, client_id: str, client_secret: str | None,
                 ready: Any = None, stop: threading.Event | None = None) -> None:
-    """Run a fleet emulator until `stop` is set or Ctrl-C; `ready` gets it once it listens."""
+    """Run a fleet emulator until `stop` is set, Ctrl-C or SIGTERM; `ready` gets it once it listens."""
     emulator = FleetEmulator(tenants_dir, conditions, port=port, workdir=workdir,
                              client_id=client_id, client_secret=client_secret)
-    with emulator:
-        if ready is not None:
-            ready(emulator)
-        try:
-            (stop or threading.Event()).wait()
-        except KeyboardInterrupt:
-            pass
+    run_until_stopped(emulator, ready, stop)

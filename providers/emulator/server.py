@@ -4,7 +4,10 @@ when redirects are on). `Emulator` runs in-process as a context manager; `serve`
 """
 from __future__ import annotations
 
+import json
+import os
 import shutil
+import signal
 import ssl
 import tempfile
 import threading
@@ -150,11 +153,14 @@ class Emulator:
         self.tenant_id = tenant_id or str(uuid.uuid4())
         self.tenant_domain = TENANT_DOMAIN
         self.client_id = client_id or str(uuid.uuid4())
-        self.client_secret = client_secret or f"emu~{uuid.uuid4().hex}"
         self.public_client_id = DEVICE_CODE_CLIENT_ID
         self._own_workdir = workdir is None
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="exoform-emulator-"))
         self.workdir.mkdir(parents=True, exist_ok=True)
+        kept = _kept_secrets(self.workdir)
+        self.client_secret = client_secret or kept.get("client_secret") or f"emu~{uuid.uuid4().hex}"
+        self._pfx_password = kept.get("pfx_password") or "pfx-" + uuid.uuid4().hex[:12]
+        _keep_secrets(self.workdir, {"client_secret": self.client_secret, "pfx_password": self._pfx_password})
         self._store = TenantStore(Path(tenant_file) if tenant_file else None)
         self._faults = faults if faults is not None else _faults_from_env()
         self._port = port
@@ -168,7 +174,7 @@ class Emulator:
     def start(self) -> "Emulator":
         ca = TestCertificateAuthority(self.workdir)
         self.ca_path = ca.ca_path
-        self.certificate = make_client_certificate(self.workdir, "app", "pfx-" + uuid.uuid4().hex[:12])
+        self.certificate = make_client_certificate(self.workdir, "app", self._pfx_password)
         context = ca.server_context()
         main = _TlsServer("127.0.0.1", self._port, context, "127.0.0.1")
         self._servers = [main]
@@ -321,6 +327,23 @@ def start_listeners(servers: list[_TlsServer], handler: Handler) -> None:
         thread.start()
 
 
+SECRETS_FILE = "emulator-secrets.json"  # the client secret and PFX passphrase, kept across restarts
+
+
+def _kept_secrets(workdir: Path) -> dict[str, str]:
+    try:
+        kept = json.loads((workdir / SECRETS_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {k: v for k, v in kept.items() if isinstance(v, str)} if isinstance(kept, dict) else {}
+
+
+def _keep_secrets(workdir: Path, secrets: dict[str, str]) -> None:
+    fd = os.open(workdir / SECRETS_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(secrets, handle)
+
+
 def _faults_from_env() -> FaultSource | None:
     from exoform.providers.faults import FaultPlan
 
@@ -338,20 +361,40 @@ def serve(
 ) -> None:
     """Run an emulator until `stop` is set or Ctrl-C; `ready` gets it once it listens.
 
-    Tenant and client ids are fixed so a config written for one run works for the next;
-    the secret comes from EXOFORM_EMULATOR_SECRET when set.
+    Tenant and client ids are fixed so a config written for one run works for the next; the
+    CA, keys and secret are kept in `workdir` (the secret comes from EXOFORM_EMULATOR_SECRET
+    when set). SIGTERM stops it like Ctrl-C, so a temporary work folder and its keys are removed.
     """
-    import os
-
     emulator = Emulator(
         tenant_file, conditions or Conditions.from_env(), port=port, workdir=workdir,
         tenant_id=str(uuid.uuid5(uuid.NAMESPACE_DNS, "tenant." + TENANT_DOMAIN)),
         client_id=str(uuid.uuid5(uuid.NAMESPACE_DNS, "client." + TENANT_DOMAIN)),
         client_secret=os.environ.get("EXOFORM_EMULATOR_SECRET") or None)
-    with emulator:
-        if ready is not None:
-            ready(emulator)
-        try:
-            (stop or threading.Event()).wait()
-        except KeyboardInterrupt:
-            pass
+    run_until_stopped(emulator, ready, stop)
+
+
+class Running(Protocol):
+    def __enter__(self) -> Any: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+
+def run_until_stopped(emulator: Running, ready: Callable[[Any], None] | None,
+                      stop: threading.Event | None) -> None:
+    """Start `emulator`, give it to `ready`, and keep it up until `stop`, Ctrl-C or SIGTERM."""
+    stopping = stop or threading.Event()
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, lambda signum, frame: stopping.set())
+    try:
+        with emulator as started:
+            if ready is not None:
+                ready(started)
+            try:
+                while not stopping.wait(0.2):
+                    pass
+            except KeyboardInterrupt:
+                pass
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)

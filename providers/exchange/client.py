@@ -16,7 +16,7 @@ import requests
 
 from exoform.engine.cmdlets import CmdletCall
 from exoform.engine.errors import ProviderError, ServerError, Transient
-from exoform.engine.reporter import Reporter
+from exoform.engine.reporter import CallRecord, Reporter
 from exoform.engine.exchange import is_guid
 from exoform.providers.exchange.auth import TokenSource, token_claims
 from exoform.providers.exchange.error_mapping import classify
@@ -103,6 +103,7 @@ class AdminApiClient:
         self._base = settings.endpoint  # replaced by the regional host after a redirect
         self._connection_id = str(uuid.uuid4())
         self._lock = threading.Lock()
+        self._attempts: dict[str, int] = {}  # HTTP attempts per client-request-id, for the log
         self.requests = 0  # HTTP requests sent to the Admin API (pages, retries included)
         self.redirects = 0
 
@@ -199,14 +200,27 @@ class AdminApiClient:
                    request_id: str) -> Reply:
         with self._lock:
             self.requests += 1
+            attempt = self._attempts[request_id] = self._attempts.get(request_id, 0) + 1
+        started = time.monotonic()
         try:
             response = self._session.post(
                 url, data=body, headers=self._headers(call, token, request_id),
                 timeout=self._timeout, allow_redirects=False, stream=True)
         except requests.RequestException as error:
-            raise _network_error(error, call, url, self._timeout[1]) from None
+            failure = _network_error(error, call, url, self._timeout[1])
+            self._log(call, request_id, attempt, started, None, type(failure).__name__)
+            raise failure from None
         with response:
-            return Reply(response.status_code, response.headers, _read_body(response))
+            reply = Reply(response.status_code, response.headers, _read_body(response))
+        self._log(call, request_id, attempt, started, reply.status, "")
+        return reply
+
+    def _log(self, call: CmdletCall, request_id: str, attempt: int, started: float,
+             status: int | None, error: str) -> None:
+        """Tell the reporter (the CLI's log) about one HTTP attempt; never the body or token."""
+        self._reporter.tenant_call(CallRecord(
+            "exchange_online", call.name, call.identity, (time.monotonic() - started) * 1000,
+            attempt, status, request_id, error))
 
     def _headers(self, call: CmdletCall, token: str, request_id: str) -> dict[str, str]:
         headers = {

@@ -19,6 +19,9 @@ from exoform.providers.exchange.token_cache import cache_dir
 #: How long a write is remembered: the service has been measured taking minutes to show one.
 WINDOW_SECONDS = 15 * 60
 CREATED, REMOVED = "created", "removed"
+# Recorded before a Remove- is sent: a run killed between the call's effect and its record
+# leaves this, and the next read then trusts the list instead of waiting for the object.
+REMOVING = "removing"
 
 
 @dataclass(frozen=True)
@@ -26,7 +29,7 @@ class Write:
     noun: str  # the Exchange type, e.g. TransportRule
     guid: str
     name: str
-    op: str  # CREATED | REMOVED
+    op: str  # CREATED | REMOVING | REMOVED
     at: float  # epoch seconds
 
 

@@ -22,7 +22,7 @@ from exoform.providers.exchange.auth import TokenSource, token_claims
 from exoform.providers.exchange.client import AdminApiClient
 from exoform.providers.exchange.dns import mx_hosts
 from exoform.providers.exchange.settings import ExchangeSettings
-from exoform.providers.exchange.journal import CREATED, REMOVED, Write, WriteJournal
+from exoform.providers.exchange.journal import CREATED, REMOVED, REMOVING, Write, WriteJournal
 from exoform.providers.exchange.recent_writes import RecentWrites
 
 #: How long a read waits for Exchange to show an object a recent run created (by Guid).
@@ -123,6 +123,9 @@ class ExchangeOnlineProvider:
 
     def invoke(self, call: CmdletCall) -> list[dict[str, Any]]:
         """Run one cmdlet; a mutating call's effect is remembered for later reads."""
+        removing = call.verb == "Remove" and is_guid(call.identity.lower())
+        if removing:
+            self._journal.record(call.noun, call.identity, "", REMOVING)
         output = self._run(call)
         if call.verb != "Get":
             self._recent.record(call, output)
@@ -145,14 +148,18 @@ class ExchangeOnlineProvider:
             seen = write.guid.lower() in listed
             if write.op == REMOVED:
                 out = [o for o in out if str(o.get("Guid") or "").lower() != write.guid.lower()]
-            elif seen:
-                self._journal.settled(write.guid)
+            elif write.op == REMOVING or seen:
+                self._journal.settled(write.guid)  # the list is trusted: nothing to confirm
             else:
-                out.append(self._look_up(write))
+                found = self._look_up(write)
+                out += [found] if found is not None else []
         return out
 
-    def _look_up(self, write: Write) -> dict[str, Any]:
-        """The created object by its Guid, polling while Exchange still answers not found."""
+    def _look_up(self, write: Write) -> dict[str, Any] | None:
+        """The created object by its Guid, polling while Exchange still answers not found;
+        None (with a warning) when it stays unseen: deleted since, most likely - planning goes
+        on without it, and should Exchange still be replicating it, a New- for its name is
+        refused (the name exists) and nothing is duplicated."""
         deadline, delay = time.monotonic() + self._confirm_wait, 0.25
         while True:
             try:
@@ -163,12 +170,13 @@ class ExchangeOnlineProvider:
                 pass
             left = deadline - time.monotonic()
             if left <= 0:
-                raise Transient(
-                    f"{write.noun} '{write.name}' ({write.guid}), which exoform created "
-                    f"{self._journal.age(write):.0f} s ago, is not visible yet: Exchange Online is "
-                    "still replicating it. Run the command again in a minute (if it was deleted "
-                    f"meanwhile, plans show that {self._journal.window // 60:.0f} minutes after "
-                    "its creation).", cmdlet=f"Get-{write.noun}", identity=write.guid)
+                self._journal.settled(write.guid)
+                self._reporter.warning(
+                    f"{write.noun} '{write.name}', which exoform created {self._journal.age(write):.0f} s "
+                    "ago, is not in the tenant: planning as if it was deleted since. If Exchange Online "
+                    "is still replicating it, applying finds its name taken and changes nothing; run "
+                    "the plan again in a few minutes.")
+                return None
             self._sleep(min(delay, left))
             delay = min(delay * 2, 5.0)
 

@@ -22,7 +22,7 @@ from exoform.providers.tenant_model.document import (
     stable_guid,
 )
 from exoform.providers.tenant_model.model import TenantModel
-from exoform.providers.tenant_model.parameters import ALLOWED_PARAMETERS
+from exoform.engine.cmdlet_reference import ALLOWED_PARAMETERS
 
 __all__ = [
     "ALLOWED_PARAMETERS",

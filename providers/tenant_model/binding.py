@@ -17,7 +17,7 @@ from exoform.engine.exchange import (
     MAX_NAME_LENGTH,
 )
 from exoform.engine.ipv4 import IpRule, canonical, entry_error, looks_like_ipv4
-from exoform.providers.tenant_model.parameters import (
+from exoform.engine.cmdlet_reference import (
     BOOLS,
     CANONICAL_PARAMS,
     EMPTY_LIST_TYPES,

@@ -9,6 +9,9 @@ import json
 import uuid
 from typing import Any, Callable, Mapping, Sequence
 
+from exoform.engine.cmdlet_reference import (
+    RULE_BOOL_PROPERTIES, RULE_LIST_PROPERTIES, RULE_SETTING_DEFAULTS, RULE_TEXT_PROPERTIES,
+)
 from exoform.engine.errors import Issue
 from exoform.engine.exchange import DEFAULT_POLICY, OBJECT_TYPES, SANDBOX_ORGANIZATION
 
@@ -53,6 +56,16 @@ def _rule_defaults() -> dict[str, Any]:
     return defaults
 
 
+def _rule_shown() -> dict[str, Any]:
+    """What Get-TransportRule shows of a rule: every condition, exception, action and setting
+    (null, False or the setting's default when unset), so exoform sees an admin's additions."""
+    shown: dict[str, Any] = {name: None for name in RULE_LIST_PROPERTIES | RULE_TEXT_PROPERTIES}
+    shown.update({name: False for name in RULE_BOOL_PROPERTIES})
+    shown.update(RULE_SETTING_DEFAULTS)
+    shown.update(_rule_defaults())
+    return shown
+
+
 def _policy_defaults() -> dict[str, Any]:
     return {"AdminDisplayName": "", "EnableSafeList": False, "IPAllowList": [], "IPBlockList": []}
 
@@ -63,6 +76,8 @@ DEFAULTS: dict[str, Callable[[], dict[str, Any]]] = {
     "TransportRule": _rule_defaults,
     "HostedConnectionFilterPolicy": _policy_defaults,
 }
+# Get- shows more than a new object stores (the file keeps what was set, and the basics).
+SHOWN: dict[str, Callable[[], dict[str, Any]]] = {**DEFAULTS, "TransportRule": _rule_shown}
 
 
 def stable_guid(exchange_type: str, name: str) -> str:
@@ -148,7 +163,7 @@ def renumber(rules: list[dict[str, Any]]) -> None:
 def view(exchange_type: str, stored: Mapping[str, Any]) -> dict[str, Any]:
     """The Get- output of a stored object: defaults, then what is stored, then identity."""
     name = str(stored["Name"])
-    shown = {**DEFAULTS[exchange_type](), **copy.deepcopy(dict(stored))}
+    shown = {**SHOWN[exchange_type](), **copy.deepcopy(dict(stored))}
     shown["Identity"] = name
     shown["Guid"] = stored.get("Guid") or stable_guid(exchange_type, name)
     if exchange_type == "HostedConnectionFilterPolicy":

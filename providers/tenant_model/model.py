@@ -26,7 +26,7 @@ from exoform.providers.tenant_model.document import (
     stable_guid,
     view,
 )
-from exoform.providers.tenant_model.parameters import CANONICAL_CMDLETS
+from exoform.engine.cmdlet_reference import CANONICAL_CMDLETS
 from exoform.providers.tenant_model.policy import set_policy
 from exoform.providers.tenant_model.recipients import accepted_domains, get_recipients
 from exoform.providers.tenant_model.rules import disable_rule, enable_rule, new_rule, set_rule

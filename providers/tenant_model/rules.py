@@ -31,7 +31,7 @@ from exoform.providers.tenant_model.binding import (
     priority_param,
 )
 from exoform.providers.tenant_model.document import DEFAULTS, index_of, renumber, replace, view
-from exoform.providers.tenant_model.parameters import RECIPIENT_CONDITIONS, RULE_PAIRS
+from exoform.engine.cmdlet_reference import RECIPIENT_CONDITIONS, RULE_PAIRS
 from exoform.providers.tenant_model.recipients import (
     find_recipient,
     is_group,

@@ -20,8 +20,10 @@ def summary(outcomes: Sequence[Outcome]) -> dict[str, Any]:
         "finished before the kill": sum(not o.killed for o in ran),
         "distinct kill points": len(points),
         "faults injected": sum(o.injected for o in ran),
+        "states lost mid-run": sum(o.state_lost for o in ran),
         "recoveries converged": sum(o.recovered and o.converged for o in ran),
         "unmanaged objects lost": sum(o.lost for o in ran),
+        "left behind": sum(o.left_behind for o in ran),
         "runs with problems": sum(bool(o.problems) for o in ran),
         "seconds (sum of runs)": round(sum(o.seconds for o in ran), 1),
     }

@@ -17,13 +17,16 @@ def _job(seed: int, index: int, provider: str, kinds: tuple[str, ...], deadline:
 
 def run_chaos(seed: int, runs: int, providers: Sequence[str], *, kinds: tuple[str, ...] = KINDS,
               workers: int = 2, latency_ms: float = 30, time_limit: float = 1800,
-              progress: Callable[[Outcome], None] | None = None) -> list[Outcome]:
+              progress: Callable[[Outcome], None] | None = None, backend: str = "local",
+              lose_state: bool = False) -> list[Outcome]:
+    """`runs` seeded scenarios; the state lives in `backend` (its server's address in the
+    environment, see runner.AZURE_ENV / POSTGRES_ENV); `lose_state` deletes it mid-run."""
     deadline = time.time() + time_limit
     jobs = [(seed, i, providers[i % len(providers)], kinds, deadline) for i in range(runs)]
     context = multiprocessing.get_context("spawn")
     outcomes: dict[int, Outcome] = {}
     with ProcessPoolExecutor(workers, mp_context=context, initializer=init_worker,
-                             initargs=(latency_ms,)) as pool:
+                             initargs=(latency_ms, backend, lose_state)) as pool:
         futures = {pool.submit(_job, *job): job[1] for job in jobs}
         for future in as_completed(futures):
             outcome = future.result()

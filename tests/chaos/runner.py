@@ -1,5 +1,6 @@
 """Runs chaos scenarios: set the tenant up, start a real `exoform` process, SIGKILL it at the
-scenario's moment, name the kill point, recover with a new run and check every invariant.
+scenario's moment (or, losing the state, delete its state then), name the kill point, recover
+with a new run and check every invariant. The state lives in the backend the run names.
 
 Each worker process owns a scratch folder (tmpfs when there is one) and, for the emulator, one
 `Emulator` serving a tenant file that every scenario of that worker rewrites.
@@ -25,6 +26,9 @@ from typing import Any
 from exoform.cli import main
 from exoform.engine.config import load_config
 from exoform.engine.errors import ExoformError
+from exoform.engine.operations import Session
+from exoform.engine.reporter import Reporter
+from exoform.providers import registry
 from exoform.engine.kinds import normalize_ip
 from exoform.engine.plan import Plan
 from exoform.engine.provider import READ_TYPES
@@ -50,6 +54,19 @@ from .scenarios import INTEGRATION, PLAYS, Scenario
 
 CHILD_TIMEOUT = 60.0
 SCRUB = ("EXOFORM_FAULTS", "EXOFORM_SANDBOX_LATENCY_MS", "MSAL_FORCE_REGION")
+# The servers' addresses, set by whoever started them (tests.chaos, or the test's fixtures).
+AZURE_ENV, POSTGRES_ENV = "EXOFORM_CHAOS_AZURE", "EXOFORM_CHAOS_PG"
+LEASE_WAIT = "90s"  # a killed holder's lease lapses within this (azurerm: 15 s; postgres: 2 s)
+
+
+def backend_block(kind: str, unique: str) -> dict[str, Any] | None:
+    """The config's backend block for `kind`, on a key space of the run's own."""
+    if kind == "azurerm":
+        return {"type": "azurerm", "container": "exoform", "key_prefix": unique, "lease_seconds": 15,
+                "auth": {"method": "connection_string", "connection_string_env": AZURE_ENV}}
+    if kind == "postgres":
+        return {"type": "postgres", "conn_str_env": POSTGRES_ENV, "schema": unique, "lock_seconds": 2}
+    return None
 
 
 @dataclass
@@ -67,6 +84,8 @@ class Outcome:
     skipped: str = ""
     seconds: float = 0.0
     folder: str = ""
+    state_lost: bool = False  # the state was deleted while the run went on
+    left_behind: int = 0  # objects or allow-list entries of ours left after the recovery
 
 
 class ArmedFaults:
@@ -83,14 +102,16 @@ class ArmedFaults:
 _WORKER: dict[str, Any] = {}
 
 
-def init_worker(latency_ms: float) -> None:
-    """Per worker process: a scratch folder, a clean environment, the latency to use."""
+def init_worker(latency_ms: float, backend: str = "local", lose_state: bool = False) -> None:
+    """Per worker process: a scratch folder, a clean environment, the latency to use, the
+    backend the state lives in and whether the state is lost mid-run."""
     shm = Path("/dev/shm")
     root = Path(tempfile.mkdtemp(prefix="exoform-chaos-", dir=shm if shm.is_dir() else None))
     for name in SCRUB:
         os.environ.pop(name, None)
     os.environ["EXOFORM_CACHE_DIR"] = str(root / "token-cache")
-    _WORKER.update(root=root, latency=latency_ms / 1000, emulator=None, faults=ArmedFaults())
+    _WORKER.update(root=root, latency=latency_ms / 1000, emulator=None, faults=ArmedFaults(),
+                   backend=backend, lose_state=lose_state)
     atexit.register(_shutdown)
 
 
@@ -145,23 +166,81 @@ class Site:
         else:
             self.tenant = self.root / "tenant.json"
             self.tenant_block = {"provider": "sandbox", "sandbox_file": str(self.tenant)}
+        unique = f"c{os.getpid()}x{scenario.seed}x{scenario.index}"
+        self.backend = backend_block(_WORKER["backend"], unique)
+        self._store: StateStore | None = None
 
     def config(self, name: str, body: dict[str, Any]) -> Path:
         path = self.root / f"{name}.json"
-        path.write_text(json.dumps({**body, "tenant": self.tenant_block}, indent=2), encoding="utf-8")
+        extra = {"backend": self.backend} if self.backend else {}
+        path.write_text(json.dumps({**body, "tenant": self.tenant_block, **extra}, indent=2), encoding="utf-8")
         return path
+
+    def state_args(self) -> list[str]:
+        """`--state FILE` for local files; a remote backend's config names its state."""
+        return [] if self.backend else ["--state", str(self.state)]
+
+    def store(self, config: Path) -> StateStore:
+        """The state's store as the configs name it (its key known: the provider was asked)."""
+        if self._store is None:
+            self._store = Session.open(config, Reporter(), registry, state=None if self.backend
+                                       else str(self.state)).locate()
+        return self._store
 
     def document(self) -> dict[str, Any]:
         return json.loads(self.tenant.read_text(encoding="utf-8"))
 
     def read_state(self) -> State | None:
-        return read_state_file(self.state) if self.state.exists() else None
+        if self._store is None:
+            return read_state_file(self.state) if self.state.exists() else None
+        stored = self._store.stored()
+        return self._store.decode(stored.data) if stored is not None else None
+
+    def pending(self) -> dict[str, Any] | None:
+        """The pending record now (remote: one read of the backend)."""
+        assert self._store is not None
+        stored = self._store.stored()
+        return json.loads(stored.data).get("pending") if stored is not None else None
+
+    def holder_pid(self) -> int | None:
+        assert self._store is not None
+        holder = self._store.backend.holder(self._store.key)
+        return holder.pid if holder is not None else None
+
+    def lose_state(self) -> None:
+        """What a new laptop or a fresh runner sees: no state (nor its backup) at all."""
+        if self.backend is None:
+            for path in (self.state, self.state.with_name(self.state.name + ".backup")):
+                path.unlink(missing_ok=True)
+            return
+        assert self._store is not None
+        backend, key = self._store.backend, self._store.key
+        stored = backend.read(key)
+        if stored is not None:
+            _force_delete(backend, key, stored.version)
 
     def plan(self, config: Path, operation: str) -> Plan:
         spec = load_config(str(config))
         read = read_tenant(SandboxProvider(self.tenant, faults=FaultPlan(), latency=0), spec.scope.identities)
-        state = StateStore(self.state).load(INTEGRATION)
+        stored = self.store(config)
+        state = stored.load(INTEGRATION)
         return plan_for(spec, read, state, operation)
+
+
+def _force_delete(backend: Any, key: Any, version: str) -> None:
+    """Delete a remote state behind its holder's back (an operator wiping the wrong thing)."""
+    if backend.kind == "postgres":
+        import psycopg
+
+        with psycopg.connect(os.environ[POSTGRES_ENV], autocommit=True) as conn:
+            conn.execute(f'DELETE FROM "{backend.schema}".states WHERE key = %s', [key.name])
+        return
+    from azure.storage.blob import BlobLeaseClient
+
+    blob = backend.container.get_blob_client(backend._name(key))
+    with contextlib.suppress(Exception):
+        BlobLeaseClient(blob).break_lease(lease_break_period=0)
+    blob.delete_blob()
 
 
 def run_scenario(scenario: Scenario, deadline: float) -> Outcome:
@@ -192,8 +271,9 @@ def _run(site: Site, scenario: Scenario, outcome: Outcome) -> None:
     site.tenant.write_text(original, encoding="utf-8")
     configs = {"first": site.config("first", scenario.first), "target": site.config("target", scenario.target)}
     setup, (operation, killed_config), (recovery, recovery_config) = PLAYS[scenario.kind]
+    site.store(configs["first"])
     if setup is not None:
-        code, out = cli("apply", "-c", str(configs[setup]), "--state", str(site.state), "--auto-approve")
+        code, out = cli("apply", "-c", str(configs[setup]), *site.state_args(), "--auto-approve")
         if code != 0:
             outcome.skipped = f"setup apply failed: {out[-300:]}"
             return
@@ -206,12 +286,12 @@ def _run(site: Site, scenario: Scenario, outcome: Outcome) -> None:
     shots = step_snapshots(before_doc, plan)
     faults, failing = _rollback_fault(scenario, plan)
     outcome.injected = 1 + (1 if faults else 0)
-    exit_code, lines = _launch_and_kill(site, scenario, plan, operation, config, faults, failing)
-    outcome.killed = exit_code is None
+    exit_code, lines, lost = _launch_and_kill(site, scenario, plan, operation, config, faults, failing)
+    outcome.killed, outcome.state_lost = exit_code is None, lost
     killed_state = _state_or_problem(site, outcome, "after the kill")
     outcome.point = kill_point(killed_state, lines, site.document(), shots, exit_code)
     _recover(site, outcome, recovery, configs[recovery_config])
-    _check(site, outcome, original, before_state, killed_state, configs[recovery_config], recovery)
+    _check(site, outcome, original, None if lost else before_state, killed_state, configs[recovery_config], recovery)
 
 
 def _rollback_fault(scenario: Scenario, plan: Plan) -> tuple[str, int]:
@@ -225,7 +305,9 @@ def _rollback_fault(scenario: Scenario, plan: Plan) -> tuple[str, int]:
 
 
 def _launch_and_kill(site: Site, scenario: Scenario, plan: Plan, operation: str, config: Path,
-                     faults: str, failing: int) -> tuple[int | None, list[str]]:
+                     faults: str, failing: int) -> tuple[int | None, list[str], bool]:
+    """Start the run, and at the scenario's moment SIGKILL it - or, losing the state, delete
+    the state then (and kill the run too in half of the scenarios)."""
     env = {k: v for k, v in os.environ.items() if k not in SCRUB}
     latency = _WORKER["latency"]
     if scenario.provider == "sandbox":
@@ -234,15 +316,19 @@ def _launch_and_kill(site: Site, scenario: Scenario, plan: Plan, operation: str,
             env["EXOFORM_FAULTS"] = faults
     elif faults:
         _WORKER["faults"].plan = FaultPlan.parse(faults)  # injected by the service side
-    argv = [sys.executable, "-m", "exoform", operation, "-c", str(config), "--state", str(site.state), "--auto-approve"]
+    argv = [sys.executable, "-m", "exoform", operation, "-c", str(config), *site.state_args(), "--auto-approve"]
     proc = subprocess.Popen(argv, cwd=site.root, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     lines: list[str] = []
     reader = threading.Thread(target=_read_lines, args=(proc, lines), daemon=True)
     reader.start()
+    lost = False
     try:
         _wait_for_moment(site, scenario, plan, proc, lines, failing)
-        if proc.poll() is None:
+        if _WORKER["lose_state"] and proc.poll() is None:
+            site.lose_state()
+            lost = True
+        if proc.poll() is None and (not lost or int(scenario.step_pick * 1000) % 2):
             proc.send_signal(signal.SIGKILL)
         code = proc.wait(timeout=CHILD_TIMEOUT)
     finally:
@@ -250,7 +336,7 @@ def _launch_and_kill(site: Site, scenario: Scenario, plan: Plan, operation: str,
             proc.kill()
         _WORKER["faults"].plan = None
     reader.join(timeout=5)
-    return (None if code == -signal.SIGKILL else code), lines
+    return (None if code == -signal.SIGKILL else code), lines, lost
 
 
 def _read_lines(proc: subprocess.Popen[str], lines: list[str]) -> None:
@@ -266,7 +352,7 @@ def _wait_for_moment(site: Site, scenario: Scenario, plan: Plan, proc: subproces
     if scenario.timing == "step" and total:
         rollback = scenario.kind == "rollback" and failing > 0
         step = int(scenario.step_pick * (failing if rollback else total))
-        watch = _StateWatch(site.state)
+        watch = _StateWatch(site.state) if site.backend is None else site
         while proc.poll() is None and time.monotonic() < deadline:
             pending = watch.pending()
             rolling = any("Rolling back" in line for line in lines)
@@ -275,7 +361,7 @@ def _wait_for_moment(site: Site, scenario: Scenario, plan: Plan, proc: subproces
             time.sleep(0.002)
         time.sleep(scenario.fraction * latency)
         return
-    while proc.poll() is None and time.monotonic() < deadline and not _holds_lock(site.state, proc.pid):
+    while proc.poll() is None and time.monotonic() < deadline and not _holds_lock(site, proc.pid):
         time.sleep(0.002)
     estimate = latency * (8 + 2 * total) + 0.2
     time.sleep(scenario.fraction * estimate)
@@ -304,8 +390,11 @@ class _StateWatch:
         return self._pending
 
 
-def _holds_lock(state: Path, pid: int) -> bool:
+def _holds_lock(site: Site, pid: int) -> bool:
     """Whether `pid` has written its lock record (read the file only: never flock it)."""
+    if site.backend is not None:
+        return site.holder_pid() == pid
+    state = site.state
     try:
         record = json.loads((state.parent / (state.name + ".lock")).read_text() or "{}")
     except (OSError, ValueError):
@@ -322,12 +411,14 @@ def _state_or_problem(site: Site, outcome: Outcome, when: str) -> State | None:
 
 
 def _recover(site: Site, outcome: Outcome, operation: str, config: Path) -> None:
-    code, out = cli(operation, "-c", str(config), "--state", str(site.state), "--auto-approve")
+    # A killed holder's lease (remote backends) lapses on its own: the recovery waits for it.
+    wait = ["--lock-timeout", LEASE_WAIT] if site.backend else []
+    code, out = cli(operation, "-c", str(config), *site.state_args(), *wait, "--auto-approve")
     outcome.recovered = code == 0
     if code != 0:
         outcome.problems.append(f"recovery {operation} exited {code}: {out[-600:]}")
     check = ["--destroy"] if operation == "destroy" else []
-    code, out = cli("plan", "-c", str(config), "--state", str(site.state), "--detailed-exitcode", *check)
+    code, out = cli("plan", "-c", str(config), *site.state_args(), "--detailed-exitcode", *check)
     outcome.converged = code == 0
     if code != 0:
         outcome.problems.append(f"second plan exited {code} (not converged): {out[-600:]}")
@@ -340,10 +431,12 @@ def _check(site: Site, outcome: Outcome, original: str, before: State | None,
     admin = {normalize_ip(e) for p in json.loads(original)["HostedConnectionFilterPolicy"]
              for e in p.get("IPAllowList") or []}
     outcome.lost, lost = check_unmanaged(json.loads(original), document, INTEGRATION, admin)
-    problems = lost + check_tenant_file(site.tenant) + check_files(site.state)
+    problems = lost + check_tenant_file(site.tenant) + (check_files(site.state) if site.backend is None else [])
+    behind: list[str] = []
     if after is not None:
-        problems += check_objects(document, after, INTEGRATION)
-        problems += _lineage_and_serial(before, killed, after)
+        behind += check_objects(document, after, INTEGRATION)
+        if not outcome.state_lost:  # a lost state starts a new lineage
+            problems += _lineage_and_serial(before, killed, after)
         if after.pending is not None:
             problems.append("the state still has a pending record after recovery")
     spec = load_config(str(config))
@@ -351,10 +444,11 @@ def _check(site: Site, outcome: Outcome, original: str, before: State | None,
     if operation == "apply" and spec.allowlist_connection_filter:
         wanted = {normalize_ip(r) for r in spec.gateway.ip_ranges}
     if allow_list(document) != admin | wanted:
-        problems.append(f"allow list {sorted(allow_list(document))} != admin {sorted(admin)} + ours {sorted(wanted)}")
+        behind.append(f"allow list {sorted(allow_list(document))} != admin {sorted(admin)} + ours {sorted(wanted)}")
     if operation == "destroy" and site.tenant.read_text(encoding="utf-8") != original:
-        problems.append("destroy did not restore the original tenant exactly")
-    outcome.problems += problems
+        behind.append("destroy did not restore the original tenant exactly")
+    outcome.left_behind = len(behind)
+    outcome.problems += problems + behind
 
 
 def _lineage_and_serial(before: State | None, killed: State | None, after: State) -> list[str]:

@@ -133,7 +133,7 @@ def _one_run(site: _Site, rng: random.Random, figures: SoakFigures, destroy: boo
     operation = "destroy" if destroy or rng.random() < 0.2 else "apply"
     reporter = RecordingReporter()
     provider = site.provider(reporter)
-    store = StateStore(site.store_path)
+    store = StateStore.at(site.store_path)
     state = store.load(INTEGRATION)
     figures.runs += 1
     try:
@@ -161,7 +161,7 @@ def _verify(site: _Site, spec: Any, operation: str, figures: SoakFigures) -> Non
     reporter = RecordingReporter()
     provider = site.provider(reporter)
     try:
-        state = StateStore(site.store_path).load(INTEGRATION)
+        state = StateStore.at(site.store_path).load(INTEGRATION)
         read = read_tenant(provider, spec.scope.identities)
         again = plan_for(spec, read, state, operation)
         if again.has_changes:

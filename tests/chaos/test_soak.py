@@ -31,5 +31,5 @@ def test_unavailable_fault_is_a_retried_503(tmp_path: Any) -> None:
     provider = SandboxProvider(tmp_path / "t.json", reporter=reporter,
                                faults=FaultPlan.parse("New-TransportRule#1:unavailable"))
     provider.invoke(CmdletCall.of("New-TransportRule", {"Name": "A"}))
-    assert [e for e in reporter.events if e[0] == "retry"][0][1][3] == "Transient"
+    assert [e for e in reporter.events if e[0] == "retry"][0][1][3] == "HTTP 503 Transient"
     assert provider.calls == ["New-TransportRule", "New-TransportRule"]

@@ -33,7 +33,7 @@ INSTALL_STEPS = 6  # allow list, two connectors, three rules
 def _install_faults(workspace: Workspace, step: int, kind: str) -> str:
     """`Cmdlet#N:kind` hitting the plan's step `step`: N counts that cmdlet's earlier steps
     (the reads before them are other cmdlets)."""
-    cmdlets = [s["cmdlet"] for s in workspace.plan_json()["steps"]]
+    cmdlets = [s["cmdlet"] for s in workspace.plan_json()["exoform"]["steps"]]
     assert len(cmdlets) == INSTALL_STEPS, cmdlets
     cmdlet = cmdlets[step - 1]
     return f"{cmdlet}#{cmdlets[:step].count(cmdlet)}:{kind}"
@@ -62,7 +62,7 @@ def test_server_error_at_each_step_rolls_back_exactly(emulated_workspace: Worksp
     code, out, err = workspace.run("apply", "--auto-approve")
     assert code == 1, out + err
     assert f"step {step} (" in err and "Injected fault" in err, err
-    expected = "No step had been run" if step == 1 else "All completed steps were undone"
+    expected = "no step had taken effect before this one failed" if step == 1 else "All completed steps were undone"
     assert expected in err and "nothing was changed" in err.lower()
     _assert_clear(out + err)
     assert workspace.tenant.read_text() == before, f"{fault}: the tenant was not restored"
@@ -109,7 +109,7 @@ def test_429_storm_is_retried_until_it_passes(emulated_workspace: Workspace) -> 
                                     FaultPlan.parse(",".join(f"{c}:throttle" for c in storm)))
     code, out, err = workspace.run("apply", "--auto-approve")
     assert code == 0, out + err
-    assert "New-InboundConnector: Throttled, retry 3 in 0.25s" in out, out
+    assert "New-InboundConnector: HTTP 429 Throttled, retry 3 in 0.25s" in out, out
     records = workspace.emulator.stats.requests
     throttled = [r for r in records if r.status == 429]
     assert len(throttled) == len(storm)

@@ -8,12 +8,14 @@ from __future__ import annotations
 import json
 import os
 import stat
+import time
 from typing import Any
 
 import pytest
 
 from exoform.providers.emulator.conditions import Conditions
-from exoform.providers.exchange.journal import CREATED, WriteJournal
+from exoform.providers.exchange.journal import CREATED, REMOVING, WriteJournal
+from support.reporter import RecordingReporter
 
 CONFIG: dict[str, Any] = {
     "gateway": {"ip_ranges": ["203.0.113.0/24"], "tenant_info": "secret-tenant-info-value"},
@@ -47,18 +49,36 @@ def test_plans_right_after_apply_and_destroy_see_what_was_written(provider, work
         assert "secret-tenant-info-value" not in text and "203.0.113" not in text  # ids only
 
 
-def test_a_creation_that_never_shows_fails_the_read_clearly(start_emulator, connect) -> None:
-    """Within the window, a recorded creation that Exchange does not show even by Guid is not
-    planned on: the read says to try again (bounded wait), rather than plan a duplicate."""
+def test_a_creation_that_never_shows_is_planned_as_deleted_with_a_warning(start_emulator, connect) -> None:
+    """Within the window, a recorded creation that Exchange does not show even by Guid after the
+    bounded wait is taken as deleted since (an admin removed it, or a rollback did), with a
+    warning: planning is never blocked, and should Exchange still be replicating it, a New- for
+    its name is refused by Exchange (the name exists), so nothing is duplicated."""
     emulator = start_emulator()
-    provider = connect(emulator)
+    reporter = RecordingReporter()
+    provider = connect(emulator, reporter=reporter)
     provider._journal = WriteJournal(None)  # noqa: SLF001 - an in-memory journal for the test
     provider._confirm_wait = 0.3  # noqa: SLF001
     provider._journal.record("TransportRule", "0f9d2c1e-1111-4222-8333-944455556666", "Gone", CREATED)
-    from exoform.engine.errors import Transient
+    assert provider.read(["TransportRule"]) == {"TransportRule": []}
+    [warning] = [e for e in reporter.events if e[0] == "warning"]
+    assert "TransportRule 'Gone'" in warning[1][0] and "planning as if it was deleted" in warning[1][0]
+    assert provider._journal.writes("TransportRule") == []  # noqa: SLF001 - asked once, not again
 
-    with pytest.raises(Transient, match="not visible yet"):
-        provider.read(["TransportRule"])
+
+def test_a_removal_killed_before_its_record_does_not_hold_up_the_next_read(start_emulator, connect) -> None:
+    """A run killed after Remove- took effect but before the journal said so: the journal holds
+    the removal's intent, so the next read trusts the list (no wait for the object)."""
+    emulator = start_emulator()
+    provider = connect(emulator)
+    provider._journal = WriteJournal(None)  # noqa: SLF001
+    provider._confirm_wait = 30.0  # noqa: SLF001 - a wait would show as a slow test
+    guid = "0f9d2c1e-1111-4222-8333-944455556667"
+    provider._journal.record("TransportRule", guid, "Gone", CREATED)  # noqa: SLF001
+    provider._journal.record("TransportRule", guid, "", REMOVING)  # noqa: SLF001 - then killed
+    started = time.monotonic()
+    assert provider.read(["TransportRule"]) == {"TransportRule": []}
+    assert time.monotonic() - started < 10
 
 
 def test_journal_forgets_writes_after_the_window(tmp_path) -> None:

@@ -71,7 +71,7 @@ def test_throttle_waits_fractional_retry_after_and_reports(start_emulator, conne
     reporter = RecordingReporter()
     output = connect(emulator, reporter=reporter).invoke(CmdletCall.of("New-OutboundConnector", OUTBOUND))
     assert output[0]["Name"] == "GW - Outbound"
-    assert retries(reporter) == [("New-OutboundConnector", 1, 0.25, "Throttled")]
+    assert retries(reporter) == [("New-OutboundConnector", 1, 0.25, "HTTP 429 Throttled")]
     first, second = emulator.stats.requests
     assert (first.status, second.status) == (429, 200)
     assert first.client_request_id == second.client_request_id  # one command, retried
@@ -82,7 +82,7 @@ def test_503_burst_is_retried_with_backoff(start_emulator, connect) -> None:
     reporter = RecordingReporter()
     assert connect(emulator, reporter=reporter).read(["TransportRule"]) == {"TransportRule": []}
     assert [(c, a, r) for c, a, _, r in retries(reporter)] == [
-        ("Get-TransportRule", 1, "Transient"), ("Get-TransportRule", 2, "Transient")]
+        ("Get-TransportRule", 1, "HTTP 503 Transient"), ("Get-TransportRule", 2, "HTTP 503 Transient")]
 
 
 def test_503_retries_are_bounded(start_emulator, connect) -> None:

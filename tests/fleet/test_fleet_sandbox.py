@@ -196,7 +196,7 @@ def test_apply_shows_the_fleet_plan_and_asks(fleet: FleetSpace, monkeypatch: pyt
     monkeypatch.setattr("sys.stdin", io.StringIO("yes\n"))
     code, out, err = fleet.run("apply")
     assert code == 0, out + err
-    assert "perform these actions on 2 tenant(s)" in out
+    assert "perform these actions on 2 tenant(s)" in err  # the question goes to stderr
     final = out[out.index("exoform fleet apply"):]
     assert "3 tenant(s) in" in final and ": 1 no changes, 2 applied." in final
     code, _, err = fleet.run("apply", "--json")

@@ -63,7 +63,7 @@ class Run:
         return SandboxProvider(self.tenant, **kwargs)
 
     def state(self) -> tuple[StateStore, State]:
-        store = StateStore(self.store_path)
+        store = StateStore.at(self.store_path)
         return store, store.load(self.integration)
 
     def plan(self, spec: IntegrationSpec, operation: str = "apply") -> Plan:

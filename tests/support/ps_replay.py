@@ -3,7 +3,8 @@ renderer: it tokenizes each cmdlet line the way PowerShell's tokenizer would (si
 strings closed by any of ' ‘ ’ ‚ ‛ and doubled to escape, `('a' + [char]N)` concatenations,
 @(..) arrays, @{Add=..; Remove=..} hashtables, $true/$false/$null, integers, `-Name:$value`
 switches) into `CmdletCall`s, and replays a script against a provider, stopping at the first
-error as `$ErrorActionPreference = 'Stop'` does. Anything else in a script is an error."""
+error as `$ErrorActionPreference = 'Stop'` does. Anything else in a script is an error (the
+real grammar's view of the same scripts: tests/test_script_grammar.py)."""
 from __future__ import annotations
 
 import re
@@ -13,6 +14,11 @@ from exoform.engine.cmdlets import CmdletCall, ListEdit
 
 QUOTES = "'\u2018\u2019\u201a\u201b"
 PREAMBLE = "$ErrorActionPreference = 'Stop'"
+REQUIRES = ("#Requires -Version 5.1", "#Requires -Modules ExchangeOnlineManagement")
+BINDING = ("[CmdletBinding(SupportsShouldProcess = $true)]", "param()")
+WHATIF = " -WhatIf:$WhatIfPreference"
+# The session check before the first change (reads only; the replay has no session to check).
+_CHECK = re.compile(r"\$exoformSessions = @\(Get-ConnectionInformation\)\Z|if \(-not \(.*\)\) \{ throw '[^']*' \}\Z")
 _CMDLET = re.compile(r"[A-Z][a-z]+-[A-Za-z]+")
 _PARAM = re.compile(r"-([A-Za-z][A-Za-z0-9]*)(:?)")
 _INT = re.compile(r"-?[0-9]+")
@@ -165,19 +171,27 @@ def parse_command(line: str) -> CmdletCall:
 
 
 def script_calls(script: str) -> list[CmdletCall]:
-    """Every cmdlet of a script, in order; the script must be exactly what exoform writes."""
+    """Every cmdlet of a script, in order; the script must be exactly what exoform writes: the
+    #Requires lines first, the CmdletBinding and param() lines, the preamble, the session check,
+    then cmdlet lines that each pass -WhatIf on."""
     if "\r" in script or not script.isascii():
         raise ScriptError("scripts are ASCII with LF line ends")
-    calls, preamble = [], False
-    for line in script.split("\n"):
-        if not line or line.startswith("#"):
+    lines = script.split("\n")
+    if tuple(lines[:2]) != REQUIRES:
+        raise ScriptError("a script starts with #Requires -Version 5.1 and -Modules ExchangeOnlineManagement")
+    code = [line for line in lines if line and not line.startswith("#")]
+    if tuple(code[:3]) != (*BINDING, PREAMBLE):
+        raise ScriptError("[CmdletBinding(SupportsShouldProcess)] param() and the preamble come first")
+    calls, checked = [], False
+    for line in code[3:]:
+        if _CHECK.match(line) and not calls:
+            checked = True
             continue
-        if line == PREAMBLE and not calls:
-            preamble = True
-            continue
-        if not preamble:
-            raise ScriptError("a cmdlet before $ErrorActionPreference = 'Stop'")
-        calls.append(parse_command(line))
+        if not checked:
+            raise ScriptError("a cmdlet before the session check")
+        if not line.endswith(WHATIF):
+            raise ScriptError(f"a cmdlet that does not pass -WhatIf on: {line[:60]!r}")
+        calls.append(parse_command(line[:-len(WHATIF)]))
     return calls
 
 

@@ -1,6 +1,7 @@
 """Which parameters each cmdlet takes (Microsoft's cmdlet reference, the parameters that apply
 to Exchange Online) and of what kind each one is: switch, boolean, list, integer, enumeration,
-or text; plus the rule conditions that name recipients and the parameters that go in pairs.
+or text; the rule conditions that name recipients, the parameters that go in pairs, and what a
+rule or connector can carry that changes routing or trust (what exoform owns on its objects).
 """
 from __future__ import annotations
 
@@ -191,3 +192,24 @@ RULE_PAIRS = (
 )
 # Types whose unset multi-valued properties read back as [] (rules show null instead).
 EMPTY_LIST_TYPES = frozenset({"InboundConnector", "OutboundConnector", "HostedConnectionFilterPolicy"})
+
+# ---- what a transport rule and a connector can carry, for ownership ------------------------
+
+#: Every condition, exception and action of a transport rule, with its kind, plus the settings
+#: that change when or how a rule applies (ActivationDate, ExpiryDate, RuleErrorAction,
+#: SenderAddressLocation). Everything here that exoform does not set is cleared on its rules.
+RULE_LIST_PROPERTIES = _with_exceptions(_RULE_CONDITION_LISTS) | frozenset(_RULE_ACTION_LISTS)
+RULE_BOOL_PROPERTIES = _with_exceptions(_RULE_CONDITION_BOOLS) | frozenset(_RULE_ACTION_BOOLS)
+RULE_TEXT_PROPERTIES = _with_exceptions(_RULE_CONDITION_SCALARS) | frozenset(_RULE_ACTION_SCALARS) | frozenset({
+    "ActivationDate", "ExpiryDate", "RuleErrorAction", "SenderAddressLocation",
+})
+#: Settings Exchange reports with a value when never set (clearing writes this value back).
+RULE_SETTING_DEFAULTS = {"RuleErrorAction": "Ignore", "SenderAddressLocation": "Header"}
+#: Connector settings that change routing or trust (Set- takes them; ClientHostNames only New-).
+INBOUND_TRUST_BOOLS = ("CloudServicesMailEnabled", "EFSkipLastIP", "EFTestMode", "TreatMessagesAsInternal")
+INBOUND_TRUST_LISTS = ("AssociatedAcceptedDomains", "EFSkipMailGateway", "EFUsers", "ScanAndDropRecipients",
+                       "TrustedOrganizations")
+INBOUND_TRUST_TEXTS = ("TlsSenderCertificateName",)
+OUTBOUND_ROUTING_BOOLS = ("AllAcceptedDomains", "CloudServicesMailEnabled", "RouteAllMessagesViaOnPremises",
+                          "SenderRewritingEnabled", "TestMode")
+OUTBOUND_ROUTING_TEXTS = ("TlsDomain",)
