@@ -76,7 +76,7 @@ def load_manifest(path: str | Path, environ: Mapping[str, str] | None = None) ->
     if found:
         raise InputError(str(source), issues(found, first_per_path=True))
     members, problems = _members(document, source, os.environ if environ is None else environ)
-    problems += _same_tenant(members)
+    problems += _same_tenant(members) + _same_state(document["fleet"], source.parent, members)
     if problems:
         raise InputError(str(source), _deduplicated(problems))
     return Manifest(document["fleet"], source, tuple(members), _waves(document, members))
@@ -181,6 +181,14 @@ def _same_tenant(members: list[Member]) -> list[Located]:
                                                     "each tenant appears once in a fleet", ""))
         seen.setdefault(key, member)
     return found
+
+
+def _same_state(fleet: str, base_dir: Path, members: list[Member]) -> list[Located]:
+    """Two members writing one local state file would overwrite each other's state."""
+    from exoform.engine.fleet.state import shared_local_files
+
+    found = shared_local_files(base_dir, fleet, [(m.label, m.name, m.spec) for m in members])
+    return [(f"{label}.backend.path", problem, "") for label, problem in found]
 
 
 def _waves(document: Mapping[str, Any], members: list[Member]) -> tuple[str, ...]:

@@ -125,3 +125,14 @@ def test_shards_partition_the_fleet(names: list[str], count: int) -> None:
     owners = [[k for k in range(1, count + 1) if Shard(k, count).holds(n)] for n in names]
     assert all(len(o) == 1 for o in owners)
     assert Shard.parse(f" {count}/{count} ") == Shard(count, count)
+
+
+def test_local_state_files_are_one_per_tenant(tmp_path: Path) -> None:
+    shared = {**BASE, "backend": {"type": "local", "path": "states/all.json"}}
+    found = _problems(_write(tmp_path, [{"name": "a"}, {"name": "b"}], defaults=shared))
+    assert len(found) == 1 and found[0].startswith("tenants[1] (b).backend.path: keeps its state in ")
+    assert '"path": "states/{name}.json"' in found[0]
+    own = {**BASE, "backend": {"type": "local", "path": "states/{name}.json"}}
+    manifest = load_manifest(_write(tmp_path, [{"name": "a"}, {"name": "b"}], defaults=own), ENV)
+    assert [tenant_state_path(manifest, m) for m in manifest.members] == [
+        tmp_path / "states" / "a.json", tmp_path / "states" / "b.json"]
