@@ -22,7 +22,7 @@ from exoform.providers.faults import ENV_VAR, FaultPlan
 from exoform.providers.throttle import DEFAULT_CALLS_PER_TENANT, TenantGate
 
 if TYPE_CHECKING:  # msal and the Exchange provider load only when a tenant needs them
-    from exoform.providers.exchange.token_cache import SharedTokenCacheFile
+    from exoform.providers.exchange.token_cache import SharedTokenCacheFile, TenantTokenCache
 
 FLEET_FAULTS_ENV = "EXOFORM_FLEET_FAULTS"
 
@@ -110,20 +110,24 @@ class FleetProviders:
                 self._sessions[key] = session
             return self._sessions[key]
 
-    def cache_for(self, options: Mapping[str, Any]) -> SharedTokenCacheFile | None:
-        """The one token cache file of the app in this cloud (None without a persistent cache)."""
+    def cache_for(self, options: Mapping[str, Any]) -> TenantTokenCache | None:
+        """The tenant's part of the one token cache file of the app in this cloud (None
+        without a persistent cache)."""
         if not self.token_cache:
             return None
+        from msal.authority import canonicalize
+
         from exoform.providers.exchange import ExchangeSettings
         from exoform.providers.exchange.token_cache import SharedTokenCacheFile, fleet_cache_path
 
         settings = ExchangeSettings.from_options(options)
-        host = urlsplit(settings.authority).netloc
-        path = fleet_cache_path(host, settings.client_id)
+        _, host, realm = canonicalize(settings.authority)
+        path = fleet_cache_path(urlsplit(settings.authority).netloc, settings.client_id)
         with self._lock:
             if str(path) not in self._caches:
                 self._caches[str(path)] = SharedTokenCacheFile(path)
-            return self._caches[str(path)]
+            shared = self._caches[str(path)]
+        return shared.for_tenant(realm)
 
     def close(self) -> None:
         with self._lock:

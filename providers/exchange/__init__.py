@@ -19,7 +19,7 @@ from exoform.providers.exchange.credentials import key_file_warning
 from exoform.providers.exchange.journal import WriteJournal, journal_path
 from exoform.providers.exchange.provider import ExchangeOnlineProvider
 from exoform.providers.exchange.settings import ExchangeSettings
-from exoform.providers.exchange.token_cache import TokenCacheFile
+from exoform.providers.exchange.token_cache import CacheFile
 from exoform.providers.faults import FaultSource
 from exoform.providers.retry import Gate, RetryPolicy
 
@@ -32,7 +32,7 @@ class SharedLink:
     and what is the tenant's own (its gate: calls in flight, back-off, 429/503 counts)."""
 
     session: requests.Session
-    cache_file: TokenCacheFile | None
+    cache_file: CacheFile | None
     gate: Gate | None = None
 
 

@@ -20,7 +20,7 @@ from exoform.engine.errors import AuthFailed
 from exoform.engine.reporter import Reporter
 from exoform.providers.exchange.credentials import load_credential
 from exoform.providers.exchange.settings import ExchangeSettings
-from exoform.providers.exchange.token_cache import TokenCacheFile, cache_path
+from exoform.providers.exchange.token_cache import CacheFile, TokenCacheFile, cache_path
 
 DevicePrompt = Callable[[str], None]
 
@@ -40,7 +40,7 @@ class TokenSource:
         session: requests.Session,
         reporter: Reporter,
         *,
-        cache_file: TokenCacheFile | None,
+        cache_file: CacheFile | None,
         device_prompt: DevicePrompt = prompt_on_stderr,
     ) -> None:
         self._settings = settings

@@ -1,4 +1,5 @@
-"""The shared token cache file of a fleet: writers (a run's worker processes, two runs) merge
+"""The shared token cache file of a fleet: each tenant its own msal cache in memory (so msal's
+scans stay per tenant), one file on disk; writers (a run's worker processes, two runs) merge
 their tokens into the file under its lock instead of overwriting each other's."""
 from __future__ import annotations
 
@@ -6,10 +7,10 @@ import json
 import stat
 from pathlib import Path
 
-from exoform.providers.exchange.token_cache import SharedTokenCacheFile
+from exoform.providers.exchange.token_cache import SharedTokenCacheFile, TenantTokenCache
 
 
-def _with_token(cache: SharedTokenCacheFile, realm: str) -> None:
+def _with_token(cache: TenantTokenCache, realm: str) -> None:
     key = f"-login.example-accesstoken-app-{realm}-scope"
     entry = {"credential_type": "AccessToken", "secret": f"token-of-{realm}", "home_account_id": "",
              "environment": "login.example", "client_id": "app", "realm": realm, "target": "scope",
@@ -20,29 +21,35 @@ def _with_token(cache: SharedTokenCacheFile, realm: str) -> None:
     cache.cache.has_state_changed = True
 
 
-def test_two_writers_keep_each_others_tokens(tmp_path: Path) -> None:
+def _realms(cache: TenantTokenCache) -> list[str]:
+    return sorted(e["realm"] for e in json.loads(cache.cache.serialize()).get("AccessToken", {}).values())
+
+
+def test_two_writers_keep_each_others_tokens_and_each_tenant_sees_its_own(tmp_path: Path) -> None:
     path = tmp_path / "cache" / "fleet.json"
     first, second = SharedTokenCacheFile(path), SharedTokenCacheFile(path)  # both loaded empty
-    _with_token(first, "tenant-a")
-    _with_token(second, "tenant-b")
+    _with_token(first.for_tenant("tenant-a"), "tenant-a")
+    _with_token(second.for_tenant("tenant-b"), "tenant-b")
     first.flush()
     second.flush()
     tokens = json.loads(path.read_text(encoding="utf-8"))["AccessToken"]
     assert sorted(e["realm"] for e in tokens.values()) == ["tenant-a", "tenant-b"]
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     reloaded = SharedTokenCacheFile(path)
-    assert len(json.loads(reloaded.cache.serialize())["AccessToken"]) == 2
+    assert _realms(reloaded.for_tenant("TENANT-A")) == ["tenant-a"]  # its own entries only
+    assert reloaded.for_tenant("tenant-b") is reloaded.for_tenant("Tenant-B")
 
 
 def test_nothing_changed_writes_nothing_and_save_waits_for_the_interval(tmp_path: Path) -> None:
     path = tmp_path / "fleet.json"
     now = [0.0]
     cache = SharedTokenCacheFile(path, interval=30.0, clock=lambda: now[0])
+    tenant = cache.for_tenant("tenant-a")
     cache.flush()
     assert not path.exists()
-    _with_token(cache, "tenant-a")
-    cache.save()
+    _with_token(tenant, "tenant-a")
+    tenant.save()
     assert not path.exists()  # not yet: a fleet signs in to many tenants in a row
     now[0] = 31.0
-    cache.save()
+    tenant.save()
     assert path.exists()
