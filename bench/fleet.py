@@ -2,8 +2,9 @@
 multi-tenant emulator (`exoform emulator serve --tenants-dir`, its own process) with 100 ms added
 to every Admin API request. Each measured command runs in a fresh process (its peak memory is its
 own). Per run: wall time, Admin API calls per tenant (reads per kind, writes), token requests,
-peak memory, and wall / lower bound, the bound being tenants / concurrency x sequential rounds
-x latency (a round: up to --calls-per-tenant reads at once, or one write).
+peak memory, CPU seconds of the CLI and of the emulator, the machine's load, and wall / lower
+bound, the bound being tenants / concurrency x sequential rounds x latency (a round: up to
+--calls-per-tenant reads at once, or one write).
 
     python bench/fleet.py [--sizes 10,100,1000] [--latency-ms 100] [--concurrency 64]
 """
@@ -38,6 +39,9 @@ class Run:
     wall: float
     peak_mb: float  # the CLI process
     worker_mb: float  # its largest worker process (0 without --processes)
+    cpu: float  # CPU seconds of the CLI and its workers
+    emulator_cpu: float  # CPU seconds the emulator spent meanwhile
+    load: float  # the machine's 1-minute load average when the run ended (other work competes)
     reads: dict[str, float]  # per kind, per tenant (mean)
     writes: float  # per tenant (mean)
     tokens: int  # token requests in all
@@ -54,9 +58,11 @@ def child(out: str, argv: list[str]) -> None:
     code = main(argv)
     wall = time.perf_counter() - started
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    worker_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # the largest worker process
-    Path(out).write_text(json.dumps({"code": code, "wall": wall, "peak_kb": peak_kb, "worker_kb": worker_kb}),
-                         encoding="utf-8")
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)  # the worker processes
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+    Path(out).write_text(json.dumps({"code": code, "wall": wall, "peak_kb": peak_kb, "cpu": cpu,
+                                     "worker_kb": children.ru_maxrss}), encoding="utf-8")
 
 
 def write_tenants(folder: Path, count: int) -> None:
@@ -98,9 +104,19 @@ def stats(defaults: dict[str, Any]) -> dict[str, Any]:
         return dict(json.loads(reply.read()))
 
 
+def process_cpu(pid: int) -> float:
+    """CPU seconds of a running process (Linux /proc; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8").rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def measure(root: Path, defaults: dict[str, Any], label: str, argv: list[str], *, rounds_of: Any,
-            concurrency: int, latency: float, count: int, processes: int = 1) -> Run:
+            concurrency: int, latency: float, count: int, emulator: int, processes: int = 1) -> Run:
     before = stats(defaults)
+    emulator_before = process_cpu(emulator)
     out = root / "child.json"
     env = {**os.environ, "EXOFORM_EMULATOR_SECRET": SECRET, "BENCH_TENANT_INFO": "bench-info",
            "EXOFORM_CACHE_DIR": str(root / "token-cache")}
@@ -110,6 +126,7 @@ def measure(root: Path, defaults: dict[str, Any], label: str, argv: list[str], *
                    env=env, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     result = json.loads(out.read_text(encoding="utf-8"))
     after = stats(defaults)
+    emulator_cpu = process_cpu(emulator) - emulator_before
     reads: dict[str, float] = {}
     writes = tokens = 0
     for name, now in after.items():
@@ -123,8 +140,9 @@ def measure(root: Path, defaults: dict[str, Any], label: str, argv: list[str], *
                 writes += delta
     rounds = rounds_of(writes / count)
     bound = math.ceil(count / concurrency) * rounds * latency
-    return Run(label, count, result["wall"], result["peak_kb"] / 1024, result["worker_kb"] / 1024, reads,
-               writes / count, tokens, rounds, bound, result["code"])
+    return Run(label, count, result["wall"], result["peak_kb"] / 1024, result["worker_kb"] / 1024,
+               result["cpu"], emulator_cpu, os.getloadavg()[0], reads, writes / count, tokens, rounds, bound,
+               result["code"])
 
 
 def bench_size(count: int, latency_ms: float, concurrency: int, calls: int, processes: int) -> list[Run]:
@@ -141,7 +159,7 @@ def bench_size(count: int, latency_ms: float, concurrency: int, calls: int, proc
                         "tenants": [{**m, "wave": "canary" if i < max(1, count // 100) else "broad"}
                                     for i, m in enumerate(members)]}
             (root / "fleet.json").write_text(json.dumps(manifest), encoding="utf-8")
-            common = {"concurrency": concurrency, "latency": latency, "count": count}
+            common = {"concurrency": concurrency, "latency": latency, "count": count, "emulator": process.pid}
             plan = lambda writes: read_rounds  # noqa: E731
             apply = lambda writes: read_rounds + round(writes)  # noqa: E731
             many = {"processes": processes}
@@ -161,14 +179,15 @@ def bench_size(count: int, latency_ms: float, concurrency: int, calls: int, proc
 
 def table(runs: list[Run]) -> str:
     header = ("tenants", "command", "wall s", "bound s", "wall/bound", "reads/tenant (per kind)",
-              "writes/tenant", "token requests", "peak MB (CLI/worker)", "exit")
+              "writes/tenant", "token requests", "peak MB (CLI/worker)", "CPU s (CLI+emulator)", "load", "exit")
     rows = [header]
     for run in runs:
         kinds = sorted(set(round(v, 2) for v in run.reads.values()))
         per_kind = f"{sum(run.reads.values()):g} ({'/'.join(f'{k:g}' for k in kinds)} each)"
         rows.append((str(run.tenants), run.label, f"{run.wall:.1f}", f"{run.bound:.1f}",
                      f"{run.wall / run.bound:.2f}", per_kind, f"{run.writes:g}", str(run.tokens),
-                     f"{run.peak_mb:.0f}" + (f" / {run.worker_mb:.0f}" if run.worker_mb else ""), str(run.code)))
+                     f"{run.peak_mb:.0f}" + (f" / {run.worker_mb:.0f}" if run.worker_mb else ""),
+                     f"{run.cpu:.1f} + {run.emulator_cpu:.1f}", f"{run.load:.1f}", str(run.code)))
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
@@ -187,7 +206,9 @@ def main_bench() -> None:
           f"API request, --concurrency {args.concurrency}, {args.calls_per_tenant} calls per tenant in "
           f"flight, {os.cpu_count()} CPU(s).\nBound = ceil(tenants / concurrency) x rounds x latency; "
           f"a plan is {math.ceil(READ_KINDS / args.calls_per_tenant)} rounds ({READ_KINDS} reads, "
-          f"{args.calls_per_tenant} at a time), an apply adds one round per write.\n")
+          f"{args.calls_per_tenant} at a time), an apply adds one round per write. CPU s: what the CLI (with its\n"
+          f"workers) and the emulator used; on an idle machine wall >= their sum / CPUs. load: the 1-minute load\n"
+          f"average at the end of the run (above the CPU count, other work on the machine slowed it).\n")
     runs: list[Run] = []
     for size in (int(s) for s in args.sizes.split(",")):
         runs += bench_size(size, args.latency_ms, args.concurrency, args.calls_per_tenant, args.processes)
