@@ -206,9 +206,10 @@ def main_bench() -> None:
           f"API request, --concurrency {args.concurrency}, {args.calls_per_tenant} calls per tenant in "
           f"flight, {os.cpu_count()} CPU(s).\nBound = ceil(tenants / concurrency) x rounds x latency; "
           f"a plan is {math.ceil(READ_KINDS / args.calls_per_tenant)} rounds ({READ_KINDS} reads, "
-          f"{args.calls_per_tenant} at a time), an apply adds one round per write. CPU s: what the CLI (with its\n"
-          f"workers) and the emulator used; on an idle machine wall >= their sum / CPUs. load: the 1-minute load\n"
-          f"average at the end of the run (above the CPU count, other work on the machine slowed it).\n")
+          f"{args.calls_per_tenant} at a time), an apply adds one round per write.\n"
+          f"CPU s: what the CLI (with its workers) and the emulator used; on an idle machine wall >= their sum / "
+          f"CPUs.\nload: the 1-minute load average at the end of the run (above the CPU count, other work on the "
+          f"machine slowed it).\n")
     runs: list[Run] = []
     for size in (int(s) for s in args.sizes.split(",")):
         runs += bench_size(size, args.latency_ms, args.concurrency, args.calls_per_tenant, args.processes)
