@@ -10,7 +10,7 @@ import os
 import sys
 from typing import Any, Callable, NoReturn, Sequence
 
-from exoform import __version__, commands, doctor_commands, state_commands
+from exoform import __version__, commands, doctor_commands, fleet_commands, state_commands
 from exoform.console import output_closed, tolerant_output
 from exoform.engine.errors import ExoformError
 from exoform.errors import Cancelled, error_json
@@ -308,6 +308,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add(state_sub, name, text, add, handler, {})
     for name, text, add, handler, extra in COMMANDS[5:]:
         _add(sub, name, text, add, handler, extra)
+    fleet_commands.register(sub)
     register_emulator(sub)
     for name, text, add, handler in TOOL_COMMANDS:
         tool = sub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")

@@ -2,18 +2,29 @@
 
 429 waits `Retry-After` (fractional allowed) when given; otherwise exponential backoff with full
 jitter. Both the attempt count and the total waiting time are bounded; each retry is reported.
+With a tenant's `Gate` (a fleet run), every attempt holds one of the tenant's call slots and a
+retry's wait pauses the tenant's other calls as well.
 """
 from __future__ import annotations
 
 import random
 import time
 from dataclasses import dataclass
-from typing import Callable, TypeVar
+from contextlib import AbstractContextManager
+from typing import Callable, Protocol, TypeVar
 
 from exoform.engine.errors import ProviderError, Throttled
 from exoform.engine.reporter import Reporter
 
 T = TypeVar("T")
+
+
+class Gate(Protocol):
+    """What the retry loop needs of `providers.throttle.TenantGate`."""
+
+    def call(self) -> AbstractContextManager[None]: ...
+
+    def backoff(self, status: int | None, wait: float) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -39,6 +50,7 @@ def call_with_retry(
     reporter: Reporter,
     sleep: Callable[[float], None] = time.sleep,
     rng: random.Random | None = None,
+    gate: Gate | None = None,
 ) -> T:
     """Run `fn`, retrying `ProviderError`s whose `retryable` is true within the policy's bounds.
 
@@ -49,12 +61,16 @@ def call_with_retry(
     attempt = 1
     while True:
         try:
-            return fn()
+            if gate is None:
+                return fn()
+            with gate.call():
+                return fn()
         except ProviderError as error:
-            if not error.retryable or attempt >= policy.max_attempts:
-                raise
-            wait = policy.delay(attempt, error, rng)
-            if waited + wait > policy.max_total_wait:
+            wait = policy.delay(attempt, error, rng) if error.retryable else 0.0
+            retry = error.retryable and attempt < policy.max_attempts and waited + wait <= policy.max_total_wait
+            if gate is not None:
+                gate.backoff(error.status, wait if retry else 0.0)
+            if not retry:
                 raise
             reason = type(error).__name__ if error.status is None else f"HTTP {error.status} {type(error).__name__}"
             reporter.retry(cmdlet, attempt, wait, reason)

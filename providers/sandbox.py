@@ -24,7 +24,7 @@ from exoform.engine.provider import TenantIdentity
 from exoform.engine.reporter import CallRecord, Reporter
 from exoform.engine.schema_messages import SchemaDocument, schema_problems
 from exoform.providers.faults import FaultPlan, die
-from exoform.providers.retry import RetryPolicy, call_with_retry
+from exoform.providers.retry import Gate, RetryPolicy, call_with_retry
 from exoform.providers.tenant_model import TenantModel, document_issues, empty_tenant
 
 #: Retries against the sandbox wait milliseconds, not the seconds the real service needs.
@@ -52,8 +52,10 @@ class SandboxProvider:
         retry_policy: RetryPolicy | None = None,
         crash: Callable[[], None] = die,
         latency: float | None = None,
+        gate: Gate | None = None,
     ) -> None:
         self.path = Path(path)
+        self.gate = gate  # a fleet's per-tenant limits (calls in flight, back-off)
         self.latency = latency_from_env() if latency is None else latency  # seconds per call
         self.reporter = reporter or Reporter()
         self.faults = faults if faults is not None else FaultPlan.from_env()
@@ -83,6 +85,7 @@ class SandboxProvider:
             cmdlet=call.name,
             policy=self.retry_policy,
             reporter=self.reporter,
+            gate=self.gate,
         )
 
     def _logged(self, call: CmdletCall, attempt: int) -> list[dict[str, Any]]:

@@ -5,6 +5,7 @@ with `ipaddress`; anything else is kept aside as unreadable (a test against it "
 from __future__ import annotations
 
 import bisect
+import functools
 import ipaddress
 from dataclasses import dataclass
 from typing import Iterable
@@ -79,7 +80,10 @@ def format_address(ip: int | None) -> str:
     return "" if ip is None else str(ipaddress.IPv4Address(ip))
 
 
+@functools.lru_cache(maxsize=1 << 14)
 def _span(text: str) -> tuple[int, int] | None:
+    """Pure, so cached: every simulated state of every plan (and every tenant of a fleet)
+    parses the same gateway ranges and allow-list entries again."""
     text = text.strip()
     try:
         if "-" in text:

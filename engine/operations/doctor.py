@@ -63,7 +63,7 @@ class DoctorReport:
 def doctor(session: Session) -> DoctorReport:
     """Every check against the config's tenant; reads only."""
     found: list[Finding] = []
-    with session.connected() as provider:
+    with session.reached() as provider:  # reads no state: a failed sign-in is a finding
         try:
             tenant = provider.identity().describe()
         except ProviderError as error:

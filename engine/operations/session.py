@@ -130,13 +130,20 @@ class Session:
         return self.providers.tenant_label(self.spec.tenant, self.spec.integration)
 
     @contextmanager
-    def connected(self) -> Iterator[Provider]:
-        """The provider for the config's tenant; its identity binds the state store."""
+    def reached(self) -> Iterator[Provider]:
+        """The provider for the config's tenant, not yet signed in (checks that read no state,
+        such as doctor, report a failed sign-in themselves)."""
         with ExitStack() as stack:
             provider = self.providers.make_provider(
                 self.spec.tenant, self.spec.integration, self.reporter,
                 token_cache=self.token_cache, prompt=self.prompt)
             stack.callback(provider.close)
+            yield provider
+
+    @contextmanager
+    def connected(self) -> Iterator[Provider]:
+        """The provider for the config's tenant; its identity binds the state store."""
+        with self.reached() as provider:
             self.identity = provider.identity()
             self.store.bind(self.identity)
             yield provider

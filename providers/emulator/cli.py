@@ -1,11 +1,14 @@
 """`exoform emulator serve`: run the Exchange Online emulator on 127.0.0.1 until Ctrl-C and
-print what a config needs to reach it (endpoint, authority, CA file, a ready `tenant` block)."""
+print what a config needs to reach it (endpoint, authority, CA file, a ready `tenant` block);
+with `--tenants-dir`, one emulated tenant per file and a fleet manifest's `defaults.tenant`."""
 from __future__ import annotations
 
 import argparse
 import errno
 import json
+import os
 import sys
+import uuid
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -15,6 +18,7 @@ from exoform.providers.emulator.conditions import Conditions
 from exoform.engine.cmdlet_reference import CANONICAL_CMDLETS
 
 if TYPE_CHECKING:  # the server (and its crypto) loads only when `emulator serve` runs
+    from exoform.providers.emulator.fleet import FleetEmulator
     from exoform.providers.emulator.server import Emulator
 
 SECRET_ENV = "EXOFORM_EMULATOR_SECRET"
@@ -31,6 +35,10 @@ def register(subparsers: Any) -> None:
                     "EXOFORM_EMULATOR_* variables; faults from EXOFORM_FAULTS.")
     parser.add_argument("--tenant-file", help="tenant file in the sandbox format "
                                               "(default: an in-memory tenant)")
+    parser.add_argument("--tenants-dir", metavar="DIR",
+                        help="serve many tenants: one NAME.tenant.json per tenant in DIR (tokens per "
+                             "tenant authority; NAME.emulator.json beside it sets that tenant's "
+                             "consent, faults, latency_ms, directory_roles, denied_cmdlets)")
     parser.add_argument("--port", type=int, default=8443, help="port (default 8443; 0 = any)")
     parser.add_argument("--latency-ms", type=float, help="delay added to every Admin API request")
     parser.add_argument("--replication-lag", type=float,
@@ -76,7 +84,7 @@ def conditions_from(args: argparse.Namespace) -> Conditions:
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    from exoform.providers.emulator.server import serve
+    from exoform.providers.emulator.server import TENANT_DOMAIN, serve
     from exoform.providers.sandbox import TenantFile
 
     if not 0 <= args.port <= 65535:
@@ -85,6 +93,8 @@ def run_serve(args: argparse.Namespace) -> int:
     if args.tenant_file and Path(args.tenant_file).exists():
         TenantFile(args.tenant_file).document()  # a bad file is refused now, not at the first call
     try:
+        if args.tenants_dir:
+            return _serve_fleet(args, conditions, str(uuid.uuid5(uuid.NAMESPACE_DNS, "client." + TENANT_DOMAIN)))
         serve(args.tenant_file, args.port, conditions, workdir=args.workdir,
               ready=lambda emulator: announce(emulator, sys.stdout))
     except OSError as error:
@@ -94,6 +104,33 @@ def run_serve(args: argparse.Namespace) -> int:
                                "or --port 0 for any free one") from None
         raise ExoformError(f"the emulator cannot start: {error.strerror or error}") from None
     return 0
+
+
+def _serve_fleet(args: argparse.Namespace, conditions: Conditions, client_id: str) -> int:
+    from exoform.providers.emulator.fleet import serve_fleet
+
+    if args.tenant_file or args.redirect:
+        raise ExoformError("--tenants-dir serves a folder of tenants; it cannot be combined with "
+                           "--tenant-file or --redirect")
+    serve_fleet(args.tenants_dir, args.port, conditions, workdir=args.workdir,
+                client_id=client_id, client_secret=os.environ.get(SECRET_ENV) or None,
+                ready=lambda emulator: announce_fleet(emulator, sys.stdout))
+    return 0
+
+
+def announce_fleet(emulator: FleetEmulator, out: TextIO) -> None:
+    """The manifest's `defaults.tenant` and each tenant's `tenant` block."""
+    print(f"Exchange Online emulator serving {len(emulator.names)} tenant(s) on {emulator.endpoint}",
+          file=out)
+    print(f"  CA bundle:     {emulator.ca_path}", file=out)
+    print(f"  client id:     {emulator.client_id} (one multi-tenant app registration)", file=out)
+    print(f"\nexport {SECRET_ENV}='{emulator.client_secret}'", file=out)
+    print('\nFleet manifest "defaults": {"tenant": ...}:', file=out)
+    print(json.dumps(emulator.defaults("secret"), indent=2), file=out)
+    print('\nFleet manifest "tenants":', file=out)
+    members = [{"name": name, "tenant": {"tenant_id": emulator.tenant_id(name)}} for name in emulator.names]
+    print(json.dumps(members, indent=2), file=out)
+    print("\nPress Ctrl-C to stop.", file=out, flush=True)
 
 
 def announce(emulator: Emulator, out: TextIO) -> None:

@@ -15,7 +15,7 @@ import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 from urllib.parse import parse_qs, urlsplit
 
 from exoform.engine.exchange import DEVICE_CODE_CLIENT_ID
@@ -47,13 +47,21 @@ class EmulatorStats:
     requests: tuple[InvokeRecord, ...] = field(repr=False)
 
 
-class _App:
-    """Routes a request to the identity platform or the Admin API."""
+class Handler(Protocol):
+    """What a listener hands each request to: one tenant's `_App`, or a fleet's router."""
 
-    def __init__(self, identity: IdentityPlatform, admin: AdminApi, dns: DnsOverHttps) -> None:
+    def handle(self, request: Request) -> Reply: ...
+
+
+class _App:
+    """Routes a request to the identity platform or the Admin API of one tenant."""
+
+    def __init__(self, identity: IdentityPlatform, admin: AdminApi, dns: DnsOverHttps,
+                 issuer: TokenIssuer) -> None:
         self.identity = identity
         self.admin = admin
         self.dns = dns
+        self.issuer = issuer
 
     def handle(self, request: Request) -> Reply:
         try:
@@ -119,7 +127,7 @@ class _TlsServer(ThreadingHTTPServer):
     def __init__(self, host: str, port: int, context: ssl.SSLContext, name: str) -> None:
         super().__init__((host, port), _Handler)
         self.socket = context.wrap_socket(self.socket, server_side=True, do_handshake_on_connect=False)
-        self.app: _App | None = None
+        self.app: Handler | None = None
         self.base_url = f"https://{name}:{self.server_address[1]}"
 
     def handle_error(self, request: Any, client_address: Any) -> None:
@@ -174,25 +182,17 @@ class Emulator:
             # Same host, another port: a regional redirect is followed only within the cloud
             # (for a private endpoint like this one, only to the same host).
             self._servers.append(_TlsServer("127.0.0.1", 0, context, "127.0.0.1"))
-        # Tokens are for Exchange Online's resource, as the real identity platform issues them,
-        # whichever host the Admin API is reached at.
-        self._issuer = TokenIssuer(self.tenant_id, EXCHANGE_RESOURCE, self.conditions.token_lifetime,
-                                   self.conditions.directory_roles)
-        aliases = {self.tenant_id.lower(), self.tenant_domain.lower()}
-        identity = IdentityPlatform(self._issuer, aliases, lambda: main.base_url,
-                                    device_approve_after_polls=self.conditions.device_approve_after_polls)
-        identity.register(RegisteredApp(self.client_id, self.client_secret,
-                                        [self.certificate.certificate]))
-        identity.register(RegisteredApp(self.public_client_id, public=True))
-        admin = AdminApi(self._store, self._issuer, aliases, self.conditions, self._faults,
-                         self._redirect_base)
-        self._app = _App(identity, admin, DnsOverHttps(self._store))
-        for server in self._servers:
-            server.app = self._app
-            thread = threading.Thread(target=server.serve_forever, name="exoform-emulator",
-                                      kwargs={"poll_interval": 0.05}, daemon=True)
-            thread.start()
+        site = Site(self.tenant_id, self.tenant_domain, self.conditions, self._faults)
+        self._app = tenant_app(self._store, site, lambda: main.base_url, self._redirect_base,
+                               self.registered_app())
+        self._issuer = self._app.issuer
+        start_listeners(self._servers, self._app)
         return self
+
+    def registered_app(self) -> RegisteredApp:
+        """The app registration: the secret and the client certificate."""
+        assert self.certificate is not None
+        return RegisteredApp(self.client_id, self.client_secret, [self.certificate.certificate])
 
     def stop(self) -> None:
         for server in self._servers:
@@ -289,6 +289,44 @@ class Emulator:
             self._app.admin.faults = faults
 
 
+@dataclass(frozen=True)
+class Site:
+    """One emulated tenant: its ids, how it misbehaves, and whether the app may sign in to it
+    (`consent`: an administrator granted the multi-tenant app its permission here)."""
+
+    tenant_id: str
+    domain: str
+    conditions: Conditions
+    faults: FaultSource | None = None
+    consent: bool = True
+
+
+def tenant_app(store: TenantStore, site: Site, base_url: Callable[[], str],
+               redirect_base: Callable[[], str | None], app: RegisteredApp) -> _App:
+    """The identity platform, Admin API and DNS of one tenant. Tokens are for Exchange
+    Online's resource, as the real identity platform issues them, whichever host is used."""
+    conditions = site.conditions
+    issuer = TokenIssuer(site.tenant_id, EXCHANGE_RESOURCE, conditions.token_lifetime,
+                         conditions.directory_roles)
+    aliases = {site.tenant_id.lower(), site.domain.lower()}
+    identity = IdentityPlatform(issuer, aliases, base_url,
+                                device_approve_after_polls=conditions.device_approve_after_polls,
+                                username=f"admin@{site.domain}")
+    if site.consent:  # without it the tenant has no service principal of the app
+        identity.register(app)
+    identity.register(RegisteredApp(DEVICE_CODE_CLIENT_ID, public=True))
+    admin = AdminApi(store, issuer, aliases, conditions, site.faults, redirect_base)
+    return _App(identity, admin, DnsOverHttps(store), issuer)
+
+
+def start_listeners(servers: list[_TlsServer], handler: Handler) -> None:
+    for server in servers:
+        server.app = handler
+        thread = threading.Thread(target=server.serve_forever, name="exoform-emulator",
+                                  kwargs={"poll_interval": 0.05}, daemon=True)
+        thread.start()
+
+
 SECRETS_FILE = "emulator-secrets.json"  # the client secret and PFX passphrase, kept across restarts
 
 
@@ -332,14 +370,26 @@ def serve(
         tenant_id=str(uuid.uuid5(uuid.NAMESPACE_DNS, "tenant." + TENANT_DOMAIN)),
         client_id=str(uuid.uuid5(uuid.NAMESPACE_DNS, "client." + TENANT_DOMAIN)),
         client_secret=os.environ.get("EXOFORM_EMULATOR_SECRET") or None)
+    run_until_stopped(emulator, ready, stop)
+
+
+class Running(Protocol):
+    def __enter__(self) -> Any: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+
+def run_until_stopped(emulator: Running, ready: Callable[[Any], None] | None,
+                      stop: threading.Event | None) -> None:
+    """Start `emulator`, give it to `ready`, and keep it up until `stop`, Ctrl-C or SIGTERM."""
     stopping = stop or threading.Event()
     previous = None
     if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGTERM, lambda signum, frame: stopping.set())
     try:
-        with emulator:
+        with emulator as started:
             if ready is not None:
-                ready(emulator)
+                ready(started)
             try:
                 while not stopping.wait(0.2):
                     pass

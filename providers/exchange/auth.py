@@ -14,12 +14,13 @@ from typing import Any, Callable
 
 import msal
 import requests
+from msal.authority import canonicalize
 
 from exoform.engine.errors import AuthFailed
 from exoform.engine.reporter import Reporter
 from exoform.providers.exchange.credentials import load_credential
 from exoform.providers.exchange.settings import ExchangeSettings
-from exoform.providers.exchange.token_cache import TokenCacheFile, cache_path
+from exoform.providers.exchange.token_cache import CacheFile, TokenCacheFile, cache_path
 
 DevicePrompt = Callable[[str], None]
 
@@ -39,7 +40,7 @@ class TokenSource:
         session: requests.Session,
         reporter: Reporter,
         *,
-        cache_file: TokenCacheFile | None,
+        cache_file: CacheFile | None,
         device_prompt: DevicePrompt = prompt_on_stderr,
     ) -> None:
         self._settings = settings
@@ -99,7 +100,11 @@ class TokenSource:
         a warm start then needs no OpenID discovery and no certificate parsing (~60 ms).
         Mirrors msal's own rule: a token with under 5 minutes left, or past refresh_on, is stale."""
         now = time.time()
-        query = {"client_id": self._settings.client_id, "home_account_id": None}
+        # By the authority's host and tenant too (msal's `environment` and `realm`): a fleet's one
+        # cache holds every tenant's token, and with all four keys msal finds it in O(1).
+        _, environment, realm = canonicalize(self._settings.authority)
+        query = {"client_id": self._settings.client_id, "home_account_id": None,
+                 "environment": environment, "realm": realm}
         for entry in self._cache.search(msal.TokenCache.CredentialType.ACCESS_TOKEN,
                                         target=[self._settings.scope], query=query):
             fresh = int(entry["expires_on"]) - now >= 300

@@ -22,7 +22,7 @@ from exoform.providers.exchange.auth import TokenSource, token_claims
 from exoform.providers.exchange.error_mapping import classify
 from exoform.providers.exchange.settings import ExchangeSettings
 from exoform.providers.faults import FaultSource, die
-from exoform.providers.retry import RetryPolicy, call_with_retry
+from exoform.providers.retry import Gate, RetryPolicy, call_with_retry
 
 PAGE_SIZE = 1000
 MAX_REDIRECTS = 3
@@ -88,8 +88,10 @@ class AdminApiClient:
         sleep: Callable[[float], None] = time.sleep,
         faults: FaultSource | None = None,
         crash: Callable[[], None] = die,
+        gate: Gate | None = None,
     ) -> None:
         self._settings = settings
+        self._gate = gate  # a fleet's per-tenant limits (calls in flight, back-off)
         self._session = session
         self._tokens = tokens
         self._reporter = reporter
@@ -152,7 +154,7 @@ class AdminApiClient:
 
         try:
             return call_with_retry(attempt, cmdlet=call.name, policy=self._policy,
-                                   reporter=self._reporter, sleep=self._sleep)
+                                   reporter=self._reporter, sleep=self._sleep, gate=self._gate)
         except ProviderError as error:
             if page == 1:
                 raise

@@ -55,8 +55,10 @@ class ExchangeOnlineProvider:
         journal: WriteJournal | None = None,
         confirm_wait: float = CONFIRM_WAIT_SECONDS,
         sleep: Callable[[float], None] = time.sleep,
+        owns_session: bool = True,
     ) -> None:
         self._client = client
+        self._owns_session = owns_session  # a fleet's shared connection pool stays open
         self._journal = journal or WriteJournal(None)
         self._confirm_wait = confirm_wait
         self._sleep = sleep
@@ -185,5 +187,6 @@ class ExchangeOnlineProvider:
         return output
 
     def close(self) -> None:
-        self._session.close()
+        if self._owns_session:
+            self._session.close()
 

@@ -111,3 +111,11 @@ def test_mx_is_skipped_without_a_resolver(workspace, start_emulator) -> None:
     code, found, _ = _doctor(workspace)
     assert code == 0 and found["MX records"]["status"] == "skipped"
     assert "dns_over_https" in found["MX records"]["fix"]
+
+
+def test_a_failed_sign_in_is_the_first_finding_with_its_fix(workspace, start_emulator, monkeypatch) -> None:
+    _emulated(workspace, start_emulator)
+    monkeypatch.setenv("EXOFORM_EMULATOR_SECRET", "not-the-secret")
+    code, found, _ = _doctor(workspace)
+    assert code == 1 and list(found) == ["sign-in"]
+    assert found["sign-in"]["status"] == "problem" and "credential" in found["sign-in"]["fix"]
