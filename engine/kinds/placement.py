@@ -39,6 +39,11 @@ class Placement:
     top: bool = True
     names: dict[Address, str] = field(default_factory=dict)  # our rules present now
 
+    def copy(self) -> "Placement":
+        """An independent copy for a scheduling trial (the order and names are immutable;
+        deepcopy costed more than the trial itself)."""
+        return Placement(list(self.rules), self.order, self.top, dict(self.names))
+
     def remove(self, address: Address) -> None:
         name = self.names.pop(address, None)
         if name is not None and name in self.rules:

@@ -5,7 +5,6 @@ SPF, Inbound emails, Outbound emails, so each call carries the priority right at
 """
 from __future__ import annotations
 
-import copy
 import dataclasses
 from typing import Any, Mapping, Sequence
 
@@ -281,7 +280,7 @@ class _RuleLowering(Lowering):
         return self.rules.lower_with(self.placement, phase, change)
 
     def fork(self) -> "Lowering":
-        return _RuleLowering(self.rules, copy.deepcopy(self.placement))
+        return _RuleLowering(self.rules, self.placement.copy())
 
 
 def _mode(attrs: Mapping[str, Any]) -> str | None:

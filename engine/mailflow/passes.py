@@ -4,7 +4,9 @@ evaluated as segments whose results are cached, so a plan's repeated states cost
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+
+from exoform.engine.frozen import replace
 from typing import Sequence
 
 from exoform.engine.mailflow.assumptions import Assumption

@@ -5,7 +5,9 @@ by the identity of the Get- objects it holds, so repeated states are cheap.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+
+from exoform.engine.frozen import replace
 from datetime import datetime
 from typing import Any, Callable, TypeVar
 

@@ -5,8 +5,9 @@ result conservatively includes "loop".
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
+from exoform.engine.frozen import replace
 from exoform.engine.mailflow.admission import Admission, admit
 from exoform.engine.mailflow.assumptions import Assumption
 from exoform.engine.mailflow.causes import loop_cause

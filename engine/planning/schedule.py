@@ -32,10 +32,12 @@ class _Trial:
     states: TenantStates
     chosen: list[tuple[Node, Lowered]] = field(default_factory=list)
     seen: list[Simulation] = field(default_factory=list)
+    total: int = 0  # nodes in the plan
+    final: Simulation | None = None  # the tenant after the whole plan, the same in every order
 
     def fork(self) -> "_Trial":
         return _Trial({k: v.fork() for k, v in self.lowerings.items()}, self.states.copy(),
-                      list(self.chosen), list(self.seen))
+                      list(self.chosen), list(self.seen), self.total, self.final)
 
 
 def schedule_steps(
@@ -55,8 +57,9 @@ def schedule_steps(
         chosen = _lower_all(schedule(preds, rank), lowerings, changes)
     else:
         safety = MailSafety(request.mail, request.read, changes)
-        start = _Trial(lowerings, safety.start)
-        safety.tolerate(_planned(schedule(preds, rank), start.fork(), changes, safety))
+        start = _Trial(lowerings, safety.start, total=len(preds))
+        start.final = _planned(schedule(preds, rank), start.fork(), changes, safety)
+        safety.tolerate(start.final)
         chosen, report = _safe_order(preds, rank, start, changes, safety)
     steps = _steps(chosen, preds, changes)
     return steps, _tell_changes(changes, steps), report
@@ -135,9 +138,10 @@ def _try(trial: _Trial, node: Node, changes: Mapping[Address, ResourceChange], s
     that made mail unsafe (with `stop_at_unsafe`, the first one ends the attempt)."""
     calls = trial.lowerings[node.address.kind].calls(node.phase, changes[node.address])
     unsafe = []
-    for op, call in calls:
+    for number, (op, call) in enumerate(calls, 1):
         trial.states.apply(call)
-        simulation = safety.simulate(trial.states)
+        last = len(trial.chosen) + 1 == trial.total and number == len(calls)
+        simulation = trial.final if last and trial.final is not None else safety.simulate(trial.states)
         index = len(trial.seen)  # one simulation per call so far: this call's step index
         trial.seen.append(simulation)
         unsafe += [UnsafeStep(index, finding) for finding in sorted(safety.new_failures(simulation))]
