@@ -87,6 +87,8 @@ def observe_all(read: TenantRead, desired: Sequence[Resource], state: State,
         _interrupted_twin(read, out, address, name, wanted.get(address), ctx, claimed)
     for address, want in wanted.items():
         _prefer_wanted(out, address, want)
+    if not destroying and not state.resources:
+        _renamed(read, out, wanted, claimed, ctx)
     strays = _strays(read, claimed, state.integration)
     if destroying:
         for stray in strays:
@@ -96,6 +98,27 @@ def observe_all(read: TenantRead, desired: Sequence[Resource], state: State,
     else:
         out.strays.extend(strays)
     return out
+
+
+def _renamed(read: TenantRead, out: Observations, wanted: dict[Address, Resource], claimed: set[str],
+             ctx: ObserveContext) -> None:
+    """Without a state (a lost one), a desired object missing under its name may still be in the
+    tenant under an earlier name prefix: the one object of its kind carrying our marker whose
+    name ends the same way (" - SPF") is taken as it, and the plan renames it in place."""
+    for address, want in wanted.items():
+        seen = out.observed.get(address)
+        if seen is None or seen.actual is not None or not handler(address.kind).marked:
+            continue
+        suffix = _suffix(want.exchange_name)
+        found = [obj for kind, obj in read.marked(ctx.integration, [address.kind])
+                 if str(obj.get("Guid")) not in claimed and suffix and _suffix(name_of(obj)) == suffix]
+        if len(found) == 1:
+            out.observed[address] = handler(address.kind).observe_object(address, found[0], ctx)
+            claimed.add(str(found[0].get("Guid")))
+
+
+def _suffix(name: str) -> str:
+    return name.rsplit(" - ", 1)[1].casefold() if " - " in name else ""
 
 
 def _interrupted_twin(read: TenantRead, out: Observations, address: Address, name: str,
