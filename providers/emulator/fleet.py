@@ -6,7 +6,6 @@ per-tenant conditions, faults and consent (a `<name>.emulator.json` beside the t
 from __future__ import annotations
 
 import json
-import shutil
 import tempfile
 import threading
 import uuid
@@ -20,6 +19,7 @@ from exoform.providers.emulator.conditions import Conditions
 from exoform.providers.emulator.dns import DNS_PATH
 from exoform.providers.emulator.messages import Reply, Request, json_reply
 from exoform.providers.emulator.server import (
+    Listening,
     EmulatorStats,
     Site,
     _App,
@@ -121,7 +121,7 @@ def _stats_json(tenant: _Tenant) -> dict[str, Any]:
             "invoke_calls": dict(tenant.app.admin.calls)}
 
 
-class FleetEmulator:
+class FleetEmulator(Listening):
     """Many emulated tenants behind one listener, signed in to with one multi-tenant app."""
 
     def __init__(self, tenants_dir: str | Path, conditions: Conditions | None = None, *,
@@ -168,20 +168,6 @@ class FleetEmulator:
             tenant.app = tenant_app(tenant.store, tenant.site, lambda: main.base_url, lambda: None, app)
         start_listeners(self._servers, _Router(self._tenants))
         return self
-
-    def stop(self) -> None:
-        for server in self._servers:
-            server.shutdown()
-            server.server_close()
-        self._servers = []
-        if self._own_workdir:
-            shutil.rmtree(self.workdir, ignore_errors=True)
-
-    def __enter__(self) -> "FleetEmulator":
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     @property
     def endpoint(self) -> str:

@@ -15,7 +15,7 @@ import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, Protocol, Self
 from urllib.parse import parse_qs, urlsplit
 
 from exoform.engine.exchange import DEVICE_CODE_CLIENT_ID
@@ -134,7 +134,33 @@ class _TlsServer(ThreadingHTTPServer):
         pass  # a client that hangs up mid-handshake is not the emulator's problem
 
 
-class Emulator:
+class Listening:
+    """What both emulators share: their HTTPS listeners and their scratch folder, stopped and
+    removed together (`start` is each emulator's own)."""
+
+    _servers: list[_TlsServer]
+    workdir: Path
+    _own_workdir: bool
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        for server in self._servers:
+            server.shutdown()
+            server.server_close()
+        self._servers = []
+        if self._own_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class Emulator(Listening):
     """An emulated Exchange Online tenant with its identity platform, over real HTTPS."""
 
     def __init__(
@@ -193,20 +219,6 @@ class Emulator:
         """The app registration: the secret and the client certificate."""
         assert self.certificate is not None
         return RegisteredApp(self.client_id, self.client_secret, [self.certificate.certificate])
-
-    def stop(self) -> None:
-        for server in self._servers:
-            server.shutdown()
-            server.server_close()
-        self._servers = []
-        if self._own_workdir:
-            shutil.rmtree(self.workdir, ignore_errors=True)
-
-    def __enter__(self) -> "Emulator":
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def _redirect_base(self) -> str | None:
         return self._servers[1].base_url if len(self._servers) > 1 else None
