@@ -69,8 +69,7 @@ class _TenantLink:
         return registry.tenant_label(tenant, integration)
 
     def traffic(self) -> Traffic:
-        counts = self.gate.counts()
-        return Traffic(counts.calls, counts.throttled, counts.unavailable, counts.paused)
+        return self.gate.counts()
 
     def consent_url(self) -> str:
         if self._tenant.provider == "sandbox":

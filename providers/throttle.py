@@ -7,21 +7,12 @@ from __future__ import annotations
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Callable, Iterator
+
+from exoform.engine.fleet.report import Traffic
 
 #: Calls of one tenant in flight at once (the legacy Exchange budget was 3 per credential).
 DEFAULT_CALLS_PER_TENANT = 3
-
-
-@dataclass(frozen=True)
-class GateCounts:
-    """What one tenant's calls met: answers 429 and 503, and seconds paused by back-off."""
-
-    calls: int = 0
-    throttled: int = 0
-    unavailable: int = 0
-    paused: float = 0.0
 
 
 class TenantGate:
@@ -57,9 +48,10 @@ class TenantGate:
                 self._unavailable += 1
             self._not_before = max(self._not_before, self._clock() + max(wait, 0.0))
 
-    def counts(self) -> GateCounts:
+    def counts(self) -> Traffic:
+        """What this tenant's calls met, as the fleet report shows it."""
         with self._lock:
-            return GateCounts(self._calls, self._throttled, self._unavailable, round(self._paused, 3))
+            return Traffic(self._calls, self._throttled, self._unavailable, round(self._paused, 3))
 
     def _wait_pause(self) -> None:
         while True:
