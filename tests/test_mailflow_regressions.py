@@ -326,4 +326,25 @@ def test_rules_enabled_in_the_admin_center_stay_enabled_without_contradicting_th
     assert ws.run("apply", "--auto-approve")[0] == 0
     assert ws.run("plan", "--detailed-exitcode")[0] == 0
     assert all(r["State"] == "Enabled" for r in ws.document()["TransportRule"])
+    # An edit exoform reverts on a rule the admin enabled: the apply's Set- keeps it enabled,
+    # and the state records it so (drift must not call the admin's choice a change).
+    ws.outside("Set-TransportRule", {"Identity": INBOUND_RULE, "ExceptIfSenderDomainIs": ["partner.example"]})
+    assert ws.run("apply", "--auto-approve")[0] == 0
+    code, out, _ = ws.run("drift")
+    assert code == 0, out
+    assert ws.run("plan", "--detailed-exitcode")[0] == 0
+    _destroyed_back(ws, original)
+
+
+def test_a_rule_the_admin_enabled_alone_reads_as_staged_not_as_a_contradiction(ws: Workspace) -> None:
+    config = {k: v for k, v in INLINE.items() if k != "rules"}
+    original = _installed(ws, config)
+    ws.outside("Enable-TransportRule", {"Identity": INBOUND_RULE})
+    # Inbound mail is scanned by the one enabled rule; staged rules make either verdict fine,
+    # and the table says so rather than "intended: bypassed" beside "scanned".
+    code, out, _ = ws.run("trace")
+    now = out.split("\n\n")[0].splitlines()
+    inbound = next(line for line in now if line.split()[:1] == ["inbound"])
+    assert code == 0 and "scanned" in inbound and "either (rules staged)" in inbound and "NOT OK" not in inbound
+    assert json.loads(ws.run("trace", "--json")[1])["states"][0]["paths"][0]["intended"] == "bypassed"
     _destroyed_back(ws, original)

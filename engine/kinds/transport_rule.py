@@ -234,7 +234,12 @@ class TransportRuleHandler(ObjectHandler):
         if call.verb in ("Enable", "Disable"):
             attrs[STATE] = state_value(call.verb == "Enable")
             return attrs
-        return super().recorded(attrs, change, call)
+        attrs = super().recorded(attrs, change, call)
+        if change.enabled is not None and change.enabled.kept:
+            # Set- leaves State alone: a rule the admin enabled (and the config keeps) is
+            # recorded as enabled, or drift would report the admin's choice as a change.
+            attrs[STATE] = state_value(True)
+        return attrs
 
     def inverse(self, change: ResourceChange, call: CmdletCall, result: Result) -> CmdletCall:
         if call.verb == "Enable":

@@ -54,8 +54,15 @@ def shown_changes(plan: Plan) -> list[ResourceChange]:
 
 def mail_flow_rows(plan: Plan) -> list[tuple[str, str, str, str]]:
     """class, verdict(s), intended, "" or "NOT AS INTENDED": the model's verdicts after the plan."""
-    return [(f.message_class, " | ".join(f.verdicts), f.intended, "" if f.ok else "NOT AS INTENDED")
-            for f in plan.flow]
+    return [(f.message_class, " | ".join(f.verdicts), intended_label(f.intended, f.verdicts, f.ok),
+             "" if f.ok else "NOT AS INTENDED") for f in plan.flow]
+
+
+def intended_label(intended: str, verdicts: Sequence[str], ok: bool) -> str:
+    """The intended verdict; while exoform's rules are staged (disabled or Audit, some
+    enabled by an admin) either way is acceptable, which the word says instead of a verdict
+    the row's actual one would seem to contradict."""
+    return intended if not ok or intended in verdicts else "either (rules staged)"
 
 
 def mail_flow_lines(plan: Plan) -> list[str]:

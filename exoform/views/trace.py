@@ -12,6 +12,7 @@ from exoform.engine.operations.tracing import TraceOutcome
 from exoform.engine.planning.mailtrace import NOW, PLANNED, TracedState
 from exoform.text import safe
 from exoform.views.mailflow import render_dot, render_mermaid
+from exoform.views.plan import intended_label
 
 
 def trace_json(outcome: TraceOutcome) -> dict[str, Any]:
@@ -105,7 +106,8 @@ def _table(simulation: Simulation, final: bool) -> list[str]:
     for path in simulation.paths:
         shown = _shown_branch(path)
         rows.append((path.message_class.value, " | ".join(v.value for v in _ordered(path.possible)),
-                     path.expectation.intended.value, _mark(path, final),
+                     intended_label(path.expectation.intended.value, [v.value for v in path.possible], path.ok),
+                     _mark(path, final),
                      " > ".join(_hop_text(h) for h in shown.hops) if shown else ""))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     return ["  " + "  ".join(c.ljust(w) for c, w in zip(r[:4], widths)) + "  " + safe(r[4]) for r in rows]
