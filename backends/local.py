@@ -98,6 +98,9 @@ class LocalBackend:
     def _conditions(self, path: Path, expected: str | None, lease: Lease) -> None:
         lease.check()
         current = read_regular(path, "state")
+        if current is None and expected is not None:
+            raise WriteConflict(f"{path} was deleted while this command held its lock; nothing was "
+                                "written")
         if (digest(current) if current is not None else None) != expected:
             raise WriteConflict(f"{path} changed since this command read it (another writer); "
                                 "nothing was overwritten. Run the command again")

@@ -88,7 +88,7 @@ class Executor:
                     self._recheck(run, step)
                 self._run(run, step)
             except ProviderError as failure:
-                error = failure.named(plan.change(step.address).exchange_name)
+                error = failure.named(plan.object_name(step))
                 self.reporter.step_failed(step, error)
                 self._keep(run, run.state.with_pending(None))
                 return self._failed(run, step.index, error)
@@ -212,16 +212,17 @@ class Executor:
     def _undo(self, run: _Run, step: Step, result: list[dict[str, Any]]) -> Leftover | None:
         change = run.plan.change(step.address)
         undo = handler(step.address.kind).inverse(change, step.call, result)
-        description = f"undo step {step.index + 1}: {undo.name} '{change.exchange_name}'"
+        name = run.plan.object_name(step)
+        description = f"undo step {step.index + 1}: {undo.name} '{name}'"
         try:
             self._keep(run, run.state.with_pending(self._pending(dataclasses.replace(step, call=undo), "rollback")))
             undone = self.provider.invoke(undo)
         except ProviderError as failure:
-            error = failure.named(change.exchange_name)
+            error = failure.named(name)
             self.reporter.rollback_step(description, False, error)
             self._keep(run, run.state.with_pending(None))
             return Leftover(LeftoverKind.UNDO_FAILED, step=step.index, cmdlet=undo.name,
-                            identity=change.exchange_name, error=str(error))
+                            identity=name, error=str(error))
         self._keep(run, _restore(run.state, run.original, step.address, undone, undo).with_pending(None))
         self.reporter.rollback_step(description, True)
         return None

@@ -172,6 +172,14 @@ class Plan:
                 return change
         raise KeyError(str(address))
 
+    def object_name(self, step: Step) -> str:
+        """The object a step acts on: a delete removes the object as it was (the new one of a
+        replacement created first has the new name)."""
+        change = self.change(step.address)
+        if step.op is StepOp.DELETE and change.before:
+            return str(change.before_dict.get("Name") or change.exchange_name)
+        return change.exchange_name
+
     @property
     def errors(self) -> tuple[Diagnostic, ...]:
         return tuple(d for d in self.diagnostics if d.severity is Severity.ERROR)

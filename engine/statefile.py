@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterator
 from exoform.backends.base import Backend, Lease, Meta, StateKey, Stored, acquire_waiting
 from exoform.backends.codec import PLAIN, Codec
 from exoform.backends.local import LocalBackend
-from exoform.engine.errors import InputError, StateError, StateWriteError
+from exoform.engine.errors import InputError, LockError, StateError, StateWriteError, WriteConflict
 from exoform.engine.jsonfile import read_regular, schema_issues
 from exoform.engine.lock import new_info
 from exoform.engine.provider import TenantIdentity
@@ -131,6 +131,14 @@ class StateStore:
         except StateWriteError:
             self.unsaved = state
             raise
+        except (WriteConflict, LockError) as error:
+            if self.lease is None:
+                raise
+            # Under this command's own lock, a newer version (or a deleted state) or a lost
+            # lease means this command can no longer record its calls: a failed write like a
+            # full disk, so an apply rolls back instead of ending with calls nobody recorded.
+            self.unsaved = state
+            raise StateWriteError(str(error)) from None
         self._last, self._version, self.unsaved = state, version, None
         return state
 

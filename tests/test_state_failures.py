@@ -123,6 +123,43 @@ def test_a_state_write_failing_mid_apply_rolls_back_and_the_next_run_converges(
     assert ws.tenant.read_text() == original
 
 
+
+def _delete_state(ws: Workspace) -> None:
+    ws.state.unlink()
+
+
+def _replace_state(ws: Workspace) -> None:
+    """Another writer's version (a lost lock, a copy pushed by hand) in place of ours."""
+    document = json.loads(ws.state.read_text())
+    document["serial"] += 100
+    ws.state.write_text(json.dumps(document))
+
+
+@pytest.mark.parametrize("tamper", [_delete_state, _replace_state], ids=["deleted", "replaced"])
+def test_a_state_deleted_or_replaced_under_a_running_apply_rolls_back(
+        ws: Workspace, tamper: Callable[[Workspace], None]) -> None:
+    """The apply can no longer record its calls: it stops and undoes them (exit 1, no
+    traceback), rather than finishing with changes no state names."""
+    original = ws.write_tenant(None)
+    ws.write_config(CONFIG)
+    proc = start(ws, "apply", "--auto-approve")
+    wait_for_step(ws, proc, 3)
+    tamper(ws)
+    out, err = proc.communicate(timeout=60)
+    output = (out + err).decode()
+    assert proc.returncode == 1, output
+    assert "Traceback" not in output
+    assert ("was deleted while this command held its lock" if tamper is _delete_state
+            else "changed since this command read it") in output
+    assert "All completed steps were undone" in output, output
+    assert ws.tenant.read_text() == original
+    ws.state.unlink(missing_ok=True)
+    code, out_text, err_text = ws.run("apply", "--auto-approve")
+    assert code == 0, out_text + err_text
+    assert ws.run("plan", "--detailed-exitcode")[0] == 0
+    assert ws.run("destroy", "--auto-approve")[0] == 0
+    assert ws.tenant.read_text() == original
+
 def test_a_closed_stdout_never_stops_an_apply_half_way(ws: Workspace) -> None:
     original = ws.write_tenant(None)
     ws.write_config(CONFIG)

@@ -252,19 +252,11 @@ def _show(key: str, value: Any, hidden: frozenset[str]) -> str:
 def step_table(plan: Plan) -> str:
     rows = [
         (s.index + 1, s.op.value, str(s.address), safe(s.call.name),
-         safe(_step_object(s, plan.change(s.address)))[:48],
+         safe(plan.object_name(s))[:48],
          ",".join(str(d + 1) for d in s.depends_on) or "-")
         for s in plan.steps
     ]
     return str(tabulate(rows, headers=("#", "op", "address", "cmdlet", "object", "after"), tablefmt="simple"))
-
-
-def _step_object(step: Step, change: ResourceChange) -> str:
-    """The object a step acts on: a delete removes the object as it was (a replacement created
-    first has the new name)."""
-    if step.op is StepOp.DELETE and change.before:
-        return str(change.before_dict.get("Name") or change.exchange_name)
-    return change.exchange_name
 
 
 def render_diagnostics(plan: Plan) -> str:
