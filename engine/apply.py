@@ -11,7 +11,14 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Mapping, Sequence
 
 from exoform.engine.cmdlets import CmdletCall
-from exoform.engine.errors import ConcurrentChangeError, ExoformError, ProviderError, StateWriteError
+from exoform.engine.errors import (
+    ConcurrentChangeError,
+    ExoformError,
+    LockError,
+    ProviderError,
+    StateWriteError,
+    WriteConflict,
+)
 from exoform.engine.interrupt import Interrupts
 from exoform.engine.kinds import handler
 from exoform.engine.model import Action, Address, Kind
@@ -26,6 +33,11 @@ from exoform.engine.state import Pending, State
 from exoform.engine.statefile import StateStore
 
 __all__ = ["ApplyResult", "Executor", "LiveCheck"]
+
+# The state cannot be written: a full disk or a read-only folder, or under this command's own
+# lock a newer version (a deleted state) or a lost lease. The apply can no longer record its
+# calls, so each is a failed step (rollback), never an exit with calls nobody recorded.
+UNWRITABLE = (StateWriteError, WriteConflict, LockError)
 
 # Given the tenant's routing objects read right before the plan's live step: why not to go on.
 LiveCheck = Callable[[Mapping[str, Sequence[Obj]]], "str | None"]
@@ -45,7 +57,7 @@ class _Run:
     before: dict[str, Any]  # the tenant's picture before the apply
     rollback: bool
     done: list[tuple[Step, list[dict[str, Any]]]] = field(default_factory=list)
-    unsaved: StateWriteError | None = None  # the state could not be written since this failure
+    unsaved: ExoformError | None = None  # the state could not be written since this failure
     others: list[Leftover] = field(default_factory=list)  # changes by others seen before the live step
 
     @property
@@ -95,7 +107,7 @@ class Executor:
             except ConcurrentChangeError as error:
                 self.reporter.warning(f"stopped before step {step.index + 1}: {error}")
                 return self._failed(run, step.index, error)
-            except StateWriteError as error:
+            except UNWRITABLE as error:
                 # A state that cannot be written is a failed step: without it a crash would
                 # leave calls nobody recorded. The call (if it ran) is undone with the others.
                 self.reporter.step_failed(step, error)
@@ -142,7 +154,7 @@ class Executor:
         try:
             run.state = self.store.save(state)
             run.unsaved = None
-        except StateWriteError as error:
+        except UNWRITABLE as error:
             run.unsaved = error
 
     def _pending(self, step: Step, phase: str = "apply") -> Pending:

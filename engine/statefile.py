@@ -111,8 +111,8 @@ class StateStore:
 
     def save(self, state: State, *, rewrite: bool = False) -> State:
         """Persist `state` if its content changed (or `rewrite`: re-encoded in place); returns it
-        with the serial it was saved at. A failed write raises StateWriteError and keeps `state`
-        as `unsaved`."""
+        with the serial it was saved at. A failed write raises StateWriteError (WriteConflict or
+        LockError: another writer, a lost lock) and keeps `state` as `unsaved`."""
         last = self._last
         state = self._bound(state)
         if (not rewrite and last is not None and last.persisted and state.same_content(last)
@@ -128,17 +128,9 @@ class StateStore:
             else:  # a write outside a command's lock takes the lock for this write only
                 with self.locked("exoform (state write)") as lease:
                     version = self._write(data, state, lease)
-        except StateWriteError:
+        except (StateWriteError, WriteConflict, LockError):
             self.unsaved = state
             raise
-        except (WriteConflict, LockError) as error:
-            if self.lease is None:
-                raise
-            # Under this command's own lock, a newer version (or a deleted state) or a lost
-            # lease means this command can no longer record its calls: a failed write like a
-            # full disk, so an apply rolls back instead of ending with calls nobody recorded.
-            self.unsaved = state
-            raise StateWriteError(str(error)) from None
         self._last, self._version, self.unsaved = state, version, None
         return state
 
