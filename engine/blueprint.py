@@ -82,7 +82,7 @@ def _inbound_connector(spec: IntegrationSpec, names: dict[Address, str]) -> Reso
     relays = spec.inline and OUTBOUND in spec.directions
     attrs: dict[str, Any] = {
         "Name": names[INBOUND_CONNECTOR],
-        "Comment": marker(spec.integration),
+        "Comment": marker(spec.integration, names[INBOUND_CONNECTOR]),
         "ConnectorType": "OnPremises" if relays else "Partner",
         "EFSkipIPs": spec.gateway.ip_ranges if spec.enhanced_filtering else None,
         "Enabled": True,
@@ -98,7 +98,7 @@ def _inbound_connector(spec: IntegrationSpec, names: dict[Address, str]) -> Reso
 def _outbound_connector(spec: IntegrationSpec, names: dict[Address, str]) -> Resource:
     attrs: dict[str, Any] = {
         "Name": names[OUTBOUND_CONNECTOR],
-        "Comment": marker(spec.integration),
+        "Comment": marker(spec.integration, names[OUTBOUND_CONNECTOR]),
         "ConnectorType": "Partner",
         "Enabled": True,
         # In-line: used only when a rule routes to it. Monitoring: carries the BCC copies.
@@ -115,7 +115,7 @@ def _rule_base(spec: IntegrationSpec, name: str) -> dict[str, Any]:
     """Every managed rule attribute, unset; each rule fills in what it uses."""
     return {
         "Name": name,
-        "Comments": marker(spec.integration),
+        "Comments": marker(spec.integration, name),
         "Mode": spec.rules_mode,
         "State": "Enabled" if spec.rules_enabled else "Disabled",
         "StopRuleProcessing": False,

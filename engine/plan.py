@@ -21,6 +21,7 @@ class Reason(str, Enum):
     DESTROY = "destroy"
     DESTROY_BY_MARKER = "destroy_by_marker"  # not in the state: found by exoform's marker
     DEPOSED = "deposed"  # the old object of a replacement that created the new one first
+    ORPHANED = "orphaned"  # exoform's own object (by its marker) that neither config nor state has
     CANNOT_UPDATE = "cannot_update"  # `requires_replace` names the attributes
     ROUTES_THROUGH_REPLACED = "routes_through_replaced"  # `reason_subject` names the target
     DRIFTED = "drifted"

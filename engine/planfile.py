@@ -92,6 +92,7 @@ REASON_TEXT: dict[Reason, str] = {
     Reason.NOT_IN_CONFIG: "not in the configuration",
     Reason.DESTROY: "exoform destroy",
     Reason.DESTROY_BY_MARKER: "exoform destroy: it carries this integration's marker (not in the state)",
+    Reason.ORPHANED: "not in the configuration; its marker says exoform made it, in a run whose state was lost",
     Reason.DEPOSED: "the old object of a replacement that created the new one first (an apply stopped in between)",
     Reason.CANNOT_UPDATE: "{attrs} cannot be changed in place",
     Reason.ROUTES_THROUGH_REPLACED: "routes through {subject}, which is replaced",

@@ -102,6 +102,21 @@ def _in_order_of(plan: dict[str, Any], addresses: list[str]) -> None:
     plan["steps"] = steps
 
 
+def _named_markers(node: Any) -> None:
+    """Since 2bd6f6b exoform's marker names the object it is on: rewrite a plan file's markers
+    the way this version writes them."""
+    if isinstance(node, list):
+        for item in node:
+            _named_markers(item)
+    if not isinstance(node, dict):
+        return
+    for key in ("Comment", "Comments"):
+        if isinstance(node.get(key), str) and isinstance(node.get("Name"), str):
+            node[key] = node[key].replace("Managed by exoform;", f"Managed by exoform as '{node['Name']}';")
+    for value in node.values():
+        _named_markers(value)
+
+
 def test_a_format_1_saved_plan_is_still_read_and_applied(workspace: Workspace) -> None:
     """tests/golden/plan-v1/inline.plan was written by exoform at 2bd6f6b (format 1: reasons as
     words). Moved into this workspace (its tenant path and digest rewritten), it applies."""
@@ -115,12 +130,16 @@ def test_a_format_1_saved_plan_is_still_read_and_applied(workspace: Workspace) -
     workspace.run("plan", "--out", "new.plan")
     fresh = read_plan(workspace.root / "new.plan")
     # Since that version the allow list follows the inbound connector (whose marker lists its
-    # entries): as written, the old plan is stale (asserted), in this order it applies.
+    # entries), and markers name their object: as written, the old plan is stale (asserted);
+    # in this order and with these markers, it applies.
     old["digest"] = content_digest(old)
     (workspace.root / "old.plan").write_text(json.dumps(old), encoding="utf-8")
     code, _, err = workspace.run("apply", "old.plan")
     assert code == 1 and "is stale" in err
     _in_order_of(old, [str(s.address) for s in fresh.steps])
+    for step, now in zip(old["steps"], fresh.steps):  # the allow list now waits for the listing
+        step["depends_on"] = list(now.depends_on)
+    _named_markers(old)
     old["digest"] = content_digest(old)
     (workspace.root / "old.plan").write_text(json.dumps(old), encoding="utf-8")
     plan = read_plan(workspace.root / "old.plan")

@@ -11,6 +11,7 @@ import pytest
 
 from exoform.engine.operations import Reporter, Session
 from exoform.providers import registry
+from exoform.providers.faults import FaultPlan
 from support.workspace import Workspace
 
 RANGES = ["203.0.113.0/24", "198.51.100.7"]
@@ -118,3 +119,47 @@ def test_claim_entry_owns_the_gateways_entries_a_lost_state_left_unowned(ws: Wor
     assert ws.run("plan", "--detailed-exitcode")[0] == 0
     assert ws.run("destroy", "--auto-approve")[0] == 0
     assert ws.document()["HostedConnectionFilterPolicy"][0]["IPAllowList"] == ["192.0.2.0/24"]
+
+
+def _faults(ws: Workspace, monkeypatch: pytest.MonkeyPatch, text: str) -> None:
+    """Make the tenant fail the calls `text` names (EXOFORM_FAULTS syntax; "" for none)."""
+    if ws.emulator is None:
+        monkeypatch.setenv("EXOFORM_FAULTS", text)
+    else:
+        ws.emulator.serve_tenant(ws.tenant, FaultPlan.parse(text))
+
+
+def _ours(ws: Workspace, exchange_type: str) -> list[str]:
+    return sorted(o["Name"] for o in ws.document().get(exchange_type, []) if "[exoform:" in str(o.get("Comment") or o.get("Comments")))
+
+
+def test_a_prefix_change_stopped_half_way_then_a_lost_state_leaves_nothing_behind(
+        ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rename stopped before the old outbound connector went (kept by --no-rollback), then a
+    lost state: the next apply removes the old connector, whose marker names it, and leaves an
+    admin's copy of an exoform rule alone (its marker names the rule it was copied from)."""
+    original = ws.write_tenant(ADMIN)
+    ws.write_config({**CONFIG, "gateway": {**CONFIG["gateway"], "name_prefix": "Old GW"}})
+    assert ws.run("apply", "--auto-approve")[0] == 0
+    spf = next(r for r in ws.document()["TransportRule"] if r["Name"] == "Old GW - SPF")
+    ws.outside("New-TransportRule", {"Name": "Copy of Old GW - SPF", "Comments": spf["Comments"],
+                                     "SetHeaderName": "X-Copy", "SetHeaderValue": "1", "Enabled": False})
+    ws.write_config(CONFIG)
+    _faults(ws, monkeypatch, "Remove-OutboundConnector#1:error")
+    code, out, err = ws.run("apply", "--auto-approve", "--no-rollback")
+    assert code == 1 and "Traceback" not in err, out + err
+    _faults(ws, monkeypatch, "")
+    assert _ours(ws, "OutboundConnector") == ["OPSWAT MDCES - Outbound", "Old GW - Outbound"]
+    ws.state.unlink()  # a new laptop
+    code, out, err = ws.run("plan")
+    assert code == 0, err
+    assert "outbound_connector.outbound_deposed" in out and "Remove-OutboundConnector" in out
+    assert "'Copy of Old GW - SPF' carries this integration's marker" in out + err
+    assert ws.run("apply", "--auto-approve")[0] == 0
+    assert ws.run("plan", "--detailed-exitcode")[0] == 0
+    assert _ours(ws, "OutboundConnector") == ["OPSWAT MDCES - Outbound"]
+    assert "Copy of Old GW - SPF" in _ours(ws, "TransportRule")
+    assert not [n for n in _ours(ws, "TransportRule") + _ours(ws, "InboundConnector") if n.startswith("Old GW")]
+    code, out, err = ws.run("destroy", "--auto-approve")  # the markers decide: the copy goes too
+    assert code == 0, err
+    assert ws.tenant.read_text() == original

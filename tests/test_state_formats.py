@@ -61,11 +61,13 @@ def test_reading_commands_never_rewrite_an_old_file(workspace: Workspace) -> Non
     for command in (["plan", "--detailed-exitcode"], ["show"], ["state", "list"], ["plan", "--destroy"]):
         code, out, err = workspace.run(*command)
         assert code in (0, 2), err
-    # A format-1 install has nothing to change but its inbound connector's marker, which now
-    # lists the allow-list entries exoform added.
+    # A format-1 install has nothing to change but its markers, which now name their object
+    # (and on the inbound connector list the allow-list entries exoform added).
     steps = workspace.plan_json()["exoform"]["steps"]
-    assert [(s["cmdlet"], sorted(s["parameters"])) for s in steps] == [
-        ("Set-InboundConnector", ["Comment", "Identity"])]
+    assert sorted((s["cmdlet"], tuple(sorted(s["parameters"]))) for s in steps) == sorted(
+        [("Set-InboundConnector", ("Comment", "Identity")), ("Set-OutboundConnector", ("Comment", "Identity"))]
+        + [("Set-TransportRule", ("Comments", "Identity"))] * (len(steps) - 2))
+    assert len(steps) >= 4
     assert state.read_bytes() == before
 
 

@@ -20,6 +20,7 @@ from exoform.engine.kinds.base import (
     EntryView,
     KindHandler,
     Observation,
+    PhaseEdge,
     ObserveContext,
     Observed,
     PlanContext,
@@ -84,6 +85,12 @@ class AllowListHandler(KindHandler):
         view = EntryView(entries, tuple(sorted(owned & present)), tuple(sorted(shared)),
                          tuple(sorted(e for e in present if _used(e, _others_ranges(read, ctx.integration)))))
         return Observation(Observed(address, Resource(address, _attrs(entries)), entries=view))
+
+    def implied(self, read: TenantRead, integration: str) -> tuple[Address, ...]:
+        """Entries the integration's inbound connector lists that are still in the list."""
+        policy = read.default_policy()
+        present = {normalize_ip(e) for e in values(policy, ENTRIES)} if policy is not None else set()
+        return (ALLOWLIST_ADDRESS,) if _listed(read).get(integration, set()) & present else ()
 
     def diff(self, address: Address, want: Resource | None, seen: Observed,
              record: StateResource | None, options: DiffOptions) -> ResourceChange | None:
@@ -154,7 +161,7 @@ class AllowListHandler(KindHandler):
         if target is None or target.after is None or want is None:
             return out
         owned = _owned_after(changes.get(ALLOWLIST_ADDRESS))
-        attrs = dict(want.attributes, Comment=marker(ctx.integration, owned))
+        attrs = dict(want.attributes, Comment=marker(ctx.integration, want.exchange_name, owned))
         relisted = Resource(want.address, freeze_attrs(attrs), want.dependencies, want.guid)
         seen = ctx.observed[INBOUND_CONNECTOR]
         change = _INBOUND.diff(
@@ -166,16 +173,40 @@ class AllowListHandler(KindHandler):
     def restore(self, change: ResourceChange) -> ResourceChange:
         return change if change.edit is not None else dataclasses.replace(change, edit=EntryEdit())
 
+    def phases(self, change: ResourceChange) -> list[str]:
+        """An edit that both adds and removes runs as two calls, the removal first, so that
+        the inbound connector's listing can change in between (see `ordering`)."""
+        edit = change.edit or EntryEdit()
+        if change.action in (Action.CREATE, Action.UPDATE) and edit.add and edit.remove:
+            return [DESTROY, APPLY]  # (a create removes too: a lost state's listed entries)
+        return super().phases(change)
+
     def lower(self, phase: str, change: ResourceChange) -> list[tuple[StepOp, CmdletCall]]:
         edit = change.edit or EntryEdit()
+        split = len(self.phases(change)) == 2
         add = edit.add if phase == APPLY else ()
-        if not add and not edit.remove:
+        remove = edit.remove if phase == DESTROY or not split else ()
+        if not add and not remove:
             return []
         if phase == DESTROY:
             op = StepOp.DELETE
         else:
             op = StepOp.CREATE if change.action is Action.CREATE else StepOp.UPDATE
-        return [(op, allowlist_call(add, edit.remove))]
+        return [(op, allowlist_call(add, remove))]
+
+    def ordering(self, changes: Mapping[Address, ResourceChange]) -> list[PhaseEdge]:
+        """The inbound connector's marker lists the entries this integration owns, so an entry
+        is removed while still listed and added once listed: a state lost between the two
+        calls never leaves an entry of ours listed nowhere (unowned, never removed)."""
+        change, inbound = changes.get(ALLOWLIST_ADDRESS), changes.get(INBOUND_CONNECTOR)
+        if change is None or inbound is None:
+            return []
+        edit = change.edit or EntryEdit()
+        removal = DESTROY if DESTROY in self.phases(change) else APPLY
+        edges: list[PhaseEdge] = [((APPLY, INBOUND_CONNECTOR), (APPLY, ALLOWLIST_ADDRESS))] if edit.add else []
+        if edit.remove:  # before the connector's relisting, or its removal
+            edges += [((removal, ALLOWLIST_ADDRESS), (phase, INBOUND_CONNECTOR)) for phase in (APPLY, DESTROY)]
+        return edges
 
     def describe(self, op: StepOp, change: ResourceChange) -> str:
         return f"{op.value} exoform's entries in the Default connection filter allow list"

@@ -169,6 +169,12 @@ class KindHandler:
         """An object found by its marker alone (a destroy with a lost or partial state)."""
         raise NotImplementedError
 
+    def implied(self, read: TenantRead, integration: str) -> tuple[Address, ...]:
+        """Addresses of this kind the tenant's markers say the integration holds, beyond its
+        marked objects (which `observe_all` finds itself): seen even when neither the config
+        nor the state names them, so that a lost state still lets a plan remove them."""
+        return ()
+
     # ---- planning ---------------------------------------------------------------------
 
     def diff(self, address: Address, want: Resource | None, seen: Observed,

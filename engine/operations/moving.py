@@ -111,7 +111,7 @@ def _unmarking(read: TenantRead, state: State, addresses: Sequence[Address], int
 def _unlisting(read: TenantRead, state: State, integration: str) -> list[CommentEdit]:
     for kind, obj in read.marked(integration, (Kind.INBOUND_CONNECTOR,)):
         before = _comment(kind, obj)
-        after = marker(integration)
+        after = marker(integration, name_of(obj))
         if before != after:
             record = next((r for r in state.resources if r.guid == str(obj["Guid"])), None)
             return [CommentEdit(kind, str(obj["Guid"]), name_of(obj), before, after,

@@ -1,7 +1,8 @@
 """Matching the tenant's objects to exoform's addresses, one handler per kind: every desired
-address, every address the state records, and the address of an interrupted run's pending call
-(whose effect may be unrecorded). Objects marked as this integration's that no address claims
-are strays: reported, never deleted.
+address, every address the state records, the address of an interrupted run's pending call
+(whose effect may be unrecorded), and what the tenant's markers say is this integration's.
+Marked objects no address claims are exoform's orphans (removed) when the marker names them,
+else strays (a copy or a renamed object: reported, never deleted by apply).
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from exoform.engine.blueprint import address_of
 from exoform.engine.kinds import HANDLERS, handler
 from exoform.engine.kinds.base import Conflict, ObserveContext, Observed
 from exoform.engine.model import KIND_ORDER, Address, Kind, Resource
+from exoform.engine.ownership import made_as, own
 from exoform.engine.plan import Diagnostic, Severity
 from exoform.engine.read import TenantRead, name_of
 from exoform.engine.state import State
@@ -28,11 +30,14 @@ class Stray:
     obj: Any = field(default=None, compare=False, repr=False)
 
     def diagnostic(self) -> Diagnostic:
+        made = made_as(self.kind, self.obj) if self.obj is not None else None
+        why = (f"its marker names '{made}', so it is a copy or was renamed" if made
+               else "its marker, written by an older exoform, does not name the object")
         return Diagnostic(
             Severity.WARNING, "stray_object",
             f"{self.kind.exchange_type} '{self.name}' carries this integration's marker but matches "
-            "no resource in config or state (left by an earlier run under another name prefix?); "
-            "exoform leaves it alone — remove it in the Exchange admin center if it is not needed.",
+            f"no resource in config or state, and {why}; exoform leaves it alone (`exoform destroy` "
+            "removes it) — remove it in the Exchange admin center if it is not needed.",
         )
 
 
@@ -73,7 +78,8 @@ def observe_all(read: TenantRead, desired: Sequence[Resource], state: State,
     wanted = {r.address: r for r in desired}
     ctx = ObserveContext(state.integration, state, adopt, creating(state))
     shared = {r.address for r in described if not HANDLERS[r.address.kind].marked} if destroying else set()
-    addresses = sorted(set(wanted) | {r.address for r in state.resources} | set(ctx.creating) | shared)
+    implied = {a for kind_handler in HANDLERS.values() for a in kind_handler.implied(read, state.integration)}
+    addresses = sorted(set(wanted) | {r.address for r in state.resources} | set(ctx.creating) | shared | implied)
     out = Observations({})
     claimed: set[str] = set()
     for address in addresses:
@@ -90,14 +96,26 @@ def observe_all(read: TenantRead, desired: Sequence[Resource], state: State,
     if not destroying and not state.resources:
         _renamed(read, out, wanted, claimed, ctx)
     strays = _strays(read, claimed, state.integration)
-    if destroying:
-        for stray in strays:
+    for stray in strays:
+        if destroying:  # the markers say what exoform made: a destroy removes it all
             taken = {a for a, seen in out.observed.items() if seen.actual is not None}
             address = address_of(stray.kind, stray.name, taken)
             out.observed[address] = handler(stray.kind).observe_object(address, stray.obj, ctx)
-    else:
-        out.strays.extend(strays)
+        elif own(stray.kind, stray.obj, state.integration):
+            address = _orphan_address(stray, set(out.observed))
+            out.observed[address] = handler(stray.kind).observe_object(address, stray.obj, ctx)
+        else:
+            out.strays.append(stray)
     return out
+
+
+def _orphan_address(stray: Stray, taken: set[Address]) -> Address:
+    """Where an orphan of exoform's goes: the address its name's suffix gives, or (that one in
+    use: a replacement stopped half-way under a lost state) that address's deposed twin."""
+    base = address_of(stray.kind, stray.name, set())
+    if base not in taken:
+        return base
+    return base.deposed() if base.deposed() not in taken else address_of(stray.kind, stray.name, taken)
 
 
 def _renamed(read: TenantRead, out: Observations, wanted: dict[Address, Resource], claimed: set[str],
@@ -112,6 +130,8 @@ def _renamed(read: TenantRead, out: Observations, wanted: dict[Address, Resource
         suffix = _suffix(want.exchange_name)
         found = [obj for kind, obj in read.marked(ctx.integration, [address.kind])
                  if str(obj.get("Guid")) not in claimed and suffix and _suffix(name_of(obj)) == suffix]
+        made = [obj for obj in found if own(address.kind, obj, ctx.integration)]
+        found = made if len(made) == 1 else found  # exoform's own rather than a copy of it
         if len(found) == 1:
             out.observed[address] = handler(address.kind).observe_object(address, found[0], ctx)
             claimed.add(str(found[0].get("Guid")))

@@ -36,6 +36,8 @@ def diff_all(request: PlanRequest, ctx: PlanContext) -> dict[Address, ResourceCh
         elif request.destroying and change.action is Action.DELETE:
             reason = Reason.DESTROY_BY_MARKER if seen.by_marker else Reason.DESTROY
             change = dataclasses.replace(change, reason=reason)
+        elif change.action is Action.DELETE and seen.by_marker:
+            change = dataclasses.replace(change, reason=Reason.ORPHANED)
         changes[address] = change
     return changes
 

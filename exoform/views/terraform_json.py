@@ -31,6 +31,7 @@ _ACTION_REASONS = {
     Reason.CANNOT_UPDATE: "replace_because_cannot_update",
     Reason.ROUTES_THROUGH_REPLACED: "replace_by_triggers",
     Reason.NOT_IN_CONFIG: "delete_because_no_resource_config",
+    Reason.ORPHANED: "delete_because_no_resource_config",
 }
 
 
