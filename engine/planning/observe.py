@@ -121,20 +121,29 @@ def _orphan_address(stray: Stray, taken: set[Address]) -> Address:
 def _renamed(read: TenantRead, out: Observations, wanted: dict[Address, Resource], claimed: set[str],
              ctx: ObserveContext) -> None:
     """Without a state (a lost one), a desired object missing under its name may still be in the
-    tenant under an earlier name prefix: the one object of its kind carrying our marker whose
-    name ends the same way (" - SPF") is taken as it, and the plan renames it in place."""
+    tenant under another name: renamed in the admin center, or made under an earlier name
+    prefix. The one marked object of its kind that is it (see `_taken_as`) is taken as it, and
+    the plan renames it in place."""
     for address, want in wanted.items():
         seen = out.observed.get(address)
         if seen is None or seen.actual is not None or not handler(address.kind).marked:
             continue
-        suffix = _suffix(want.exchange_name)
-        found = [obj for kind, obj in read.marked(ctx.integration, [address.kind])
-                 if str(obj.get("Guid")) not in claimed and suffix and _suffix(name_of(obj)) == suffix]
-        made = [obj for obj in found if own(address.kind, obj, ctx.integration)]
-        found = made if len(made) == 1 else found  # exoform's own rather than a copy of it
-        if len(found) == 1:
-            out.observed[address] = handler(address.kind).observe_object(address, found[0], ctx)
-            claimed.add(str(found[0].get("Guid")))
+        found = _taken_as(read, address.kind, want.exchange_name, claimed, ctx.integration)
+        if found is not None:
+            out.observed[address] = handler(address.kind).observe_object(address, found, ctx)
+            claimed.add(str(found.get("Guid")))
+
+
+def _taken_as(read: TenantRead, kind: Kind, name: str, claimed: set[str], integration: str) -> Any:
+    """The unclaimed marked object to take as `name`: the one whose marker says exoform made it
+    under that very name; else the one exoform made under another prefix (same " - SPF"
+    suffix, marker naming it); else the one with that suffix at all (an older marker)."""
+    found = [obj for _, obj in read.marked(integration, [kind]) if str(obj.get("Guid")) not in claimed]
+    named = [obj for obj in found if (made_as(kind, obj) or "").casefold() == name.casefold()]
+    suffix = _suffix(name)
+    suffixed = [obj for obj in found if suffix and _suffix(name_of(obj)) == suffix]
+    made = [obj for obj in suffixed if own(kind, obj, integration)]
+    return next((group[0] for group in (named, made, suffixed) if len(group) == 1), None)
 
 
 def _suffix(name: str) -> str:
