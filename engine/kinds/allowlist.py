@@ -20,9 +20,9 @@ from exoform.engine.kinds.base import (
     EntryView,
     KindHandler,
     Observation,
-    PhaseEdge,
     ObserveContext,
     Observed,
+    PhaseEdge,
     PlanContext,
     Result,
 )
