@@ -145,3 +145,39 @@ def test_crash_at_any_step_then_apply_converges_without_duplicates(tenant: dict[
     wanted = [c for c in plan.changes if c.address.kind is not Kind.CONNECTION_FILTER_ALLOWLIST]
     assert len(ours) == len(wanted)
     _destroy_restores(run, spec, original)
+
+
+def _ours(run: Run) -> list[tuple[str, str]]:
+    document = __import__("json").loads(run.tenant.read_text())
+    return sorted((k.exchange_type, str(o["Name"])) for k in (Kind.INBOUND_CONNECTOR, Kind.OUTBOUND_CONNECTOR, Kind.TRANSPORT_RULE)
+                  for o in document[k.exchange_type] if owner(k, o) == "prop")
+
+
+@given(tenant=tenants(), config=configs(), second=configs(), data=st.data())
+def test_a_change_crashed_at_any_step_then_a_lost_state_recovers_with_nothing_left(
+        tenant: dict[str, Any], config: dict[str, Any], second: dict[str, Any], data: st.DataObject) -> None:
+    """What the lost-state chaos mode does, exhaustively in memory: the apply of `second`
+    crashes after any step, the state is gone, and the next apply of either config converges
+    with exactly that config's objects marked as ours (a replacement's old half, a dropped
+    direction's rules, listed allow-list entries all removed); destroy then restores the tenant."""
+    run, original = _fresh(tenant)
+    assert run.apply(spec_from(config)).ok
+    spec = spec_from(second)
+    plan = run.plan(spec)
+    if plan.steps:
+        index = data.draw(st.integers(0, len(plan.steps) - 1))
+        note(f"crash after step {index}: {plan.steps[index].description}")
+        try:
+            run.apply(spec, faults=_fault_at(plan, index, "crash"), crash_hook=crash, plan=plan)
+        except SimulatedCrash:
+            pass
+    run.store_path.unlink(missing_ok=True)  # a new laptop
+    final = spec_from(data.draw(st.sampled_from([config, second])))
+    result = run.apply(final)
+    assert result.ok, result.error
+    _assert_converged(run, final)
+    _, state = run.state()
+    wanted = sorted((r.address.kind.exchange_type, r.exchange_name) for r in state.resources
+                    if r.address.kind is not Kind.CONNECTION_FILTER_ALLOWLIST)
+    assert _ours(run) == wanted
+    _destroy_restores(run, final, original)
