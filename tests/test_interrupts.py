@@ -124,19 +124,21 @@ def test_second_interrupt_warns_and_third_stops_the_rollback(workspace: Workspac
     proc.send_signal(signal.SIGINT)
     wait_for(workspace, proc, in_step(5, "Remove-"))  # undoing step 5: rolling back
     proc.send_signal(signal.SIGINT)
-    time.sleep(0.02)
+    # The next undo starting shows the second interrupt was handled: two signals sent before
+    # Python runs its handler arrive as one (a loaded machine lost the third that way).
+    wait_for(workspace, proc, in_step(4, "Remove-"))
     proc.send_signal(signal.SIGINT)
     returncode, output = finish(proc)
     assert returncode == 130, output
     assert "received while rolling back. Stopping now would leave a partial change" in output
     assert "run `exoform plan` to see what is left, then `exoform apply`" in output
     match = re.search(r"rollback stopped by SIGINT before undoing step (\d)", output)
-    assert match and 1 <= int(match.group(1)) <= 4, output  # 4 unless the machine lagged
+    assert match and 1 <= int(match.group(1)) <= 3, output  # 3 unless the machine lagged
     kept = int(match.group(1))
     assert "Rollback did NOT complete" in output
     state = json.loads(workspace.state.read_text())
     assert state["pending"] is None
-    in_step_order = ["connection_filter_allowlist.default", "inbound_connector.inbound",
+    in_step_order = ["inbound_connector.inbound", "connection_filter_allowlist.default",
                      "outbound_connector.outbound", "transport_rule.spf"]
     assert sorted(r["address"] for r in state["resources"]) == sorted(in_step_order[:kept])
     assert workspace.run("apply", "--auto-approve")[0] == 0
