@@ -11,14 +11,8 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Mapping, Sequence
 
 from exoform.engine.cmdlets import CmdletCall
-from exoform.engine.errors import (
-    ConcurrentChangeError,
-    ExoformError,
-    LockError,
-    ProviderError,
-    StateWriteError,
-    WriteConflict,
-)
+from exoform.engine.errors import UNWRITABLE_STATE
+from exoform.engine.errors import ConcurrentChangeError, ExoformError, ProviderError
 from exoform.engine.interrupt import Interrupts
 from exoform.engine.kinds import handler
 from exoform.engine.model import Action, Address, Kind
@@ -33,11 +27,6 @@ from exoform.engine.state import Pending, State
 from exoform.engine.statefile import StateStore
 
 __all__ = ["ApplyResult", "Executor", "LiveCheck"]
-
-# The state cannot be written: a full disk or a read-only folder, or under this command's own
-# lock a newer version (a deleted state) or a lost lease. The apply can no longer record its
-# calls, so each is a failed step (rollback), never an exit with calls nobody recorded.
-UNWRITABLE = (StateWriteError, WriteConflict, LockError)
 
 # Given the tenant's routing objects read right before the plan's live step: why not to go on.
 LiveCheck = Callable[[Mapping[str, Sequence[Obj]]], "str | None"]
@@ -107,7 +96,7 @@ class Executor:
             except ConcurrentChangeError as error:
                 self.reporter.warning(f"stopped before step {step.index + 1}: {error}")
                 return self._failed(run, step.index, error)
-            except UNWRITABLE as error:
+            except UNWRITABLE_STATE as error:
                 # A state that cannot be written is a failed step: without it a crash would
                 # leave calls nobody recorded. The call (if it ran) is undone with the others.
                 self.reporter.step_failed(step, error)
@@ -154,7 +143,7 @@ class Executor:
         try:
             run.state = self.store.save(state)
             run.unsaved = None
-        except UNWRITABLE as error:
+        except UNWRITABLE_STATE as error:
             run.unsaved = error
 
     def _pending(self, step: Step, phase: str = "apply") -> Pending:

@@ -72,6 +72,12 @@ class LockError(ExoformError):
     """Another exoform process holds the state lock (or this command's lock was lost)."""
 
 
+# A state write that did not happen: a full disk or a read-only folder, or under the command's
+# own lock a newer version (a deleted state) or a lost lease. The store keeps the state in
+# memory for each; an apply treats each as a failed step (rollback).
+UNWRITABLE_STATE = (StateWriteError, WriteConflict, LockError)
+
+
 class PlanError(ExoformError):
     """A plan cannot be made or a saved plan cannot be applied (stale, foreign, tampered)."""
 

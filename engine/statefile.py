@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterator
 from exoform.backends.base import Backend, Lease, Meta, StateKey, Stored, acquire_waiting
 from exoform.backends.codec import PLAIN, Codec
 from exoform.backends.local import LocalBackend
-from exoform.engine.errors import InputError, LockError, StateError, StateWriteError, WriteConflict
+from exoform.engine.errors import UNWRITABLE_STATE, InputError, StateError
 from exoform.engine.jsonfile import read_regular, schema_issues
 from exoform.engine.lock import new_info
 from exoform.engine.provider import TenantIdentity
@@ -128,7 +128,7 @@ class StateStore:
             else:  # a write outside a command's lock takes the lock for this write only
                 with self.locked("exoform (state write)") as lease:
                     version = self._write(data, state, lease)
-        except (StateWriteError, WriteConflict, LockError):
+        except UNWRITABLE_STATE:
             self.unsaved = state
             raise
         self._last, self._version, self.unsaved = state, version, None

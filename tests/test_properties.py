@@ -123,34 +123,36 @@ def test_fault_in_a_change_plan_restores_the_previous_tenant(tenant: dict[str, A
     _destroy_restores(run, spec_from(config), original)
 
 
-@given(tenant=tenants(), config=configs(), data=st.data())
-def test_crash_at_any_step_then_apply_converges_without_duplicates(tenant: dict[str, Any], config: dict[str, Any], data: st.DataObject) -> None:
-    run, original = _fresh(tenant)
-    spec = spec_from(config)
-    plan = run.plan(spec)
+def _crash_after_a_step(run: Run, spec: Any, plan: Plan, data: st.DataObject) -> bool:
+    """Apply `plan` with the process dying after a drawn step; whether the crash fired."""
     index = data.draw(st.integers(0, len(plan.steps) - 1))
     note(f"crash after step {index}: {plan.steps[index].description}")
     try:
         run.apply(spec, faults=_fault_at(plan, index, "crash"), crash_hook=crash, plan=plan)
     except SimulatedCrash:
-        pass
-    else:
-        raise AssertionError("the crash fault did not fire")
-    result = run.apply(spec)
-    assert result.ok, result.error
-    _assert_converged(run, spec)
-    document = __import__("json").loads(run.tenant.read_text())
-    ours = [o for k in (Kind.INBOUND_CONNECTOR, Kind.OUTBOUND_CONNECTOR, Kind.TRANSPORT_RULE)
-            for o in document[k.exchange_type] if owner(k, o) == "prop"]
-    wanted = [c for c in plan.changes if c.address.kind is not Kind.CONNECTION_FILTER_ALLOWLIST]
-    assert len(ours) == len(wanted)
-    _destroy_restores(run, spec, original)
+        return True
+    return False
 
 
 def _ours(run: Run) -> list[tuple[str, str]]:
+    """(type, name) of every object in the tenant carrying this integration's marker."""
     document = __import__("json").loads(run.tenant.read_text())
     return sorted((k.exchange_type, str(o["Name"])) for k in (Kind.INBOUND_CONNECTOR, Kind.OUTBOUND_CONNECTOR, Kind.TRANSPORT_RULE)
                   for o in document[k.exchange_type] if owner(k, o) == "prop")
+
+
+@given(tenant=tenants(), config=configs(), data=st.data())
+def test_crash_at_any_step_then_apply_converges_without_duplicates(tenant: dict[str, Any], config: dict[str, Any], data: st.DataObject) -> None:
+    run, original = _fresh(tenant)
+    spec = spec_from(config)
+    plan = run.plan(spec)
+    assert _crash_after_a_step(run, spec, plan, data), "the crash fault did not fire"
+    result = run.apply(spec)
+    assert result.ok, result.error
+    _assert_converged(run, spec)
+    wanted = [c for c in plan.changes if c.address.kind is not Kind.CONNECTION_FILTER_ALLOWLIST]
+    assert len(_ours(run)) == len(wanted)
+    _destroy_restores(run, spec, original)
 
 
 @given(tenant=tenants(), config=configs(), second=configs(), data=st.data())
@@ -165,12 +167,7 @@ def test_a_change_crashed_at_any_step_then_a_lost_state_recovers_with_nothing_le
     spec = spec_from(second)
     plan = run.plan(spec)
     if plan.steps:
-        index = data.draw(st.integers(0, len(plan.steps) - 1))
-        note(f"crash after step {index}: {plan.steps[index].description}")
-        try:
-            run.apply(spec, faults=_fault_at(plan, index, "crash"), crash_hook=crash, plan=plan)
-        except SimulatedCrash:
-            pass
+        _crash_after_a_step(run, spec, plan, data)
     run.store_path.unlink(missing_ok=True)  # a new laptop
     final = spec_from(data.draw(st.sampled_from([config, second])))
     result = run.apply(final)

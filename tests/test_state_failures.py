@@ -108,20 +108,30 @@ def test_a_state_write_failing_mid_apply_rolls_back_and_the_next_run_converges(
     proc = start(ws, "apply", "--auto-approve")
     wait_for_step(ws, proc, 3)
     undo = trouble(small_state_fs)
+    _rolled_back(ws, proc, original,
+                 "no space left on the device" if trouble is _fill else "the file system is read-only")
+    undo()
+    _converges(ws, original)
+
+
+def _rolled_back(ws: Workspace, proc: subprocess.Popen[bytes], original: str, says: str) -> None:
+    """The apply failed on its state write, saying `says`, and undid every call."""
     out, err = proc.communicate(timeout=60)
     output = (out + err).decode()
     assert proc.returncode == 1, output
     assert "Traceback" not in output
-    assert ("no space left on the device" if trouble is _fill else "the file system is read-only") in output
+    assert says in output, output
     assert "All completed steps were undone" in output, output
     assert ws.tenant.read_text() == original  # rolled back although nothing could be recorded
-    undo()
+
+
+def _converges(ws: Workspace, original: str) -> None:
+    """The next runs apply, find nothing to change and destroy back to `original`."""
     code, out_text, err_text = ws.run("apply", "--auto-approve")
     assert code == 0, out_text + err_text
     assert ws.run("plan", "--detailed-exitcode")[0] == 0
     assert ws.run("destroy", "--auto-approve")[0] == 0
     assert ws.tenant.read_text() == original
-
 
 
 def _delete_state(ws: Workspace) -> None:
@@ -145,20 +155,11 @@ def test_a_state_deleted_or_replaced_under_a_running_apply_rolls_back(
     proc = start(ws, "apply", "--auto-approve")
     wait_for_step(ws, proc, 3)
     tamper(ws)
-    out, err = proc.communicate(timeout=60)
-    output = (out + err).decode()
-    assert proc.returncode == 1, output
-    assert "Traceback" not in output
-    assert ("was deleted while this command held its lock" if tamper is _delete_state
-            else "changed since this command read it") in output
-    assert "All completed steps were undone" in output, output
-    assert ws.tenant.read_text() == original
+    _rolled_back(ws, proc, original, "was deleted while this command held its lock" if tamper is _delete_state
+                 else "changed since this command read it")
     ws.state.unlink(missing_ok=True)
-    code, out_text, err_text = ws.run("apply", "--auto-approve")
-    assert code == 0, out_text + err_text
-    assert ws.run("plan", "--detailed-exitcode")[0] == 0
-    assert ws.run("destroy", "--auto-approve")[0] == 0
-    assert ws.tenant.read_text() == original
+    _converges(ws, original)
+
 
 def test_a_closed_stdout_never_stops_an_apply_half_way(ws: Workspace) -> None:
     original = ws.write_tenant(None)

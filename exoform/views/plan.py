@@ -12,7 +12,7 @@ from tabulate import tabulate
 
 from exoform.engine.model import Action
 from exoform.engine.operations import by_address, reason_text, sensitive_attrs
-from exoform.engine.plan import Diagnostic, Plan, ResourceChange, Severity, Step, StepOp
+from exoform.engine.plan import Diagnostic, Plan, ResourceChange, Severity
 from exoform.text import literal, safe
 
 SENSITIVE = "(sensitive value)"
